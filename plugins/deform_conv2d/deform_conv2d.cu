@@ -24,6 +24,9 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int64_t kAlign = 256;
+#ifndef TRTKIT_DCN_STAGES
+#define TRTKIT_DCN_STAGES 3  // chunks in flight: copies of chunk t+2 run while chunk t is blended and multiplied
+#endif
 #ifndef TRTKIT_DCN_MIN_BLOCKS
 #define TRTKIT_DCN_MIN_BLOCKS 1  // CTAs per SM the register budget is sized for (1: no spills, see README)
 #endif
@@ -141,43 +144,74 @@ struct Traits;
 template <>
 struct Traits<Precision::kFloat32Strict> {
   using T = float;
-  static constexpr int kVec = 4, kBK = 16, kPad = 4;
+  static constexpr int kVec = 4, kPad = 4;
 };
 template <>
 struct Traits<Precision::kFloat32TF32> {
   using T = float;
-  static constexpr int kVec = 4, kBK = 16, kPad = 4;
+  static constexpr int kVec = 4, kPad = 4;
 };
 template <>
 struct Traits<Precision::kFloat16> {
   using T = __half;
-  static constexpr int kVec = 8, kBK = 32, kPad = 8;
+  static constexpr int kVec = 8, kPad = 8;
 };
 
-template <Precision P, int BM, int BN>
+__device__ __forceinline__ void cpAsync16(void* dst, const void* src, bool valid) {
+  // 16 bytes global -> shared without registers; src-size 0 writes zeros and reads nothing.
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+template <Precision P, int BM, int BN, int BK>
 struct TileShape {
   using Tr = Traits<P>;
   using T = typename Tr::T;
-  static constexpr int kBK = Tr::kBK, kVec = Tr::kVec;
-  static constexpr int kLda = BM + Tr::kPad, kLdb = BN + Tr::kPad;
-  static constexpr size_t kSmemBytes = sizeof(T) * 2 * kBK * (kLda + kLdb);
+  static constexpr int kStages = TRTKIT_DCN_STAGES;
+  static constexpr int kVec = Tr::kVec;
+  // FFMA reads B k-major (float4 along pixels); the tensor-core paths read it pixel-major (16-byte stores
+  // from the blend, no bank conflicts).
+  static constexpr bool kBPixelMajor = P != Precision::kFloat32Strict;
+  static constexpr int kLda = BM + Tr::kPad;
+  static constexpr int kLdb = kBPixelMajor ? BK + Tr::kPad : BN + Tr::kPad;
+  static constexpr int kBRows = kBPixelMajor ? BN : BK;
+  static constexpr size_t kABytes = sizeof(T) * kStages * BK * kLda;     // weights, per stage [BK][kLda]
+  static constexpr size_t kRawBytes = sizeof(T) * kStages * 4 * BN * BK;  // 4 corners, per stage [4][BN][BK]
+  static constexpr size_t kBBytes = sizeof(T) * kBRows * kLdb;            // blended B, one buffer
+  static constexpr size_t kWBytes = sizeof(float) * kStages * BN * 4;     // corner weights per stage
+  static constexpr size_t kSmemBytes = kABytes + kRawBytes + kBBytes + kWBytes;
 };
 
-template <Precision P, int BM, int BN>
+// One CTA: BM output channels (of one group) x BN output pixels; K walked in chunks of BK channels of one
+// (tap, unit). Per chunk: cp.async the 4 corner vectors of every pixel and the weight rows kStages-1 chunks
+// ahead; blend the corners of this chunk in shared memory; multiply.
+template <Precision P, int BM, int BN, int BK>
 __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(GemmArgs a) {
-  using Shape = TileShape<P, BM, BN>;
+  using Shape = TileShape<P, BM, BN, BK>;
   using T = typename Shape::T;
-  constexpr int BK = Shape::kBK, V = Shape::kVec, LDA = Shape::kLda, LDB = Shape::kLdb;
-  constexpr int TPP = kThreads / BN;  // sampler threads per pixel
-  constexpr int CPT = BK / TPP;       // channels each sampler thread gathers per chunk
-  constexpr int VPT = CPT / V;        // 16-byte vectors each sampler thread gathers per chunk and corner
+  constexpr int S = Shape::kStages;
+  constexpr int V = Shape::kVec, LDA = Shape::kLda, LDB = Shape::kLdb;
+  constexpr bool kBPixelMajor = Shape::kBPixelMajor;
+  // The BK channels of one pixel are VR consecutive 16-byte vectors, handled by VR consecutive lanes (one
+  // warp access touches few cache lines); each thread handles VPT pixels PSTEP apart.
+  constexpr int VR = BK / V;
+  constexpr int PSTEP = kThreads / VR;
+  constexpr int VPT = BN / PSTEP;
   constexpr int A_PER_THREAD = BK * BM / V / kThreads;
-  static_assert(VPT >= 1 && CPT % V == 0, "tile shape");
+  static_assert(S >= 2, "stages");
+  static_assert(BK % V == 0 && kThreads % VR == 0 && BN % PSTEP == 0 && VPT >= 1, "tile shape");
   static_assert(A_PER_THREAD >= 1 && (BK * BM / V) % kThreads == 0, "tile shape");
 
   extern __shared__ __align__(128) unsigned char smem[];
-  T* const As = reinterpret_cast<T*>(smem);  // [2][BK][LDA]: A^T (k-major), i.e. column-major A
-  T* const Bs = As + 2 * BK * LDA;           // [2][BK][LDB]: B (k-major), i.e. row-major B
+  T* const As = reinterpret_cast<T*>(smem);
+  T* const Raw = reinterpret_cast<T*>(smem + Shape::kABytes);
+  T* const Bs = reinterpret_cast<T*>(smem + Shape::kABytes + Shape::kRawBytes);
+  float* const Wq = reinterpret_cast<float*>(smem + Shape::kABytes + Shape::kRawBytes + Shape::kBBytes);
 
   const T* __restrict__ xs = static_cast<const T*>(a.x);
   const T* __restrict__ ws = static_cast<const T*>(a.w);
@@ -189,133 +223,158 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
   const int m0 = (blockIdx.y % a.mTilesPerGroup) * BM;
   const int n0 = blockIdx.x * BN;
 
-  // This thread's sampling duty: one output pixel, CPT consecutive channels of each chunk.
-  const int sp = tid / TPP;
-  const int sc = (tid % TPP) * CPT;
-  const int pix = n0 + sp;
-  const bool pixValid = pix < a.totalPix;
-  int img = 0, hw = 0, oy = 0, ox = 0;
-  if (pixValid) {
-    img = pix / a.hoWo;
-    hw = pix - img * a.hoWo;
-    oy = hw / a.outW;
-    ox = hw - oy * a.outW;
-  }
+  const int vec = tid % VR;       // this thread's 16-byte vector within a pixel's chunk
+  const int spBase = tid / VR;    // this thread's first pixel within the tile
 
   const int unitsPerGroup = a.cinG / a.unit;
   const int chunksPerUnit = (a.unit + BK - 1) / BK;
   const int numChunks = a.kk * unitsPerGroup * chunksPerUnit;
 
-  // Sampling state for the current (tap, offset group): corner element offsets and weights (mask folded in).
-  int key = -1;
-  int64_t cornerBase[4] = {0, 0, 0, 0};
-  float cornerW[4] = {0.f, 0.f, 0.f, 0.f};
-  bool cornerOk[4] = {false, false, false, false};
-
-  auto setupSampling = [&](int tap, int ogIdx) {
+  // Per pixel handled: output coordinates (fixed), sampling of the current (tap, offset group), and the raw
+  // offset/mask values of the next one, fetched a chunk early so their latency hides behind the work.
+  int pImg[VPT], pHw[VPT], pOy[VPT], pOx[VPT];
+  bool pOk[VPT];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      cornerOk[q] = false;
-      cornerW[q] = 0.f;
-      cornerBase[q] = 0;
-    }
-    if (!pixValid) return;
-    const int ti = tap / a.kernelW, tj = tap - ti * a.kernelW;
-    const int64_t offBase = (static_cast<int64_t>(img * a.offsetGroups + ogIdx) * a.kk * 2 + 2 * tap) * a.hoWo + hw;
-    const float offH = toFloat(offs[offBase]);
-    const float offW = toFloat(offs[offBase + a.hoWo]);
-    float m = 1.f;
-    if (a.useMask) m = toFloat(masks[(static_cast<int64_t>(img * a.offsetGroups + ogIdx) * a.kk + tap) * a.hoWo + hw]);
-    const float y = static_cast<float>(oy * a.strideH - a.padH + ti * a.dilationH) + offH;
-    const float x = static_cast<float>(ox * a.strideW - a.padW + tj * a.dilationW) + offW;
-    // torchvision: a point at or beyond one pixel outside the image samples zero; otherwise each of the four
-    // corners contributes only when it lies inside the image.
-    if (!(y > -1.f && y < a.height && x > -1.f && x < a.width)) return;
-    const float yf = floorf(y), xf = floorf(x);
-    const int y0 = static_cast<int>(yf), x0 = static_cast<int>(xf);
-    const float ly = y - yf, lx = x - xf, hy = 1.f - ly, hx = 1.f - lx;
-    const int ys[4] = {y0, y0, y0 + 1, y0 + 1};
-    const int xs4[4] = {x0, x0 + 1, x0, x0 + 1};
-    const float wq[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      const bool ok = ys[q] >= 0 && ys[q] < a.height && xs4[q] >= 0 && xs4[q] < a.width;
-      cornerOk[q] = ok;
-      cornerW[q] = ok ? wq[q] * m : 0.f;
-      cornerBase[q] = ok ? (static_cast<int64_t>(img * a.height + ys[q]) * a.width + xs4[q]) * a.cPad : 0;
-    }
-  };
+  for (int i = 0; i < VPT; ++i) {
+    const int pix = n0 + spBase + i * PSTEP;
+    pOk[i] = pix < a.totalPix;
+    const int pp = pOk[i] ? pix : 0;
+    pImg[i] = pp / a.hoWo;
+    pHw[i] = pp - pImg[i] * a.hoWo;
+    pOy[i] = pHw[i] / a.outW;
+    pOx[i] = pHw[i] - pOy[i] * a.outW;
+  }
+  int curKey = -1, pfKey = -1;
+  int cornerOff[VPT][4];
+  float cornerW[VPT][4];
+  float pfOffH[VPT], pfOffW[VPT], pfMask[VPT];
 
-  uint4 rawB[VPT][4];
-  uint4 rawA[A_PER_THREAD];
-
-  auto decode = [&](int t, int& tap, int& u, int& c0) {
+  auto keyOf = [&](int t, int& tap, int& u, int& c0, int& ogIdx) {
     c0 = (t % chunksPerUnit) * BK;
     const int r = t / chunksPerUnit;
     u = r % unitsPerGroup;
     tap = r / unitsPerGroup;
+    ogIdx = ((g * unitsPerGroup + u) * a.unit) / a.cinOG;
+    return tap * a.offsetGroups + ogIdx;
   };
-
-  auto loadChunk = [&](int t) {
-    int tap, u, c0;
-    decode(t, tap, u, c0);
-    const int uAbs = g * unitsPerGroup + u;
-    const int ogIdx = (uAbs * a.unit) / a.cinOG;
-    const int k = tap * a.offsetGroups + ogIdx;
-    if (k != key) {
-      key = k;
-      setupSampling(tap, ogIdx);
-    }
-    const int64_t chanBase = static_cast<int64_t>(uAbs) * a.unitPad;
+  auto fetch = [&](int key) {
+    const int tap = key / a.offsetGroups, ogIdx = key - tap * a.offsetGroups;
 #pragma unroll
-    for (int v = 0; v < VPT; ++v) {
-      const int c = c0 + sc + v * V;
-      const bool cOk = c < a.unit;  // vectors past the unit's channels are all padding: skip them
+    for (int i = 0; i < VPT; ++i) {
+      pfOffH[i] = pfOffW[i] = 0.f;
+      pfMask[i] = 1.f;
+      if (!pOk[i]) continue;
+      const int64_t og = static_cast<int64_t>(pImg[i]) * a.offsetGroups + ogIdx;
+      const int64_t ob = (og * a.kk * 2 + 2 * tap) * a.hoWo + pHw[i];
+      pfOffH[i] = toFloat(offs[ob]);
+      pfOffW[i] = toFloat(offs[ob + a.hoWo]);
+      if (a.useMask) pfMask[i] = toFloat(masks[(og * a.kk + tap) * a.hoWo + pHw[i]]);
+    }
+    pfKey = key;
+  };
+  auto computeSampling = [&](int key) {
+    const int tap = key / a.offsetGroups;
+    const int ti = tap / a.kernelW, tj = tap - ti * a.kernelW;
+#pragma unroll
+    for (int i = 0; i < VPT; ++i) {
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        uint4 r = make_uint4(0, 0, 0, 0);
-        if (cOk && cornerOk[q]) r = __ldg(reinterpret_cast<const uint4*>(xs + cornerBase[q] + chanBase + c));
-        rawB[v][q] = r;
+        cornerW[i][q] = 0.f;
+        cornerOff[i][q] = -1;
+      }
+      const float y = static_cast<float>(pOy[i] * a.strideH - a.padH + ti * a.dilationH) + pfOffH[i];
+      const float x = static_cast<float>(pOx[i] * a.strideW - a.padW + tj * a.dilationW) + pfOffW[i];
+      // torchvision: a point at or beyond one pixel outside the image samples zero; otherwise each of the
+      // four corners contributes only when it lies inside the image.
+      if (!pOk[i] || !(y > -1.f && y < a.height && x > -1.f && x < a.width)) continue;
+      const float yf = floorf(y), xf = floorf(x);
+      const int y0 = static_cast<int>(yf), x0 = static_cast<int>(xf);
+      const float ly = y - yf, lx = x - xf, hy = 1.f - ly, hx = 1.f - lx;
+      const int ys[4] = {y0, y0, y0 + 1, y0 + 1};
+      const int xq[4] = {x0, x0 + 1, x0, x0 + 1};
+      const float wq[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const bool ok = ys[q] >= 0 && ys[q] < a.height && xq[q] >= 0 && xq[q] < a.width;
+        cornerW[i][q] = ok ? wq[q] * pfMask[i] : 0.f;
+        cornerOff[i][q] = ok ? ((pImg[i] * a.height + ys[q]) * a.width + xq[q]) * a.cPad : -1;
       }
     }
+    curKey = key;
+  };
+
+  // Starts the copies of chunk t into stage slot `slot` (the caller commits the group).
+  auto issue = [&](int t, int slot) {
+    int tap, u, c0, ogIdx;
+    const int key = keyOf(t, tap, u, c0, ogIdx);
+    if (key != curKey) {
+      if (key != pfKey) fetch(key);
+      computeSampling(key);
+    }
+    if (t + 1 < numChunks) {
+      int tap1, u1, c01, og1;
+      const int next = keyOf(t + 1, tap1, u1, c01, og1);
+      if (next != curKey && next != pfKey) fetch(next);
+    }
+    const int uAbs = g * unitsPerGroup + u;
+    const int c = c0 + vec * V;
+    const bool cOk = c < a.unit;  // vectors past the unit's channels are padding: zero-filled
+    const T* xc = xs + uAbs * a.unitPad + c;
+    T* raw = Raw + slot * 4 * BN * BK;
+#pragma unroll
+    for (int i = 0; i < VPT; ++i) {
+      const int sp = spBase + i * PSTEP;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const bool ok = cOk && cornerOff[i][q] >= 0;
+        cpAsync16(raw + (q * BN + sp) * BK + vec * V, ok ? xc + cornerOff[i][q] : xs, ok);
+      }
+      if (vec == 0) {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) Wq[(slot * BN + sp) * 4 + q] = cornerW[i][q];
+      }
+    }
+    T* as = As + slot * BK * LDA;
 #pragma unroll
     for (int r = 0; r < A_PER_THREAD; ++r) {
       const int vecId = tid + r * kThreads;
       const int kr = vecId / (BM / V);
       const int mv = (vecId % (BM / V)) * V;
-      uint4 val = make_uint4(0, 0, 0, 0);
-      if (c0 + kr < a.unit && m0 + mv < a.coutGPad) {
-        const int ci = u * a.unit + c0 + kr;
-        val = __ldg(reinterpret_cast<const uint4*>(
-            ws + (static_cast<int64_t>(g * a.kk + tap) * a.cinG + ci) * a.coutGPad + m0 + mv));
-      }
-      rawA[r] = val;
+      const bool ok = c0 + kr < a.unit && m0 + mv < a.coutGPad;
+      const T* src = ok ? ws + (static_cast<int64_t>(g * a.kk + tap) * a.cinG + u * a.unit + c0 + kr) * a.coutGPad +
+                              m0 + mv
+                        : ws;
+      cpAsync16(as + kr * LDA + mv, src, ok);
     }
   };
 
-  auto storeChunk = [&](int stage) {
-    T* as = As + stage * BK * LDA;
-    T* bs = Bs + stage * BK * LDB;
+  // B tile of the chunk in `slot`: the corners blended with their weights (mask folded in), fp32 sums.
+  auto blend = [&](int slot) {
+    const T* raw = Raw + slot * 4 * BN * BK;
 #pragma unroll
-    for (int r = 0; r < A_PER_THREAD; ++r) {
-      const int vecId = tid + r * kThreads;
-      const int kr = vecId / (BM / V);
-      const int mv = (vecId % (BM / V)) * V;
-      *reinterpret_cast<uint4*>(as + kr * LDA + mv) = rawA[r];
-    }
-#pragma unroll
-    for (int v = 0; v < VPT; ++v) {
+    for (int i = 0; i < VPT; ++i) {
+      const int sp = spBase + i * PSTEP;
       float acc[V];
 #pragma unroll
       for (int e = 0; e < V; ++e) acc[e] = 0.f;
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        const T* vals = reinterpret_cast<const T*>(&rawB[v][q]);
+        const float w = Wq[(slot * BN + sp) * 4 + q];
+        const uint4 r = *reinterpret_cast<const uint4*>(raw + (q * BN + sp) * BK + vec * V);
+        const T* vals = reinterpret_cast<const T*>(&r);
 #pragma unroll
-        for (int e = 0; e < V; ++e) acc[e] += cornerW[q] * toFloat(vals[e]);
+        for (int e = 0; e < V; ++e) acc[e] += w * toFloat(vals[e]);
       }
+      if constexpr (kBPixelMajor) {
+        uint4 packed;
+        T* pv = reinterpret_cast<T*>(&packed);
 #pragma unroll
-      for (int e = 0; e < V; ++e) bs[(sc + v * V + e) * LDB + sp] = fromFloat<T>(acc[e]);
+        for (int e = 0; e < V; ++e) pv[e] = fromFloat<T>(acc[e]);
+        *reinterpret_cast<uint4*>(Bs + sp * LDB + vec * V) = packed;
+      } else {
+#pragma unroll
+        for (int e = 0; e < V; ++e) Bs[(vec * V + e) * LDB + sp] = fromFloat<T>(acc[e]);
+      }
     }
   };
 
@@ -326,17 +385,29 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
     const int co = g * a.coutG + m;
     if (a.hasBias) v += toFloat(biasp[co]);
     const int im = p / a.hoWo;
-    const int s = p - im * a.hoWo;
-    outp[(static_cast<int64_t>(im) * a.outChannels + co) * a.hoWo + s] = fromFloat<T>(v);
+    const int sidx = p - im * a.hoWo;
+    outp[(static_cast<int64_t>(im) * a.outChannels + co) * a.hoWo + sidx] = fromFloat<T>(v);
   };
 
-  loadChunk(0);
-  storeChunk(0);
-  __syncthreads();
+  // Pipeline: chunk t's copies were started S-1 iterations earlier.
+#pragma unroll
+  for (int s0 = 0; s0 < S - 1; ++s0) {
+    if (s0 < numChunks) issue(s0, s0);
+    cpAsyncCommit();
+  }
+  auto beginChunk = [&](int t) {
+    cpAsyncWait<S - 2>();  // this thread's copies of chunk t have landed
+    __syncthreads();       // everyone's have; and the previous chunk's products are done with Bs
+    blend(t % S);
+    __syncthreads();
+    if (t + S - 1 < numChunks) issue(t + S - 1, (t + S - 1) % S);
+    cpAsyncCommit();
+  };
 
   if constexpr (P == Precision::kFloat32Strict) {
     constexpr int TM = BM / 16, TN = BN / 16;
     constexpr int GM = TM / 4, GN = TN / 4;  // groups of 4 rows/cols, spread BM/GM apart (fewer bank conflicts)
+    static_assert(TM % 4 == 0 && TN % 4 == 0, "tile shape");
     const int ty = tid / 16, tx = tid % 16;
     float acc[TM][TN];
 #pragma unroll
@@ -345,12 +416,9 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
       for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
 
     for (int t = 0; t < numChunks; ++t) {
-      const int cur = t & 1;
-      const bool more = t + 1 < numChunks;
-      if (more) loadChunk(t + 1);
-      const float* as = As + cur * BK * LDA;
-      const float* bs = Bs + cur * BK * LDB;
-#pragma unroll
+      beginChunk(t);
+      const float* as = As + (t % S) * BK * LDA;
+#pragma unroll 8
       for (int k = 0; k < BK; ++k) {
         float av[TM], bv[TN];
 #pragma unroll
@@ -363,7 +431,7 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
         }
 #pragma unroll
         for (int gj = 0; gj < GN; ++gj) {
-          const float4 f = *reinterpret_cast<const float4*>(bs + k * LDB + gj * (BN / GN) + tx * 4);
+          const float4 f = *reinterpret_cast<const float4*>(Bs + k * LDB + gj * (BN / GN) + tx * 4);
           bv[gj * 4 + 0] = f.x;
           bv[gj * 4 + 1] = f.y;
           bv[gj * 4 + 2] = f.z;
@@ -374,9 +442,8 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
 #pragma unroll
           for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
       }
-      if (more) storeChunk(cur ^ 1);
-      __syncthreads();
     }
+    cpAsyncWait<0>();
 #pragma unroll
     for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -387,10 +454,11 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
     constexpr bool kTF32 = P == Precision::kFloat32TF32;
     constexpr int KS = kTF32 ? 8 : 16;  // k of one mma
     using InT = std::conditional_t<kTF32, wm::precision::tf32, __half>;
-    constexpr int WM = BM / 2, WN = BN / 4, FM = WM / 16, FN = WN / 16;
-    static_assert(FM >= 1 && FN >= 1, "tile shape");
+    constexpr int WARPS_N = BN >= 128 ? 4 : 2, WARPS_M = 8 / WARPS_N;
+    constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N, FM = WM / 16, FN = WN / 16;
+    static_assert(FM >= 1 && FN >= 1 && BK % KS == 0, "tile shape");
     const int warp = tid / 32, lane = tid % 32;
-    const int wmIdx = warp / 4, wnIdx = warp % 4;
+    const int wmIdx = warp / WARPS_N, wnIdx = warp % WARPS_N;
     wm::fragment<wm::accumulator, 16, 16, KS, float> acc[FM][FN];
 #pragma unroll
     for (int i = 0; i < FM; ++i)
@@ -398,15 +466,12 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
       for (int j = 0; j < FN; ++j) wm::fill_fragment(acc[i][j], 0.f);
 
     for (int t = 0; t < numChunks; ++t) {
-      const int cur = t & 1;
-      const bool more = t + 1 < numChunks;
-      if (more) loadChunk(t + 1);
-      const T* as = As + cur * BK * LDA;
-      const T* bs = Bs + cur * BK * LDB;
+      beginChunk(t);
+      const T* as = As + (t % S) * BK * LDA;
 #pragma unroll
       for (int k = 0; k < BK; k += KS) {
         wm::fragment<wm::matrix_a, 16, 16, KS, InT, wm::col_major> fa[FM];
-        wm::fragment<wm::matrix_b, 16, 16, KS, InT, wm::row_major> fb[FN];
+        wm::fragment<wm::matrix_b, 16, 16, KS, InT, wm::col_major> fb[FN];
 #pragma unroll
         for (int i = 0; i < FM; ++i) {
           wm::load_matrix_sync(fa[i], as + k * LDA + wmIdx * WM + i * 16, LDA);
@@ -417,7 +482,7 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
         }
 #pragma unroll
         for (int j = 0; j < FN; ++j) {
-          wm::load_matrix_sync(fb[j], bs + k * LDB + wnIdx * WN + j * 16, LDB);
+          wm::load_matrix_sync(fb[j], Bs + (wnIdx * WN + j * 16) * LDB + k, LDB);
           if constexpr (kTF32) {
 #pragma unroll
             for (int e = 0; e < fb[j].num_elements; ++e) fb[j].x[e] = wm::__float_to_tf32(fb[j].x[e]);
@@ -428,10 +493,10 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
 #pragma unroll
           for (int j = 0; j < FN; ++j) wm::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
       }
-      if (more) storeChunk(cur ^ 1);
-      __syncthreads();
     }
-    // Epilogue through a per-warp 16x16 staging tile (the operand buffers are free after the last barrier).
+    // Epilogue through a per-warp 16x16 staging tile in the (now idle) weight buffers.
+    cpAsyncWait<0>();
+    __syncthreads();
     float* stage = reinterpret_cast<float*>(smem) + warp * 256;
     const int r = lane / 2, cb = (lane % 2) * 8;
 #pragma unroll
@@ -450,13 +515,27 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
   }
 }
 
-template <Precision P, int BM, int BN>
+template <Precision P, int BM, int BN, int BK>
 cudaError_t launchGemm(const GemmArgs& args, int64_t groups, cudaStream_t stream) {
-  using Shape = TileShape<P, BM, BN>;
+  using Shape = TileShape<P, BM, BN, BK>;
+  if (Shape::kSmemBytes > 48 * 1024) {
+    // Idempotent, so concurrent first launches may both set it; the static only avoids repeating the call.
+    static const cudaError_t raised = cudaFuncSetAttribute(
+        deformGemm<P, BM, BN, BK>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Shape::kSmemBytes));
+    if (raised != cudaSuccess) return raised;
+  }
   const dim3 grid(static_cast<unsigned>((args.totalPix + BN - 1) / BN),
                   static_cast<unsigned>(groups * args.mTilesPerGroup));
-  deformGemm<P, BM, BN><<<grid, kThreads, Shape::kSmemBytes, stream>>>(args);
+  deformGemm<P, BM, BN, BK><<<grid, kThreads, Shape::kSmemBytes, stream>>>(args);
   return cudaGetLastError();
+}
+
+// Channels per chunk: a whole cache line of one pixel (128 bytes) when the unit is long enough, else half.
+template <Precision P, int BM>
+cudaError_t launchForUnit(const GemmArgs& args, int64_t groups, cudaStream_t stream) {
+  constexpr int kLong = Traits<P>::kVec * 8, kShort = Traits<P>::kVec * 4;
+  if (args.unit > kShort) return launchGemm<P, BM, 64, kLong>(args, groups, stream);
+  return launchGemm<P, BM, 64, kShort>(args, groups, stream);
 }
 
 template <Precision P>
@@ -509,18 +588,12 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const void*
   g.useMask = p.useMask ? 1 : 0;
   g.hasBias = p.hasBias ? 1 : 0;
 
-  // Tile choice: 64 output channels when a group has no more; 64 pixels when 128 would leave SMs idle.
+  // Tile choice: 64 output channels when a group has no more, else 128; 64 pixels.
   const bool smallM = d.coutG <= 64;
   const int bm = smallM ? 64 : 128;
   g.mTilesPerGroup = static_cast<int32_t>((d.coutG + bm - 1) / bm);
-  int device = 0, sms = 132;
-  if (cudaGetDevice(&device) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  const int64_t ctas128 = (d.totalPix + 127) / 128 * g.mTilesPerGroup * p.groups;
-  const bool smallN = ctas128 < 2 * static_cast<int64_t>(sms);
-  if (smallM) {
-    return smallN ? launchGemm<P, 64, 64>(g, p.groups, stream) : launchGemm<P, 64, 128>(g, p.groups, stream);
-  }
-  return smallN ? launchGemm<P, 128, 64>(g, p.groups, stream) : launchGemm<P, 128, 128>(g, p.groups, stream);
+  if (smallM) return launchForUnit<P, 64>(g, p.groups, stream);
+  return launchForUnit<P, 128>(g, p.groups, stream);
 }
 
 }  // namespace
@@ -539,7 +612,8 @@ const char* checkParams(const DeformConvParams& p) {
   // 32-bit pixel and element indices inside the kernels.
   const int64_t kMax = int64_t{1} << 31;
   if (p.batch * p.outH * p.outW >= kMax || p.batch * p.inChannels * p.height * p.width >= kMax ||
-      p.batch * p.outChannels * p.outH * p.outW >= kMax)
+      p.batch * p.outChannels * p.outH * p.outW >= kMax ||
+      p.batch * p.height * p.width * (p.inChannels + 8 * p.inChannels) >= kMax)  // padded channels-last copy
     return "tensor too large (more than 2^31 elements)";
   return "";
 }
@@ -554,10 +628,10 @@ cudaError_t launchDeformConv2d(const DeformConvParams& p, Precision precision, c
                                const void* offset, const void* mask, const void* bias, void* output, void* workspace,
                                cudaStream_t stream) {
   if (checkParams(p)[0] != '\0') return cudaErrorInvalidValue;
+  const Derived d = derive(p, precision);
+  if (d.totalPix == 0) return cudaSuccess;  // empty batch: nothing to write (its tensors may be null)
   if (p.useMask && mask == nullptr) return cudaErrorInvalidValue;
   if (p.hasBias && bias == nullptr) return cudaErrorInvalidValue;
-  const Derived d = derive(p, precision);
-  if (d.totalPix == 0) return cudaSuccess;  // empty batch: nothing to write
   switch (precision) {
     case Precision::kFloat32Strict:
       return launchTyped<Precision::kFloat32Strict>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
