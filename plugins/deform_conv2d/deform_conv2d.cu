@@ -25,7 +25,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kAlign = 256;
 #ifndef TRTKIT_DCN_STAGES
-#define TRTKIT_DCN_STAGES 3  // chunks in flight: copies of chunk t+2 run while chunk t is blended and multiplied
+#define TRTKIT_DCN_STAGES 2  // chunks in flight: copies of chunk t+1 run while chunk t is blended and multiplied
 #endif
 #ifndef TRTKIT_DCN_MIN_BLOCKS
 #define TRTKIT_DCN_MIN_BLOCKS 1  // CTAs per SM the register budget is sized for (1: no spills, see README)
@@ -249,11 +249,13 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
   float cornerW[VPT][4];
   float pfOffH[VPT], pfOffW[VPT], pfMask[VPT];
 
+  // K order: unit, chunk of channels, tap innermost, so the corner lines one tap gathers are still in L1
+  // when the neighbouring taps gather them (they overlap heavily for small offsets).
   auto keyOf = [&](int t, int& tap, int& u, int& c0, int& ogIdx) {
-    c0 = (t % chunksPerUnit) * BK;
-    const int r = t / chunksPerUnit;
-    u = r % unitsPerGroup;
-    tap = r / unitsPerGroup;
+    tap = t % a.kk;
+    const int r = t / a.kk;
+    c0 = (r % chunksPerUnit) * BK;
+    u = r / chunksPerUnit;
     ogIdx = ((g * unitsPerGroup + u) * a.unit) / a.cinOG;
     return tap * a.offsetGroups + ogIdx;
   };
@@ -588,12 +590,13 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const void*
   g.useMask = p.useMask ? 1 : 0;
   g.hasBias = p.hasBias ? 1 : 0;
 
-  // Tile choice: 64 output channels when a group has no more, else 128; 64 pixels.
-  const bool smallM = d.coutG <= 64;
-  const int bm = smallM ? 64 : 128;
+  // Tile choice: 64, 128 or 256 output channels; 64 pixels.
+  // Every M tile gathers the samples again, so the widest tile that is not mostly padding wins.
+  const int bm = d.coutG <= 64 ? 64 : d.coutG <= 128 ? 128 : 256;
   g.mTilesPerGroup = static_cast<int32_t>((d.coutG + bm - 1) / bm);
-  if (smallM) return launchForUnit<P, 64>(g, p.groups, stream);
-  return launchForUnit<P, 128>(g, p.groups, stream);
+  if (bm == 64) return launchForUnit<P, 64>(g, p.groups, stream);
+  if (bm == 128) return launchForUnit<P, 128>(g, p.groups, stream);
+  return launchForUnit<P, 256>(g, p.groups, stream);
 }
 
 }  // namespace
