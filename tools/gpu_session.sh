@@ -31,6 +31,7 @@ if [ "${TRTKIT_BENCH:-1}" != 0 ]; then
     echo "== $b"
     timeout 300 python3 "$b" 2>&1 | tee -a "$OUT/bench.log" | tail -30
   done
-  cp bench/results/*.json bench/results/*.md "$OUT/" 2>/dev/null
 fi
+# At most 8 files come back from the device machine: bundle the rest.
+tar czf "$OUT/results.tgz" bench/results "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.xml 2>/dev/null
 exit "$status"
