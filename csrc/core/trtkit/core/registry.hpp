@@ -24,12 +24,16 @@ class LayerRegistry {
  public:
   // One registry per shared object (symbols are hidden), so a user's plugin library and the kit's never mix.
   static LayerRegistry& global();
-  void add(LayerEntry entry);  // throws on a duplicate name or an inconsistent schema
+  // Never throws (it runs during static initialization): a rejected entry (duplicate name, inconsistent
+  // schema) is recorded in problems(), which the library entry points and the Python module report.
+  void add(LayerEntry entry) noexcept;
   const LayerEntry* find(const std::string& name) const;
   const std::deque<LayerEntry>& entries() const { return entries_; }
+  const std::vector<std::string>& problems() const { return problems_; }
 
  private:
   std::deque<LayerEntry> entries_;  // deque: entry addresses stay valid as plugins register
+  std::vector<std::string> problems_;
 };
 
 // Checks a schema for internal consistency (names, type table widths, defaults pass their checks).

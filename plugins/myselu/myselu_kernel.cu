@@ -1,0 +1,138 @@
+// Memory-bound elementwise kernel: 16-byte loads and stores, several vectors in flight per thread, and the
+// beta index advanced incrementally inside a vector so only one fast division runs per vector.
+#include <cuda_fp16.h>
+
+#include "myselu_kernel.cuh"
+
+namespace trtkit::plugins {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kUnroll = 4;  // vectors per thread: enough independent 16-byte loads to cover DRAM latency
+
+// Division by a run-time constant with a multiply-high (Granlund-Montgomery), valid for any uint32 numerator.
+struct FastDiv {
+  uint32_t divisor = 1, multiplier = 1, shift = 0;
+  FastDiv() = default;
+  explicit FastDiv(uint32_t d) : divisor(d) {
+    while ((uint64_t{1} << shift) < d) ++shift;
+    multiplier = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1);
+  }
+  __device__ __forceinline__ uint32_t div(uint32_t n) const {
+    return static_cast<uint32_t>((static_cast<uint64_t>(__umulhi(n, multiplier)) + n) >> shift);
+  }
+};
+
+template <typename T>
+struct Vec;  // 16 bytes of T
+template <>
+struct Vec<float> {
+  static constexpr int kSize = 4;
+  float v[4];
+};
+template <>
+struct Vec<__half> {
+  static constexpr int kSize = 8;
+  __half v[8];
+};
+
+__device__ __forceinline__ float toFloat(float v) { return v; }
+__device__ __forceinline__ float toFloat(__half v) { return __half2float(v); }
+template <typename T>
+__device__ __forceinline__ T fromFloat(float v);
+template <>
+__device__ __forceinline__ float fromFloat<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half fromFloat<__half>(float v) { return __float2half_rn(v); }
+
+__device__ __forceinline__ float selu(float x, float beta, float gain) {
+  return gain * x / (1.0f + __expf(-beta * x));
+}
+
+// Index math in 32 bits (fast division); launched when count < 2^32.
+template <typename T, typename P>
+__global__ void __launch_bounds__(kThreads) mySeluVector(const T* __restrict__ x, const P* __restrict__ p,
+                                                          T* __restrict__ y, uint32_t vectors, FastDiv inner,
+                                                          FastDiv pcount, float gain) {
+  constexpr int kVec = Vec<T>::kSize;
+  const uint32_t first = blockIdx.x * (kThreads * kUnroll) + threadIdx.x;
+  Vec<T> in[kUnroll];
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const uint32_t v = first + u * kThreads;
+    if (v < vectors) in[u] = reinterpret_cast<const Vec<T>*>(x)[v];
+  }
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const uint32_t v = first + u * kThreads;
+    if (v >= vectors) continue;
+    const uint32_t i = v * kVec;
+    const uint32_t row = inner.div(i);
+    uint32_t r = i - row * inner.divisor;  // position inside the run that shares one beta
+    uint32_t c = row - pcount.div(row) * pcount.divisor;
+    float beta = toFloat(__ldg(p + c));
+    Vec<T> out;
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      out.v[j] = fromFloat<T>(selu(toFloat(in[u].v[j]), beta, gain));
+      if (++r == inner.divisor && j + 1 < kVec) {
+        r = 0;
+        c = (c + 1 == pcount.divisor) ? 0 : c + 1;
+        beta = toFloat(__ldg(p + c));
+      }
+    }
+    reinterpret_cast<Vec<T>*>(y)[v] = out;
+  }
+}
+
+// Scalar path: the tail after the last full vector, unaligned pointers and tensors of 2^32 elements or more.
+template <typename T, typename P>
+__global__ void __launch_bounds__(kThreads) mySeluScalar(const T* __restrict__ x, const P* __restrict__ p,
+                                                          T* __restrict__ y, int64_t begin, int64_t count,
+                                                          int64_t inner, int64_t pcount, float gain) {
+  for (int64_t i = begin + blockIdx.x * int64_t{kThreads} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * kThreads) {
+    const float beta = toFloat(__ldg(p + (i / inner) % pcount));
+    y[i] = fromFloat<T>(selu(toFloat(x[i]), beta, gain));
+  }
+}
+
+template <typename T, typename P>
+cudaError_t launchTyped(const MySeluArgs& a, cudaStream_t stream) {
+  const T* x = static_cast<const T*>(a.x);
+  const P* p = static_cast<const P*>(a.p);
+  T* y = static_cast<T*>(a.y);
+  constexpr int kVec = Vec<T>::kSize;
+  const bool aligned = (reinterpret_cast<uintptr_t>(x) % 16 == 0) && (reinterpret_cast<uintptr_t>(y) % 16 == 0);
+  const bool fits32 = a.count < (int64_t{1} << 32) - kVec && a.inner < (int64_t{1} << 32) && a.pcount < (int64_t{1} << 32);
+  int64_t done = 0;
+  if (aligned && fits32) {
+    const uint32_t vectors = static_cast<uint32_t>(a.count / kVec);
+    if (vectors > 0) {
+      const uint32_t perBlock = kThreads * kUnroll;
+      const uint32_t blocks = (vectors + perBlock - 1) / perBlock;
+      mySeluVector<T, P><<<blocks, kThreads, 0, stream>>>(x, p, y, vectors, FastDiv(static_cast<uint32_t>(a.inner)),
+                                                          FastDiv(static_cast<uint32_t>(a.pcount)), a.gain);
+    }
+    done = int64_t{vectors} * kVec;
+  }
+  if (done < a.count) {
+    const int64_t left = a.count - done;
+    const int64_t blocks = std::min<int64_t>((left + kThreads - 1) / kThreads, 65535 * 8);
+    mySeluScalar<T, P><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(x, p, y, done, a.count, a.inner,
+                                                                               a.pcount, a.gain);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launchMySelu(const MySeluArgs& a, cudaStream_t stream) {
+  if (a.count == 0) return cudaSuccess;
+  if (a.xType == MySeluType::kFloat32) {
+    return a.pType == MySeluType::kFloat32 ? launchTyped<float, float>(a, stream) : launchTyped<float, __half>(a, stream);
+  }
+  return a.pType == MySeluType::kFloat32 ? launchTyped<__half, float>(a, stream) : launchTyped<__half, __half>(a, stream);
+}
+
+}  // namespace trtkit::plugins
