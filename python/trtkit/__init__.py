@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from trtkit._library import build_info, library_path, load
+from trtkit._library import build_info, library_path, load, tensorrt_runtime
 from trtkit.export import export
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_info", "export", "library_path", "load", "ops"]
+__all__ = ["__version__", "build_info", "export", "library_path", "load", "ops", "tensorrt_runtime"]
 
 
 def __getattr__(name: str) -> Any:
