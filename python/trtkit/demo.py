@@ -148,7 +148,7 @@ def _load_tensorrt(report: _Report) -> Any:
         from trtkit._library import tensorrt_runtime
 
         trt = tensorrt_runtime()
-        handle = trtkit.load()
+        trtkit.load()
     except NotImplementedError as e:
         report.missing("trtkit._library", str(e))
         return None
@@ -158,9 +158,7 @@ def _load_tensorrt(report: _Report) -> Any:
     except (RuntimeError, FileNotFoundError) as e:
         report.missing("plugin library", str(e))
         return None
-    report.ok(
-        f"{trtkit.library_path()} loaded into {trt.__name__} {getattr(trt, '__version__', '?')} ({handle})"
-    )
+    report.ok(f"{trtkit.library_path()} loaded into {trt.__name__} {getattr(trt, '__version__', '?')}")
     return trt
 
 
