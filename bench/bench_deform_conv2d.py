@@ -53,8 +53,11 @@ def bench_ms(fn, warmup_ms: float = 25, rep_ms: float = 200) -> float:
 def measure_peaks() -> dict:
     peaks = {}
     n = 8192
-    for name, dtype, tf32 in (("fp32", torch.float32, False), ("tf32", torch.float32, True),
-                              ("fp16", torch.float16, False)):
+    for name, dtype, tf32 in (
+        ("fp32", torch.float32, False),
+        ("tf32", torch.float32, True),
+        ("fp16", torch.float16, False),
+    ):
         torch.backends.cuda.matmul.allow_tf32 = tf32
         a = torch.randn(n, n, device="cuda", dtype=dtype)
         b = torch.randn(n, n, device="cuda", dtype=dtype)
@@ -97,8 +100,14 @@ def main() -> None:
                 bias = torch.randn(cout, device="cuda", generator=g).to(dtype)
                 row = {"shape": name, "offset_groups": og, "dtype": dtype_name}
                 flops = 2 * n * h * w * cout * cin * k * k
-                nbytes = (x.numel() + offset.numel() + mask.numel() + weight.numel() + bias.numel()
-                          + n * cout * h * w) * x.element_size()
+                nbytes = (
+                    x.numel()
+                    + offset.numel()
+                    + mask.numel()
+                    + weight.numel()
+                    + bias.numel()
+                    + n * cout * h * w
+                ) * x.element_size()
                 row["gflop"] = flops / 1e9
                 row["mbytes"] = nbytes / 1e6
 
@@ -134,12 +143,16 @@ def main() -> None:
     result = {
         "device": torch.cuda.get_device_name(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__,
-                     "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
-                     "python": platform.python_version()},
+        "versions": {
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+            "python": platform.python_version(),
+        },
         "peaks": peaks,
         "notes": "median of triton do_bench; mask on (DCNv2), bias on, stride 1, pad 1, offsets ~N(0,1); "
-                 "floor = max(FLOPs / measured GEMM rate of that precision, bytes / measured copy bandwidth)",
+        "floor = max(FLOPs / measured GEMM rate of that precision, bytes / measured copy bandwidth)",
         "rows": rows,
     }
     out_dir = Path(args.out)
@@ -153,13 +166,18 @@ def main() -> None:
 
 def markdown(result: dict, shim_names: list[str]) -> str:
     p = result["peaks"]
-    lines = [f"# deform_conv2d on {result['device']} ({result['date']})", "",
-             f"versions: {result['versions']}", "",
-             f"measured peaks: GEMM fp32 {p['gemm_fp32_tflops']:.0f} / tf32 {p['gemm_tf32_tflops']:.0f} / "
-             f"fp16 {p['gemm_fp16_tflops']:.0f} TFLOP/s; copy {p['copy_tbps']:.2f} TB/s", "",
-             "| shape | og | mode | kit ms | torchvision ms | kit/tv | dense conv ms | kit/conv | floor ms | "
-             "kit/floor | rel err vs fp64 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# deform_conv2d on {result['device']} ({result['date']})",
+        "",
+        f"versions: {result['versions']}",
+        "",
+        f"measured peaks: GEMM fp32 {p['gemm_fp32_tflops']:.0f} / tf32 {p['gemm_tf32_tflops']:.0f} / "
+        f"fp16 {p['gemm_fp16_tflops']:.0f} TFLOP/s; copy {p['copy_tbps']:.2f} TB/s",
+        "",
+        "| shape | og | mode | kit ms | torchvision ms | kit/tv | dense conv ms | kit/conv | floor ms | "
+        "kit/floor | rel err vs fp64 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["rows"]:
         modes = ["fp32", "tf32"] if r["dtype"] == "fp32" else ["fp16"]
         for s in shim_names:
@@ -167,11 +185,13 @@ def markdown(result: dict, shim_names: list[str]) -> str:
                 kit = r[f"{s}_{m}_ms"]
                 conv = r["conv_tf32_ms"] if m == "tf32" else r["conv_ms"]
                 label = m if len(shim_names) == 1 else f"{s}:{m}"
-                lines.append(f"| {r['shape']} | {r['offset_groups']} | {label} | {kit:.3f} | "
-                             f"{r['torchvision_ms']:.3f} | {kit / r['torchvision_ms']:.2f} | {conv:.3f} | "
-                             f"{kit / conv:.2f} | {r[f'{m}_floor_ms']:.3f} | "
-                             f"{kit / r[f'{m}_floor_ms']:.1f} | "
-                             f"{r[f'{s}_{m}_relerr_vs_fp64']:.1e} |")
+                lines.append(
+                    f"| {r['shape']} | {r['offset_groups']} | {label} | {kit:.3f} | "
+                    f"{r['torchvision_ms']:.3f} | {kit / r['torchvision_ms']:.2f} | {conv:.3f} | "
+                    f"{kit / conv:.2f} | {r[f'{m}_floor_ms']:.3f} | "
+                    f"{kit / r[f'{m}_floor_ms']:.1f} | "
+                    f"{r[f'{s}_{m}_relerr_vs_fp64']:.1e} |"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -20,9 +20,22 @@ def build(out: Path | None = None, extra: tuple[str, ...] = ()) -> Path:
     out = out or ROOT / "build" / "libdcn_shim.so"
     out.parent.mkdir(parents=True, exist_ok=True)
     arch = os.environ.get("DCN_ARCH", "sm_90")
-    cmd = ["nvcc", "-O3", "-std=c++17", f"-arch={arch}", "-shared", "-Xcompiler", "-fPIC", "-lineinfo",
-           f"-I{ROOT / 'plugins' / 'deform_conv2d'}", str(ROOT / "bench" / "dcn_shim.cu"),
-           str(ROOT / "plugins" / "deform_conv2d" / "deform_conv2d.cu"), "-o", str(out), *extra]
+    cmd = [
+        "nvcc",
+        "-O3",
+        "-std=c++17",
+        f"-arch={arch}",
+        "-shared",
+        "-Xcompiler",
+        "-fPIC",
+        "-lineinfo",
+        f"-I{ROOT / 'plugins' / 'deform_conv2d'}",
+        str(ROOT / "bench" / "dcn_shim.cu"),
+        str(ROOT / "plugins" / "deform_conv2d" / "deform_conv2d.cu"),
+        "-o",
+        str(out),
+        *extra,
+    ]
     subprocess.run(cmd, check=True)
     return out
 
@@ -42,12 +55,32 @@ class Shim:
         n, cin, h, w = x.shape
         cout, _, kh, kw = weight.shape
         ho, wo = offset.shape[2], offset.shape[3]
-        vals = [n, cin, h, w, cout, kh, kw, ho, wo, stride[0], stride[1], padding[0], padding[1], dilation[0],
-                dilation[1], groups, offset_groups, int(mask is not None), int(bias is not None)]
+        vals = [
+            n,
+            cin,
+            h,
+            w,
+            cout,
+            kh,
+            kw,
+            ho,
+            wo,
+            stride[0],
+            stride[1],
+            padding[0],
+            padding[1],
+            dilation[0],
+            dilation[1],
+            groups,
+            offset_groups,
+            int(mask is not None),
+            int(bias is not None),
+        ]
         return (ctypes.c_int64 * len(vals))(*vals)
 
-    def prepare(self, x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups,
-                precision: str):
+    def prepare(
+        self, x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups, precision: str
+    ):
         """Returns a zero-argument callable that runs the op into a preallocated output (for timing)."""
         p = self.params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups)
         why = self.lib.dcn_check(p).decode()
@@ -56,8 +89,12 @@ class Shim:
         prec = PRECISION[precision]
         ws_bytes = self.lib.dcn_workspace(p, prec)
         ws = torch.empty(max(ws_bytes, 1), dtype=torch.uint8, device=x.device)
-        out = torch.full((x.shape[0], weight.shape[0], offset.shape[2], offset.shape[3]), float("nan"),
-                         dtype=x.dtype, device=x.device)
+        out = torch.full(
+            (x.shape[0], weight.shape[0], offset.shape[2], offset.shape[3]),
+            float("nan"),
+            dtype=x.dtype,
+            device=x.device,
+        )
         args = [t.data_ptr() if t is not None else None for t in (x, weight, offset, mask, bias)]
 
         def run() -> torch.Tensor:

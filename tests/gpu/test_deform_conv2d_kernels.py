@@ -58,10 +58,22 @@ def random_config(rng: random.Random) -> dict:
         wo = output_size(w, kw, stride[1], padding[1], dilation[1])
         if ho > 0 and wo > 0:
             break
-    return dict(n=n, cin=cin, cout=cout, h=h, w=w, kernel=(kh, kw), stride=stride, padding=padding,
-                dilation=dilation, groups=groups, offset_groups=offset_groups,
-                mask=rng.random() < 0.6, bias=rng.random() < 0.6,
-                offset_scale=rng.choice([0.5, 2.0, 6.0, 60.0]))
+    return dict(
+        n=n,
+        cin=cin,
+        cout=cout,
+        h=h,
+        w=w,
+        kernel=(kh, kw),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        offset_groups=offset_groups,
+        mask=rng.random() < 0.6,
+        bias=rng.random() < 0.6,
+        offset_scale=rng.choice([0.5, 2.0, 6.0, 60.0]),
+    )
 
 
 def _gcd(a: int, b: int) -> int:
@@ -71,12 +83,54 @@ def _gcd(a: int, b: int) -> int:
 
 
 LARGE = [  # the tile shapes with 128-pixel and 128-channel tiles, several chunks and units
-    dict(n=2, cin=64, cout=160, h=40, w=44, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
-         groups=1, offset_groups=4, mask=True, bias=True, offset_scale=2.0),
-    dict(n=3, cin=72, cout=96, h=37, w=61, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(2, 2),
-         groups=2, offset_groups=3, mask=False, bias=True, offset_scale=4.0),
-    dict(n=1, cin=256, cout=256, h=64, w=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
-         groups=1, offset_groups=1, mask=True, bias=False, offset_scale=1.0),
+    dict(
+        n=2,
+        cin=64,
+        cout=160,
+        h=40,
+        w=44,
+        kernel=(3, 3),
+        stride=(1, 1),
+        padding=(1, 1),
+        dilation=(1, 1),
+        groups=1,
+        offset_groups=4,
+        mask=True,
+        bias=True,
+        offset_scale=2.0,
+    ),
+    dict(
+        n=3,
+        cin=72,
+        cout=96,
+        h=37,
+        w=61,
+        kernel=(3, 3),
+        stride=(1, 1),
+        padding=(1, 1),
+        dilation=(2, 2),
+        groups=2,
+        offset_groups=3,
+        mask=False,
+        bias=True,
+        offset_scale=4.0,
+    ),
+    dict(
+        n=1,
+        cin=256,
+        cout=256,
+        h=64,
+        w=64,
+        kernel=(3, 3),
+        stride=(1, 1),
+        padding=(1, 1),
+        dilation=(1, 1),
+        groups=1,
+        offset_groups=1,
+        mask=True,
+        bias=False,
+        offset_scale=1.0,
+    ),
 ]
 
 
@@ -103,13 +157,34 @@ def make_inputs(cfg: dict, dtype, seed: int):
 def check(shim, cfg: dict, precision: str, seed: int) -> None:
     dtype = torch.float16 if precision == "fp16" else torch.float32
     x, weight, offset, mask, bias = make_inputs(cfg, dtype, seed)
-    run = shim.prepare(x, weight, offset, mask, bias, cfg["stride"], cfg["padding"], cfg["dilation"],
-                       cfg["groups"], cfg["offset_groups"], precision)
+    run = shim.prepare(
+        x,
+        weight,
+        offset,
+        mask,
+        bias,
+        cfg["stride"],
+        cfg["padding"],
+        cfg["dilation"],
+        cfg["groups"],
+        cfg["offset_groups"],
+        precision,
+    )
     out = run().clone()
     torch.cuda.synchronize()
     d = lambda t: None if t is None else t.double()  # noqa: E731
-    ref = deform_conv2d_reference(d(x), d(weight), d(offset), d(mask), d(bias), cfg["stride"], cfg["padding"],
-                                  cfg["dilation"], cfg["groups"], cfg["offset_groups"])
+    ref = deform_conv2d_reference(
+        d(x),
+        d(weight),
+        d(offset),
+        d(mask),
+        d(bias),
+        cfg["stride"],
+        cfg["padding"],
+        cfg["dilation"],
+        cfg["groups"],
+        cfg["offset_groups"],
+    )
     assert torch.isfinite(out).all(), f"non-finite or unwritten outputs for {cfg} {precision}"
     err = (out.double() - ref).norm() / ref.norm().clamp_min(1e-30)
     worst = (out.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30)
@@ -139,8 +214,19 @@ def test_large_configs(shim, precision, index):
 def test_empty_batch_writes_nothing(shim):
     cfg = dict(LARGE[0], n=0)
     x, weight, offset, mask, bias = make_inputs(cfg, torch.float32, 0)
-    run = shim.prepare(x, weight, offset, mask, bias, cfg["stride"], cfg["padding"], cfg["dilation"],
-                       cfg["groups"], cfg["offset_groups"], "fp32")
+    run = shim.prepare(
+        x,
+        weight,
+        offset,
+        mask,
+        bias,
+        cfg["stride"],
+        cfg["padding"],
+        cfg["dilation"],
+        cfg["groups"],
+        cfg["offset_groups"],
+        "fp32",
+    )
     assert run().numel() == 0
 
 
@@ -148,5 +234,16 @@ def test_invalid_params_rejected(shim):
     cfg = dict(LARGE[1])
     x, weight, offset, mask, bias = make_inputs(cfg, torch.float32, 0)
     with pytest.raises(ValueError, match="groups must divide"):
-        shim.prepare(x, weight, offset, mask, bias, cfg["stride"], cfg["padding"], cfg["dilation"], 5,
-                     cfg["offset_groups"], "fp32")
+        shim.prepare(
+            x,
+            weight,
+            offset,
+            mask,
+            bias,
+            cfg["stride"],
+            cfg["padding"],
+            cfg["dilation"],
+            5,
+            cfg["offset_groups"],
+            "fp32",
+        )
