@@ -95,11 +95,17 @@ void validateShapes(const Attrs& a, const std::vector<std::vector<int64_t>>& in)
       TRTKIT_CHECK(off[1] == 2 * a.offsetGroups * kh * kw, kName, ": offset.shape[1] is ", off[1],
                    ", expected 2*offset_groups*kh*kw = ", 2 * a.offsetGroups * kh * kw);
   }
-  int64_t ho = -1, wo = -1;
-  if (known({x[2], kh})) ho = outSize(x[2], kh, a.strideH, a.padH, a.dilationH);
-  if (known({x[3], kw})) wo = outSize(x[3], kw, a.strideW, a.padW, a.dilationW);
-  TRTKIT_CHECK(ho != 0 && wo != 0 && ho >= -1 && wo >= -1, kName, ": the output would be empty (", ho, "x", wo,
-               "): input ", x[2], "x", x[3], " is smaller than the dilated kernel");
+  int64_t ho = -1, wo = -1;  // -1: not known yet
+  if (known({x[2], kh})) {
+    ho = outSize(x[2], kh, a.strideH, a.padH, a.dilationH);
+    TRTKIT_CHECK(ho > 0, kName, ": the output would be empty (height ", ho, "): input height ", x[2],
+                 " (padded by ", a.padH, ") is smaller than the dilated kernel");
+  }
+  if (known({x[3], kw})) {
+    wo = outSize(x[3], kw, a.strideW, a.padW, a.dilationW);
+    TRTKIT_CHECK(wo > 0, kName, ": the output would be empty (width ", wo, "): input width ", x[3],
+                 " (padded by ", a.padW, ") is smaller than the dilated kernel");
+  }
   auto sameDim = [&](int i, int axis, int64_t want, const char* what, const char* whatWant) {
     const int64_t have = in[i][axis];
     if (have >= 0 && want >= 0)

@@ -27,6 +27,9 @@ constexpr int64_t kAlign = 256;
 #ifndef TRTKIT_DCN_STAGES
 #define TRTKIT_DCN_STAGES 2  // chunks in flight: copies of chunk t+1 run while chunk t is blended and multiplied
 #endif
+#ifndef TRTKIT_DCN_MAX_BM
+#define TRTKIT_DCN_MAX_BM 256  // widest output-channel tile (benchmark switch)
+#endif
 #ifndef TRTKIT_DCN_MIN_BLOCKS
 #define TRTKIT_DCN_MIN_BLOCKS 1  // CTAs per SM the register budget is sized for (1: no spills, see README)
 #endif
@@ -592,7 +595,7 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const void*
 
   // Tile choice: 64, 128 or 256 output channels; 64 pixels.
   // Every M tile gathers the samples again, so the widest tile that is not mostly padding wins.
-  const int bm = d.coutG <= 64 ? 64 : d.coutG <= 128 ? 128 : 256;
+  const int bm = d.coutG <= 64 ? 64 : (d.coutG <= 128 || TRTKIT_DCN_MAX_BM < 256) ? 128 : 256;
   g.mTilesPerGroup = static_cast<int32_t>((d.coutG + bm - 1) / bm);
   if (bm == 64) return launchForUnit<P, 64>(g, p.groups, stream);
   if (bm == 128) return launchForUnit<P, 128>(g, p.groups, stream);
