@@ -68,16 +68,20 @@ def test_eager_cuda_op_matches_reference(mode: str) -> None:
 
 def test_strict_fp32_is_not_tf32() -> None:
     """Strict fp32 is never silently TF32: where TF32 rounding shows, its error stays at fp32 level."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = True  # the kit must not follow torch's global switches
     torch.backends.cudnn.allow_tf32 = True
-    x = torch.randn(2, 64, 16, 16, device="cuda")
-    wt = torch.randn(64, 64, 3, 3, device="cuda") * 0.1
-    off = torch.randn(2, 18, 16, 16, device="cuda")
-    ref = deform_conv2d_reference(
-        x.double(), wt.double(), off.double(), None, None, (1, 1), (1, 1), (1, 1), 1, 1
-    )
-    strict = rel_err(deform_conv2d(x, off, wt, padding=(1, 1)), ref)
-    tf32 = rel_err(deform_conv2d_op(x, off, wt, None, 1, 1, 1, None, allow_tf32=True), ref)
+    try:
+        x = torch.randn(2, 64, 16, 16, device="cuda")
+        wt = torch.randn(64, 64, 3, 3, device="cuda") * 0.1
+        off = torch.randn(2, 18, 16, 16, device="cuda")
+        ref = deform_conv2d_reference(
+            x.double(), wt.double(), off.double(), None, None, (1, 1), (1, 1), (1, 1), 1, 1
+        )
+        strict = rel_err(deform_conv2d(x, off, wt, padding=(1, 1)), ref)
+        tf32 = rel_err(deform_conv2d_op(x, off, wt, None, 1, 1, 1, None, allow_tf32=True), ref)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
     assert strict < 1e-5 and tf32 > 10 * strict, (strict, tf32)
 
 
