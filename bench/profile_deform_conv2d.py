@@ -14,14 +14,18 @@ import dcn_shim  # noqa: E402
 
 def main() -> None:
     prec = sys.argv[1] if len(sys.argv) > 1 else "fp16"
-    n, c, h, w, cout, og = (int(v) for v in (sys.argv[2:8] if len(sys.argv) >= 8 else (8, 256, 64, 64, 256, 1)))
+    n, c, h, w, cout, og = (
+        int(v) for v in (sys.argv[2:8] if len(sys.argv) >= 8 else (8, 256, 64, 64, 256, 1))
+    )
     dtype = torch.float16 if prec == "fp16" else torch.float32
     x = torch.randn(n, c, h, w, device="cuda").to(dtype)
     wt = (torch.randn(cout, c, 3, 3, device="cuda") * 0.05).to(dtype)
     off = torch.randn(n, 2 * og * 9, h, w, device="cuda").to(dtype)
     mask = torch.rand(n, og * 9, h, w, device="cuda").to(dtype)
     bias = torch.randn(cout, device="cuda").to(dtype)
-    shim = dcn_shim.Shim(Path(sys.argv[8]) if len(sys.argv) > 8 else dcn_shim.ROOT / "build" / "libdcn_shim.so")
+    shim = dcn_shim.Shim(
+        Path(sys.argv[8]) if len(sys.argv) > 8 else dcn_shim.ROOT / "build" / "libdcn_shim.so"
+    )
     run = shim.prepare(x, wt, off, mask, bias, (1, 1), (1, 1), (1, 1), 1, og, prec)
     for _ in range(3):
         run()
