@@ -187,7 +187,8 @@ struct TileShape {
   static constexpr size_t kRawBytes = sizeof(T) * kStages * 4 * BN * BK;  // 4 corners, per stage [4][BN][BK]
   static constexpr size_t kBBytes = sizeof(T) * kBRows * kLdb;            // blended B, one buffer
   static constexpr size_t kWBytes = sizeof(float) * kStages * BN * 4;     // corner weights per stage
-  static constexpr size_t kSmemBytes = kABytes + kRawBytes + kBBytes + kWBytes;
+  static constexpr size_t kOBytes = sizeof(int) * kStages * BN * 4;       // corner offsets per stage
+  static constexpr size_t kSmemBytes = kABytes + kRawBytes + kBBytes + kWBytes + kOBytes;
 };
 
 // One CTA: BM output channels (of one group) x BN output pixels; K walked in chunks of BK channels of one
@@ -215,6 +216,7 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
   T* const Raw = reinterpret_cast<T*>(smem + Shape::kABytes);
   T* const Bs = reinterpret_cast<T*>(smem + Shape::kABytes + Shape::kRawBytes);
   float* const Wq = reinterpret_cast<float*>(smem + Shape::kABytes + Shape::kRawBytes + Shape::kBBytes);
+  int* const Oq = reinterpret_cast<int*>(smem + Shape::kABytes + Shape::kRawBytes + Shape::kBBytes + Shape::kWBytes);
 
   const T* __restrict__ xs = static_cast<const T*>(a.x);
   const T* __restrict__ ws = static_cast<const T*>(a.w);
@@ -226,130 +228,104 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
   const int m0 = (blockIdx.y % a.mTilesPerGroup) * BM;
   const int n0 = blockIdx.x * BN;
 
-  const int vec = tid % VR;       // this thread's 16-byte vector within a pixel's chunk
-  const int spBase = tid / VR;    // this thread's first pixel within the tile
+  const int vec = tid % VR;     // this thread's 16-byte vector within a pixel's chunk
+  const int spBase = tid / VR;  // this thread's first pixel within the tile
 
   const int unitsPerGroup = a.cinG / a.unit;
   const int chunksPerUnit = (a.unit + BK - 1) / BK;
   const int numChunks = a.kk * unitsPerGroup * chunksPerUnit;
 
-  // Per pixel handled: output coordinates (fixed), sampling of the current (tap, offset group), and the raw
-  // offset/mask values of the next one, fetched a chunk early so their latency hides behind the work.
-  int pImg[VPT], pHw[VPT], pOy[VPT], pOx[VPT];
-  bool pOk[VPT];
-#pragma unroll
-  for (int i = 0; i < VPT; ++i) {
-    const int pix = n0 + spBase + i * PSTEP;
-    pOk[i] = pix < a.totalPix;
-    const int pp = pOk[i] ? pix : 0;
-    pImg[i] = pp / a.hoWo;
-    pHw[i] = pp - pImg[i] * a.hoWo;
-    pOy[i] = pHw[i] / a.outW;
-    pOx[i] = pHw[i] - pOy[i] * a.outW;
-  }
-  int curKey = -1, pfKey = -1;
-  int cornerOff[VPT][4];
-  float cornerW[VPT][4];
-  float pfOffH[VPT], pfOffW[VPT], pfMask[VPT];
-
-  // K order: unit, chunk of channels, tap innermost, so the corner lines one tap gathers are still in L1
-  // when the neighbouring taps gather them (they overlap heavily for small offsets).
-  auto keyOf = [&](int t, int& tap, int& u, int& c0, int& ogIdx) {
-    tap = t % a.kk;
-    const int r = t / a.kk;
-    c0 = (r % chunksPerUnit) * BK;
-    u = r / chunksPerUnit;
-    ogIdx = ((g * unitsPerGroup + u) * a.unit) / a.cinOG;
-    return tap * a.offsetGroups + ogIdx;
+  // K order: unit, chunk of BK channels, tap innermost, so the corner lines one tap gathers are still in L1
+  // when the neighbouring taps gather them (they overlap heavily for small offsets). Cursors walk it
+  // without divisions.
+  struct Cursor {
+    int tap, c0, u;
   };
-  auto fetch = [&](int key) {
-    const int tap = key / a.offsetGroups, ogIdx = key - tap * a.offsetGroups;
-#pragma unroll
-    for (int i = 0; i < VPT; ++i) {
-      pfOffH[i] = pfOffW[i] = 0.f;
-      pfMask[i] = 1.f;
-      if (!pOk[i]) continue;
-      const int64_t og = static_cast<int64_t>(pImg[i]) * a.offsetGroups + ogIdx;
-      const int64_t ob = (og * a.kk * 2 + 2 * tap) * a.hoWo + pHw[i];
-      pfOffH[i] = toFloat(offs[ob]);
-      pfOffW[i] = toFloat(offs[ob + a.hoWo]);
-      if (a.useMask) pfMask[i] = toFloat(masks[(og * a.kk + tap) * a.hoWo + pHw[i]]);
-    }
-    pfKey = key;
-  };
-  auto computeSampling = [&](int key) {
-    const int tap = key / a.offsetGroups;
-    const int ti = tap / a.kernelW, tj = tap - ti * a.kernelW;
-#pragma unroll
-    for (int i = 0; i < VPT; ++i) {
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        cornerW[i][q] = 0.f;
-        cornerOff[i][q] = -1;
+  auto advance = [&](Cursor& c) {
+    if (++c.tap == a.kk) {
+      c.tap = 0;
+      c.c0 += BK;
+      if (c.c0 >= a.unit) {
+        c.c0 = 0;
+        ++c.u;
       }
-      const float y = static_cast<float>(pOy[i] * a.strideH - a.padH + ti * a.dilationH) + pfOffH[i];
-      const float x = static_cast<float>(pOx[i] * a.strideW - a.padW + tj * a.dilationW) + pfOffW[i];
-      // torchvision: a point at or beyond one pixel outside the image samples zero; otherwise each of the
-      // four corners contributes only when it lies inside the image.
-      if (!pOk[i] || !(y > -1.f && y < a.height && x > -1.f && x < a.width)) continue;
+    }
+  };
+
+  // Sampling: thread p < BN owns pixel p of the tile. Per chunk it turns the (prefetched) offset and mask of
+  // its pixel into four corner element offsets (-1: outside the image) and weights (mask folded in), into
+  // shared memory for the gathering threads.
+  const bool sampler = tid < BN;
+  const int pix = n0 + tid;
+  const bool pixOk = sampler && pix < a.totalPix;
+  int pImg = 0, pHw = 0, pOy = 0, pOx = 0;
+  if (pixOk) {
+    pImg = pix / a.hoWo;
+    pHw = pix - pImg * a.hoWo;
+    pOy = pHw / a.outW;
+    pOx = pHw - pOy * a.outW;
+  }
+  float pfOffH = 0.f, pfOffW = 0.f, pfMask = 1.f;
+  auto fetch = [&](const Cursor& c) {
+    if (!pixOk) return;
+    const int ogIdx = ((g * unitsPerGroup + c.u) * a.unit) / a.cinOG;
+    const int64_t og = static_cast<int64_t>(pImg) * a.offsetGroups + ogIdx;
+    const int64_t ob = (og * a.kk * 2 + 2 * c.tap) * a.hoWo + pHw;
+    pfOffH = toFloat(offs[ob]);
+    pfOffW = toFloat(offs[ob + a.hoWo]);
+    if (a.useMask) pfMask = toFloat(masks[(og * a.kk + c.tap) * a.hoWo + pHw]);
+  };
+  auto setup = [&](const Cursor& c, int slot) {
+    int4 off = make_int4(-1, -1, -1, -1);
+    float4 wv = make_float4(0.f, 0.f, 0.f, 0.f);
+    const int ti = c.tap / a.kernelW, tj = c.tap - ti * a.kernelW;
+    const float y = static_cast<float>(pOy * a.strideH - a.padH + ti * a.dilationH) + pfOffH;
+    const float x = static_cast<float>(pOx * a.strideW - a.padW + tj * a.dilationW) + pfOffW;
+    // torchvision: a point at or beyond one pixel outside the image samples zero; otherwise each of the
+    // four corners contributes only when it lies inside the image.
+    if (pixOk && y > -1.f && y < a.height && x > -1.f && x < a.width) {
       const float yf = floorf(y), xf = floorf(x);
       const int y0 = static_cast<int>(yf), x0 = static_cast<int>(xf);
       const float ly = y - yf, lx = x - xf, hy = 1.f - ly, hx = 1.f - lx;
-      const int ys[4] = {y0, y0, y0 + 1, y0 + 1};
-      const int xq[4] = {x0, x0 + 1, x0, x0 + 1};
-      const float wq[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const bool ok = ys[q] >= 0 && ys[q] < a.height && xq[q] >= 0 && xq[q] < a.width;
-        cornerW[i][q] = ok ? wq[q] * pfMask[i] : 0.f;
-        cornerOff[i][q] = ok ? ((pImg[i] * a.height + ys[q]) * a.width + xq[q]) * a.cPad : -1;
-      }
+      const bool yIn0 = y0 >= 0, yIn1 = y0 + 1 < a.height, xIn0 = x0 >= 0, xIn1 = x0 + 1 < a.width;
+      const int base = ((pImg * a.height + y0) * a.width + x0) * a.cPad;
+      const int rowStep = a.width * a.cPad;
+      if (yIn0 && xIn0) { off.x = base; wv.x = hy * hx * pfMask; }
+      if (yIn0 && xIn1) { off.y = base + a.cPad; wv.y = hy * lx * pfMask; }
+      if (yIn1 && xIn0) { off.z = base + rowStep; wv.z = ly * hx * pfMask; }
+      if (yIn1 && xIn1) { off.w = base + rowStep + a.cPad; wv.w = ly * lx * pfMask; }
     }
-    curKey = key;
+    reinterpret_cast<int4*>(Oq)[slot * BN + tid] = off;
+    reinterpret_cast<float4*>(Wq)[slot * BN + tid] = wv;
   };
 
-  // Starts the copies of chunk t into stage slot `slot` (the caller commits the group).
-  auto issue = [&](int t, int slot) {
-    int tap, u, c0, ogIdx;
-    const int key = keyOf(t, tap, u, c0, ogIdx);
-    if (key != curKey) {
-      if (key != pfKey) fetch(key);
-      computeSampling(key);
-    }
-    if (t + 1 < numChunks) {
-      int tap1, u1, c01, og1;
-      const int next = keyOf(t + 1, tap1, u1, c01, og1);
-      if (next != curKey && next != pfKey) fetch(next);
-    }
-    const int uAbs = g * unitsPerGroup + u;
-    const int c = c0 + vec * V;
-    const bool cOk = c < a.unit;  // vectors past the unit's channels are padding: zero-filled
-    const T* xc = xs + uAbs * a.unitPad + c;
+  // Starts the copies of the chunk at cursor c into stage `slot` (the caller commits the group).
+  auto issue = [&](const Cursor& c, int slot) {
+    const int uAbs = g * unitsPerGroup + c.u;
+    const int ch = c.c0 + vec * V;
+    const bool cOk = ch < a.unit;  // vectors past the unit's channels are padding: zero-filled
+    const T* xc = xs + uAbs * a.unitPad + ch;
     T* raw = Raw + slot * 4 * BN * BK;
 #pragma unroll
     for (int i = 0; i < VPT; ++i) {
       const int sp = spBase + i * PSTEP;
+      const int4 off = reinterpret_cast<const int4*>(Oq)[slot * BN + sp];
+      const int o4[4] = {off.x, off.y, off.z, off.w};
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        const bool ok = cOk && cornerOff[i][q] >= 0;
-        cpAsync16(raw + (q * BN + sp) * BK + vec * V, ok ? xc + cornerOff[i][q] : xs, ok);
-      }
-      if (vec == 0) {
-#pragma unroll
-        for (int q = 0; q < 4; ++q) Wq[(slot * BN + sp) * 4 + q] = cornerW[i][q];
+        const bool ok = cOk && o4[q] >= 0;
+        cpAsync16(raw + (q * BN + sp) * BK + vec * V, ok ? xc + o4[q] : xs, ok);
       }
     }
     T* as = As + slot * BK * LDA;
+    const T* wrow = ws + (static_cast<int64_t>(g * a.kk + c.tap) * a.cinG + c.u * a.unit + c.c0) * a.coutGPad + m0;
 #pragma unroll
     for (int r = 0; r < A_PER_THREAD; ++r) {
       const int vecId = tid + r * kThreads;
       const int kr = vecId / (BM / V);
       const int mv = (vecId % (BM / V)) * V;
-      const bool ok = c0 + kr < a.unit && m0 + mv < a.coutGPad;
-      const T* src = ok ? ws + (static_cast<int64_t>(g * a.kk + tap) * a.cinG + u * a.unit + c0 + kr) * a.coutGPad +
-                              m0 + mv
-                        : ws;
-      cpAsync16(as + kr * LDA + mv, src, ok);
+      const bool ok = c.c0 + kr < a.unit && m0 + mv < a.coutGPad;
+      cpAsync16(as + kr * LDA + mv, ok ? wrow + kr * a.coutGPad + mv : ws, ok);
     }
   };
 
@@ -359,16 +335,17 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
 #pragma unroll
     for (int i = 0; i < VPT; ++i) {
       const int sp = spBase + i * PSTEP;
+      const float4 wv = reinterpret_cast<const float4*>(Wq)[slot * BN + sp];
+      const float w4[4] = {wv.x, wv.y, wv.z, wv.w};
       float acc[V];
 #pragma unroll
       for (int e = 0; e < V; ++e) acc[e] = 0.f;
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        const float w = Wq[(slot * BN + sp) * 4 + q];
         const uint4 r = *reinterpret_cast<const uint4*>(raw + (q * BN + sp) * BK + vec * V);
         const T* vals = reinterpret_cast<const T*>(&r);
 #pragma unroll
-        for (int e = 0; e < V; ++e) acc[e] += w * toFloat(vals[e]);
+        for (int e = 0; e < V; ++e) acc[e] += w4[q] * toFloat(vals[e]);
       }
       if constexpr (kBPixelMajor) {
         uint4 packed;
@@ -394,18 +371,39 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
     outp[(static_cast<int64_t>(im) * a.outChannels + co) * a.hoWo + sidx] = fromFloat<T>(v);
   };
 
-  // Pipeline: chunk t's copies were started S-1 iterations earlier.
+  // Pipeline: chunk t's sampling was set up and its copies started S-1 iterations earlier.
+  Cursor sc{0, 0, 0};  // next chunk to set up (sampler threads)
+  Cursor ic{0, 0, 0};  // next chunk to issue
+  if (sampler) fetch(sc);
 #pragma unroll
   for (int s0 = 0; s0 < S - 1; ++s0) {
-    if (s0 < numChunks) issue(s0, s0);
+    if (s0 < numChunks) {
+      if (sampler) {
+        setup(sc, s0);
+        advance(sc);
+        if (s0 + 1 < numChunks) fetch(sc);
+      }
+      __syncthreads();
+      issue(ic, s0);
+      advance(ic);
+    }
     cpAsyncCommit();
   }
   auto beginChunk = [&](int t) {
     cpAsyncWait<S - 2>();  // this thread's copies of chunk t have landed
     __syncthreads();       // everyone's have; and the previous chunk's products are done with Bs
     blend(t % S);
+    const int next = t + S - 1;
+    if (sampler && next < numChunks) {
+      setup(sc, next % S);
+      advance(sc);
+      if (next + 1 < numChunks) fetch(sc);
+    }
     __syncthreads();
-    if (t + S - 1 < numChunks) issue(t + S - 1, (t + S - 1) % S);
+    if (next < numChunks) {
+      issue(ic, next % S);
+      advance(ic);
+    }
     cpAsyncCommit();
   };
 
