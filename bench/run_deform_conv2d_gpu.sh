@@ -25,8 +25,13 @@ done
  cmake --build build/gpu -j16 >"$out/build.txt" 2>&1; echo "kit build rc $?") &
 wait
 grep -E "spill|Used" "$out/ptxas.txt" | sort | uniq -c | sort -rn | head -5
-DCN_SHIM=build/libdcn_shim.so timeout 240 $py -m pytest tests/gpu -q -p no:cacheprovider -k "deform" -x \
-  2>&1 | tee "$out/pytest.txt" | tail -6
+DCN_SHIM=build/libdcn_shim.so timeout 240 $py -m pytest tests/gpu -q -p no:cacheprovider -k "deform and not sanitizer" \
+  2>&1 | tee "$out/pytest.txt" | tail -4
+for tool in memcheck racecheck; do
+  timeout 200 compute-sanitizer --tool $tool --error-exitcode 99 $py tests/gpu/sanitize_deform_conv2d.py >"$out/san_$tool.txt" 2>&1
+  echo "$tool rc $? $(grep -c 'Error\|Hazard\|hazard' "$out/san_$tool.txt") hazard/error lines; $(grep 'ERROR SUMMARY\|RACECHECK SUMMARY' "$out/san_$tool.txt" | head -2)"
+  grep -m3 -A12 -i "hazard\|Invalid" "$out/san_$tool.txt" | head -40
+done
 timeout 300 $py bench/bench_deform_conv2d.py "${shims[@]}" --out "$out" >"$out/bench.txt" 2>&1
 echo "bench rc $?"
 grep "^|" "$out/bench.txt" | tail -60
