@@ -30,6 +30,9 @@ constexpr int64_t kAlign = 256;
 #ifndef TRTKIT_DCN_MAX_BM
 #define TRTKIT_DCN_MAX_BM 256  // widest output-channel tile (benchmark switch)
 #endif
+#ifndef TRTKIT_DCN_SHORT_BK
+#define TRTKIT_DCN_SHORT_BK 0  // 1: always the half-line channel chunk (smaller tiles, benchmark switch)
+#endif
 #ifndef TRTKIT_DCN_MIN_BLOCKS
 #define TRTKIT_DCN_MIN_BLOCKS 1  // CTAs per SM the register budget is sized for (1: no spills, see README)
 #endif
@@ -537,7 +540,7 @@ cudaError_t launchGemm(const GemmArgs& args, int64_t groups, cudaStream_t stream
 template <Precision P, int BM>
 cudaError_t launchForUnit(const GemmArgs& args, int64_t groups, cudaStream_t stream) {
   constexpr int kLong = Traits<P>::kVec * 8, kShort = Traits<P>::kVec * 4;
-  if (args.unit > kShort) return launchGemm<P, BM, 64, kLong>(args, groups, stream);
+  if (args.unit > kShort && !TRTKIT_DCN_SHORT_BK) return launchGemm<P, BM, 64, kLong>(args, groups, stream);
   return launchGemm<P, BM, 64, kShort>(args, groups, stream);
 }
 
