@@ -27,6 +27,11 @@ wait
 grep -E "spill|Used" "$out/ptxas.txt" | sort | uniq -c | sort -rn | head -5
 DCN_SHIM=build/libdcn_shim.so timeout 240 $py -m pytest tests/gpu -q -p no:cacheprovider -k "deform and not sanitizer" \
   2>&1 | tee "$out/pytest.txt" | tail -4
+for v in "$@"; do  # the kernel tests on every variant too
+  name="${v%%=*}"
+  echo "variant $name: $(DCN_SHIM=build/$name.so timeout 120 $py -m pytest tests/gpu/test_deform_conv2d_kernels.py -q \
+    -p no:cacheprovider 2>&1 | tail -1)"
+done
 for tool in memcheck racecheck; do
   timeout 200 compute-sanitizer --tool $tool --error-exitcode 99 $py tests/gpu/sanitize_deform_conv2d.py >"$out/san_$tool.txt" 2>&1
   echo "$tool rc $? $(grep -c 'Error\|Hazard\|hazard' "$out/san_$tool.txt") hazard/error lines; $(grep 'ERROR SUMMARY\|RACECHECK SUMMARY' "$out/san_$tool.txt" | head -2)"

@@ -15,6 +15,7 @@
 #include <mma.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "deform_conv2d_kernels.hpp"
 
@@ -346,15 +347,31 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         const uint4 r = *reinterpret_cast<const uint4*>(raw + (q * BN + sp) * BK + vec * V);
-        const T* vals = reinterpret_cast<const T*>(&r);
+        if constexpr (std::is_same_v<T, __half>) {
+          const __half2* h2 = reinterpret_cast<const __half2*>(&r);  // two halves per conversion
 #pragma unroll
-        for (int e = 0; e < V; ++e) acc[e] += w4[q] * toFloat(vals[e]);
+          for (int e = 0; e < V / 2; ++e) {
+            const float2 f = __half22float2(h2[e]);
+            acc[2 * e] += w4[q] * f.x;
+            acc[2 * e + 1] += w4[q] * f.y;
+          }
+        } else {
+          const T* vals = reinterpret_cast<const T*>(&r);
+#pragma unroll
+          for (int e = 0; e < V; ++e) acc[e] += w4[q] * toFloat(vals[e]);
+        }
       }
       if constexpr (kBPixelMajor) {
         uint4 packed;
-        T* pv = reinterpret_cast<T*>(&packed);
+        if constexpr (std::is_same_v<T, __half>) {
+          __half2* pv = reinterpret_cast<__half2*>(&packed);
 #pragma unroll
-        for (int e = 0; e < V; ++e) pv[e] = fromFloat<T>(acc[e]);
+          for (int e = 0; e < V / 2; ++e) pv[e] = __floats2half2_rn(acc[2 * e], acc[2 * e + 1]);
+        } else {
+          T* pv = reinterpret_cast<T*>(&packed);
+#pragma unroll
+          for (int e = 0; e < V; ++e) pv[e] = fromFloat<T>(acc[e]);
+        }
         *reinterpret_cast<uint4*>(Bs + sp * LDB + vec * V) = packed;
       } else {
 #pragma unroll
