@@ -17,26 +17,27 @@ shims=(--shim "kit=build/libdcn_shim.so")
 (nvcc $flags -Xptxas -v -o build/libdcn_shim.so >"$out/ptxas.txt" 2>&1) &
 for v in "$@"; do
   name="${v%%=*}"; vflags="${v#*=}"
-  (nvcc $flags $vflags -o "build/$name.so" >"$out/nvcc_$name.txt" 2>&1) &
+  (nvcc $flags $vflags -o "build/$name.so" >"build/nvcc_$name.txt" 2>&1) &
   shims+=(--shim "$name=build/$name.so")
 done
 (cmake -S . -B build/gpu -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DTRTKIT_INPLACE=ON \
-   -Dpybind11_DIR="$($py -m pybind11 --cmakedir)" -DPython_EXECUTABLE="$(command -v $py)" >"$out/cmake.txt" 2>&1 &&
- cmake --build build/gpu -j16 >"$out/build.txt" 2>&1; echo "kit build rc $?") &
+   -Dpybind11_DIR="$($py -m pybind11 --cmakedir)" -DPython_EXECUTABLE="$(command -v $py)" >build/cmake.txt 2>&1 &&
+ cmake --build build/gpu -j16 >build/build.txt 2>&1; echo "kit build rc $?") &
 wait
 grep -E "spill|Used" "$out/ptxas.txt" | sort | uniq -c | sort -rn | head -5
 DCN_SHIM=build/libdcn_shim.so timeout 240 $py -m pytest tests/gpu -q -p no:cacheprovider -k "deform and not sanitizer" \
-  2>&1 | tee "$out/pytest.txt" | tail -4
+  2>&1 | tee "$out/tests.txt" | tail -4
 for v in "$@"; do  # the kernel tests on every variant too
   name="${v%%=*}"
   echo "variant $name: $(DCN_SHIM=build/$name.so timeout 120 $py -m pytest tests/gpu/test_deform_conv2d_kernels.py -q \
     -p no:cacheprovider 2>&1 | tail -1)"
 done
 for tool in memcheck racecheck; do
-  timeout 200 compute-sanitizer --tool $tool --error-exitcode 99 $py tests/gpu/sanitize_deform_conv2d.py >"$out/san_$tool.txt" 2>&1
-  echo "$tool rc $? $(grep -c 'Error\|Hazard\|hazard' "$out/san_$tool.txt") hazard/error lines; $(grep 'ERROR SUMMARY\|RACECHECK SUMMARY' "$out/san_$tool.txt" | head -2)"
-  grep -m3 -A12 -i "hazard\|Invalid" "$out/san_$tool.txt" | head -40
+  timeout 240 compute-sanitizer --tool $tool --error-exitcode 99 $py tests/gpu/sanitize_deform_conv2d.py >build/san.txt 2>&1
+  echo "$tool rc $?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' build/san.txt | head -1) $(grep -c 'done' build/san.txt) done" |
+    tee -a "$out/tests.txt"
+  grep -m3 -A12 -iE "hazard|invalid" build/san.txt | grep -v "0 hazards" | head -40
 done
-timeout 300 $py bench/bench_deform_conv2d.py "${shims[@]}" --out "$out" >"$out/bench.txt" 2>&1
+timeout 300 $py bench/bench_deform_conv2d.py "${shims[@]}" --out "$out" >build/bench.txt 2>&1
 echo "bench rc $?"
-grep "^|" "$out/bench.txt" | tail -60
+grep "^|" build/bench.txt | tail -60

@@ -34,9 +34,6 @@ constexpr int64_t kAlign = 256;
 #ifndef TRTKIT_DCN_SHORT_BK
 #define TRTKIT_DCN_SHORT_BK 0  // 1: always the half-line channel chunk (smaller tiles, benchmark switch)
 #endif
-#ifndef TRTKIT_DCN_MIN_BLOCKS
-#define TRTKIT_DCN_MIN_BLOCKS 1  // CTAs per SM the register budget is sized for (1: no spills, see README)
-#endif
 
 inline int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 inline int64_t gcd64(int64_t a, int64_t b) {
@@ -198,8 +195,8 @@ struct TileShape {
 // One CTA: BM output channels (of one group) x BN output pixels; K walked in chunks of BK channels of one
 // (tap, unit). Per chunk: cp.async the 4 corner vectors of every pixel and the weight rows kStages-1 chunks
 // ahead; blend the corners of this chunk in shared memory; multiply.
-template <Precision P, int BM, int BN, int BK>
-__global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(GemmArgs a) {
+template <Precision P, int BM, int BN, int BK, int MINB>
+__global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
   using Shape = TileShape<P, BM, BN, BK>;
   using T = typename Shape::T;
   constexpr int S = Shape::kStages;
@@ -538,18 +535,19 @@ __global__ void __launch_bounds__(kThreads, TRTKIT_DCN_MIN_BLOCKS) deformGemm(Ge
   }
 }
 
-template <Precision P, int BM, int BN, int BK>
+template <Precision P, int BM, int BN, int BK, int MINB = 1>
 cudaError_t launchGemm(const GemmArgs& args, int64_t groups, cudaStream_t stream) {
   using Shape = TileShape<P, BM, BN, BK>;
   if (Shape::kSmemBytes > 48 * 1024) {
     // Idempotent, so concurrent first launches may both set it; the static only avoids repeating the call.
-    static const cudaError_t raised = cudaFuncSetAttribute(
-        deformGemm<P, BM, BN, BK>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Shape::kSmemBytes));
+    static const cudaError_t raised =
+        cudaFuncSetAttribute(deformGemm<P, BM, BN, BK, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(Shape::kSmemBytes));
     if (raised != cudaSuccess) return raised;
   }
   const dim3 grid(static_cast<unsigned>((args.totalPix + BN - 1) / BN),
                   static_cast<unsigned>(groups * args.mTilesPerGroup));
-  deformGemm<P, BM, BN, BK><<<grid, kThreads, Shape::kSmemBytes, stream>>>(args);
+  deformGemm<P, BM, BN, BK, MINB><<<grid, kThreads, Shape::kSmemBytes, stream>>>(args);
   return cudaGetLastError();
 }
 
@@ -611,12 +609,27 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const void*
   g.useMask = p.useMask ? 1 : 0;
   g.hasBias = p.hasBias ? 1 : 0;
 
-  // Tile choice: 64, 128 or 256 output channels; 64 pixels.
-  // Every M tile gathers the samples again, so the widest tile that is not mostly padding wins.
-  const int bm = d.coutG <= 64 ? 64 : (d.coutG <= 128 || TRTKIT_DCN_MAX_BM < 256) ? 128 : 256;
-  g.mTilesPerGroup = static_cast<int32_t>((d.coutG + bm - 1) / bm);
-  if (bm == 64) return launchForUnit<P, 64>(g, p.groups, stream);
-  if (bm == 128) return launchForUnit<P, 128>(g, p.groups, stream);
+  // Tile choice (measured on the H100, bench/results): every M tile gathers the samples again, so a group's
+  // output channels go into one tile of 64, 128 or 256 where that still fills the GPU. With many waves of
+  // 256-channel tiles, half-line chunks make them small enough for two CTAs per SM (more warps to hide the
+  // gather latency); near one wave, full-line chunks and one CTA per SM; under half a wave, 128-channel tiles
+  // (twice the CTAs).
+  int device = 0, sms = 132;
+  if (cudaGetDevice(&device) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  const int64_t pixTiles = (d.totalPix + 63) / 64;
+  auto tiles = [&](int bm) { return static_cast<int32_t>((d.coutG + bm - 1) / bm); };
+  if (d.coutG <= 64) {
+    g.mTilesPerGroup = tiles(64);
+    return launchForUnit<P, 64>(g, p.groups, stream);
+  }
+  const int64_t ctas256 = pixTiles * tiles(256) * p.groups;
+  if (d.coutG <= 128 || TRTKIT_DCN_MAX_BM < 256 || 2 * ctas256 < sms) {
+    g.mTilesPerGroup = tiles(128);
+    return launchForUnit<P, 128>(g, p.groups, stream);
+  }
+  g.mTilesPerGroup = tiles(256);
+  constexpr int kShort = Traits<P>::kVec * 4;
+  if (ctas256 >= 3 * static_cast<int64_t>(sms)) return launchGemm<P, 256, 64, kShort, 2>(g, p.groups, stream);
   return launchForUnit<P, 256>(g, p.groups, stream);
 }
 

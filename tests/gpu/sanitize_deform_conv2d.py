@@ -52,6 +52,8 @@ def main() -> None:
         dict(n=1, cin=64, h=9, w=20, cout=130, k=1, g=1, og=4, mask=1),
         dict(n=3, cin=40, h=6, w=17, cout=300, k=2, g=1, og=1, mask=1),
         dict(n=1, cin=128, h=12, w=12, cout=64, k=3, g=1, og=2, mask=1),
+        dict(n=2, cin=16, h=66, w=130, cout=256, k=3, g=1, og=1, mask=1),  # 256-channel tiles, ~1 wave
+        dict(n=4, cin=8, h=82, w=162, cout=200, k=3, g=1, og=1, mask=1),  # 256-channel tiles, 2 CTAs/SM
     ]
     for cfg in cases:
         for dtype, tf32 in ((torch.float32, 0), (torch.float32, 1), (torch.float16, 0)):

@@ -82,7 +82,7 @@ def _gcd(a: int, b: int) -> int:
     return a
 
 
-LARGE = [  # the tile shapes with 128-pixel and 128-channel tiles, several chunks and units
+LARGE = [  # every tile choice of the launcher (64/128/256 channels, 1 or 2 CTAs per SM), chunks and units
     dict(
         n=2,
         cin=64,
@@ -114,6 +114,54 @@ LARGE = [  # the tile shapes with 128-pixel and 128-channel tiles, several chunk
         mask=False,
         bias=True,
         offset_scale=4.0,
+    ),
+    dict(  # 256-channel tiles, about one wave
+        n=2,
+        cin=32,
+        cout=256,
+        h=64,
+        w=64,
+        kernel=(3, 3),
+        stride=(1, 1),
+        padding=(1, 1),
+        dilation=(1, 1),
+        groups=1,
+        offset_groups=2,
+        mask=True,
+        bias=True,
+        offset_scale=2.0,
+    ),
+    dict(  # 256-channel tiles (200 used), many waves: two CTAs per SM
+        n=4,
+        cin=48,
+        cout=200,
+        h=80,
+        w=80,
+        kernel=(3, 3),
+        stride=(1, 1),
+        padding=(1, 1),
+        dilation=(1, 1),
+        groups=1,
+        offset_groups=2,
+        mask=False,
+        bias=True,
+        offset_scale=3.0,
+    ),
+    dict(  # 256-channel tiles per group, two groups, non-square kernel
+        n=5,
+        cin=24,
+        cout=300,
+        h=41,
+        w=57,
+        kernel=(3, 2),
+        stride=(1, 1),
+        padding=(1, 0),
+        dilation=(1, 1),
+        groups=2,
+        offset_groups=3,
+        mask=True,
+        bias=False,
+        offset_scale=8.0,
     ),
     dict(
         n=1,
