@@ -146,6 +146,14 @@ struct OwnedCreators {
 
 const CreatorTable& creatorTable() {
   static const OwnedCreators creators;  // built after every static layer registration has run
+  // A layer the registry rejected (duplicate name, inconsistent schema) has no creator; say so, once.
+  static const bool reported = [] {
+    for (const std::string& p : LayerRegistry::global().problems()) {
+      log(Severity::kError, "trtkit plugin library: a layer was not registered: " + p);
+    }
+    return true;
+  }();
+  (void)reported;
   return creators.table;
 }
 
