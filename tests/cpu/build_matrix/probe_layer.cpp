@@ -15,9 +15,9 @@ class Probe final : public Layer {
     s.doc = "y = x (build-matrix probe)";
     s.inputs = {"x"};
     s.outputs = {"y"};
-    s.attrs = {intAttr("i", 1, "an int"),           intsAttr("is", {1, 2}, "ints"),
-               floatAttr("f", 0.5F, "a float"),     floatsAttr("fs", {0.25F}, "floats"),
-               stringAttr("s", "{}", "a string"),   weightsAttr("w", "weights", false)};
+    s.attrs = {intAttr("i", 1, "an int"),         intsAttr("is", {1, 2}, "ints"),
+               floatAttr("f", 0.5F, "a float"),   floatsAttr("fs", {0.25F}, "floats"),
+               stringAttr("s", "{}", "a string"), weightsAttr("w", "weights", false)};
     s.typeCombinations = {{DType::kFloat32, DType::kFloat32}, {DType::kFloat16, DType::kFloat16}};
     return s;
   }
@@ -25,8 +25,8 @@ class Probe final : public Layer {
   std::vector<ExprDims> outputShapes(const std::vector<ExprDims>& in) const override { return {in.at(0)}; }
   void enqueue(Span<const GTensor> in, Span<GTensor> out, void* workspace, cudaStream_t stream) override {
     (void)workspace;
-    const cudaError_t err =
-        cudaMemcpyAsync(out[0].data(), in[0].data(), static_cast<size_t>(in[0].bytes()), cudaMemcpyDeviceToDevice, stream);
+    const cudaError_t err = cudaMemcpyAsync(out[0].data(), in[0].data(), static_cast<size_t>(in[0].bytes()),
+                                            cudaMemcpyDeviceToDevice, stream);
     TRTKIT_CHECK(err == cudaSuccess, "TKPROBE: copy failed: ", cudaGetErrorString(err));
   }
 };
