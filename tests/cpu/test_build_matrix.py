@@ -8,6 +8,7 @@ adapter and a small C++-only probe layer are compiled (tests/cpu/build_matrix), 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -124,6 +125,24 @@ assert plugin is not None
 data = bytes(plugin.serialize())
 assert np.arange(4, dtype=np.float32).tobytes() in data
 print("loaded", trt.__version__)
+
+# Every shape-expression operation through IExprBuilder, constant-folded and symbolic.
+try:
+    from trtkit import _trt_harness as H
+except ImportError:
+    H = None
+if H is not None and H.TENSORRT_MAJOR == int(trt.__version__.split(".")[0]):
+    p3 = registry.get_creator("TKPROBE", "2", "trtkit").create_plugin("probe", fc, trt.TensorRTPhase.BUILD)
+    v2, v3 = H.PluginV2(plugin), H.PluginV3(p3)
+    for x0, x1 in ((5, 9), (1, 1), (8, 2), (3, 0)):
+        z = [max(x0, 2), min(x1, 3), -(-(x0 * x1) // 4), (x1 - 1) // 2 + 7]
+        for symbolic in (False, True):
+            dims, ops = v2.get_output_dimensions(1, [[x0, x1]], symbolic=symbolic)
+            assert dims == z and (ops > 0) == symbolic, (x0, x1, symbolic, dims, ops, z)
+            status, shapes, ops = v3.get_output_shapes([[x0, x1]], symbolic=symbolic)
+            assert status == 0 and shapes == [[x0, x1], z] and (ops > 0) == symbolic, (shapes, ops, z)
+    assert v2.get_output_dimensions(1, [[2, 3, 4]])[0] is None  # rank 3: the layer's error, nbDims = -1
+    print("harness checked")
 """
 
 
@@ -146,8 +165,15 @@ def test_library_of_the_runtimes_major_loads_and_creates_plugins(libraries: dict
     matching = [inc for inc in SETS if major_of(inc) == major]
     if not matching:
         pytest.skip(f"no header set of TensorRT {major}.x (the runtime's major) was built")
+    harness = importlib.util.find_spec("trtkit._trt_harness") is not None
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     for include in matching:
         proc = subprocess.run(
-            [sys.executable, "-c", LOAD_SCRIPT, str(libraries[str(include)])], capture_output=True, text=True
+            [sys.executable, "-c", LOAD_SCRIPT, str(libraries[str(include)])],
+            capture_output=True,
+            text=True,
+            env=env,
         )
         assert proc.returncode == 0 and "loaded" in proc.stdout, proc.stdout + proc.stderr
+        if harness:
+            assert "harness checked" in proc.stdout, proc.stdout + proc.stderr
