@@ -62,7 +62,7 @@ def desc(t: Any) -> tuple[str, list[int]]:
     return (str(t.dtype).replace("torch.", ""), list(t.shape))
 
 
-def run_v2(trt: Any, registry: Any, harness: Any, case: tuple, x: Any, p: Any) -> Any:
+def run_v2(trt: Any, registry: Any, harness: Any, case: tuple, x: Any, p: Any, sync: bool = True) -> Any:
     _, axes, _, _, gain = case
     plugin = harness.PluginV2(create_from_node(trt, registry, myselu_node(V2, axes=axes, gain=gain)))
     y = torch.empty_like(x)
@@ -73,8 +73,8 @@ def run_v2(trt: Any, registry: Any, harness: Any, case: tuple, x: Any, p: Any) -
     runner.attach_to_context()
     stream = torch.cuda.current_stream().cuda_stream
     assert runner.enqueue([tensor(x), tensor(p)], [tensor(y)], workspace.data_ptr(), stream) == 0
-    runner.detach_from_context()
-    torch.cuda.synchronize()
+    if sync:
+        torch.cuda.synchronize()
     return y
 
 
@@ -117,12 +117,19 @@ def test_v2_and_v3_enqueue_match_pytorch_and_each_other(
     assert log() == []
 
 
-def test_enqueue_on_a_side_stream_is_ordered_by_that_stream(
-    cuda: Any, trt: Any, registry: Any, harness: Any
-) -> None:
+def test_enqueue_runs_on_the_stream_it_is_given(cuda: Any, trt: Any, registry: Any, harness: Any) -> None:
+    # On a non-blocking side stream: a long spin, then x is written, then the plugin runs. A plugin that ignored
+    # the stream (ran on the legacy default stream) would read x before the write and produce zeros.
+    if not hasattr(torch.cuda, "_sleep"):
+        pytest.skip("torch.cuda._sleep is not available")
     case = CASES[1]
-    x, p = inputs(case, cuda)
+    source, p = inputs(case, cuda)
+    x = torch.zeros_like(source)
     side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
-        y = run_v2(trt, registry, harness, case, x, p)
-    torch.testing.assert_close(y, reference(x, p, case[1], case[4]), rtol=1e-5, atol=1e-6)
+        torch.cuda._sleep(100_000_000)
+        x.copy_(source)
+        y = run_v2(trt, registry, harness, case, x, p, sync=False)
+    torch.cuda.synchronize()
+    torch.testing.assert_close(y, reference(source, p, case[1], case[4]), rtol=1e-5, atol=1e-6)
