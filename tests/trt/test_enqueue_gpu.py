@@ -118,8 +118,8 @@ def test_v2_and_v3_enqueue_match_pytorch_and_each_other(
 
 
 def test_enqueue_runs_on_the_stream_it_is_given(cuda: Any, trt: Any, registry: Any, harness: Any) -> None:
-    # On a non-blocking side stream: a long spin, then x is written, then the plugin runs. A plugin that ignored
-    # the stream (ran on the legacy default stream) would read x before the write and produce zeros.
+    # On a non-blocking side stream: a long spin, then x is written, then the plugin runs. A plugin that
+    # ignored the stream (ran on the legacy default stream) would read x before the write: zeros out.
     if not hasattr(torch.cuda, "_sleep"):
         pytest.skip("torch.cuda._sleep is not available")
     case = CASES[1]
