@@ -203,6 +203,8 @@ class OpSpec:
     backward:   ``backward(tensors, attrs, outputs, grad_outputs) -> [grad per tensor input or None]``;
                 None differentiates ``reference`` with torch.autograd.
     reroutes:   see :class:`Reroute`.
+    module:     the pybind11 module compiled with the op's layer: "trtkit._C" for the kit's ops, "<pkg>._C"
+                for a plugin package built on the installed SDK (trtkit_add_plugins(PYTHON_PACKAGE <pkg>)).
     """
 
     name: str
@@ -217,6 +219,7 @@ class OpSpec:
     validate: Optional[Callable[[dict[str, Any], Optional[Sequence[Optional[Shape]]]], None]] = None
     backward: Optional[Callable[..., Sequence[Any]]] = None
     reroutes: Sequence[Reroute] = ()
+    module: str = "trtkit._C"
     _registered: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -500,16 +503,18 @@ class _LayerCache:
 _LAYERS = _LayerCache()
 
 
-def _compiled_module() -> Any:
+def compiled_module(spec: OpSpec) -> Any:
+    """The pybind11 module holding the op's compiled layer (``spec.module``, trtkit._C for the kit's ops)."""
+    import importlib
+
     try:
-        from trtkit import _C
+        return importlib.import_module(spec.module)
     except ImportError as e:
         raise RuntimeError(
-            "trtkit: running a kit op on CUDA tensors needs the compiled module trtkit._C, which failed to "
-            f"import ({e}). Build it (pip install . or the developer build in README.md), or run on CPU, "
-            "where the PyTorch reference runs."
+            f"{spec.name}: running it on CUDA tensors needs the compiled module {spec.module}, which "
+            f"failed to import ({e}). Build it (pip install . or the developer build in README.md), or run "
+            "on CPU, where the PyTorch reference runs."
         ) from e
-    return _C
 
 
 def _cuda_kernel(spec: OpSpec) -> Callable[..., Any]:
@@ -532,7 +537,7 @@ def _cuda_kernel(spec: OpSpec) -> Callable[..., Any]:
                 f"supported: {spec.describe_type_table()}. Cast the inputs, or run on CPU "
                 "(PyTorch reference)."
             )
-        _C = _compiled_module()
+        _C = compiled_module(spec)
         key = (spec.name, tuple(attrs.items()), device.index)
         layer = _LAYERS.get(key, lambda: _C.Layer(spec.name, {k: _to_c(v) for k, v in attrs.items()}))
         inputs = [t.contiguous() for t in present]
