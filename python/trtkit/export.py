@@ -68,6 +68,13 @@ def export(
     output_names = list(output_names)
 
     if dynamo:
+        try:
+            import onnxscript  # noqa: F401
+        except ImportError as e:
+            raise ImportError(
+                f"trtkit.export(dynamo=True) needs onnxscript ({e}): pip install onnxscript, or pass "
+                "dynamo=False for the legacy exporter"
+            ) from e
         table = dict(kwargs.pop("custom_translation_table", None) or {})
         for s in _spec.all_specs():
             table.setdefault(s.torch_op.default, _spec.dynamo_translation(s, plugin))

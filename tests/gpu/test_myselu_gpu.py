@@ -214,6 +214,7 @@ def test_torch_compile_on_cuda(backend: str) -> None:
 
 def test_dynamo_export_with_cuda_tensors(tmp_path: Any) -> None:
     """The fake kernel serves torch.export on CUDA tensors; the node equals the CPU export's."""
+    pytest.importorskip("onnxscript", reason="the dynamo exporter needs onnxscript (pip install onnxscript)")
     import trtkit
     from trtkit.onnx_schema import describe_node, kit_nodes
 
