@@ -247,12 +247,18 @@ def parser_conversion(attr: Any) -> _Converted:
             return _Converted(
                 None,
                 count,
-                problem=f"a {name} tensor cannot be a plugin field: onnx-tensorrt supports FLOAT, "
-                "FLOAT16, BFLOAT16, DOUBLE, INT8, INT16, INT32 (and STRING) tensors: convert it (to INT32)",
+                problem=f"an {name} tensor cannot be a plugin field: onnx-tensorrt converts only FLOAT, "
+                "FLOAT16, BFLOAT16, DOUBLE, INT8, INT16, INT32 (and STRING) tensors; it does not fail the "
+                "node either (the error it builds is never raised) and the creator receives the raw bytes "
+                "typed FLOAT16. Store the tensor as INT32 (or FLOAT).",
             )
         return _Converted(dtype, count)
     kind = a.AttributeType.Name(attr.type)
-    return _Converted(None, 0, problem=f"{kind} attributes cannot be plugin fields")
+    return _Converted(
+        None,
+        0,
+        problem=f"{kind} attributes cannot be plugin fields (onnx-tensorrt passes an empty FLOAT16 field)",
+    )
 
 
 def _category(dtype: str) -> str:
@@ -418,19 +424,30 @@ class Registry:
 
 
 def _edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    """Levenshtein distance with adjacent transpositions counted as one edit (optimal string alignment)."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def _close_enough(a: str, b: str) -> bool:
+    """Names close enough to be a probable typo of each other (case-insensitive)."""
+    limit = 1 if min(len(a), len(b)) <= 4 else 2 if min(len(a), len(b)) <= 10 else 3
+    return _edit_distance(a.lower(), b.lower()) <= limit
 
 
 def near_misses(op_type: str, version: str, namespace: str, creators: Sequence[CreatorRef]) -> list[str]:
     """Creators the node probably meant: same name with another version/namespace, or a close spelling."""
     out = []
-    limit = max(1, min(3, len(op_type) // 4))
     for c in creators:
         if (c.name, c.version, c.namespace) == (op_type, version, namespace):
             continue
@@ -444,7 +461,7 @@ def near_misses(op_type: str, version: str, namespace: str, creators: Sequence[C
             out.append(f"{label}: same name; {', '.join(diffs)}")
         elif c.name.lower() == op_type.lower():
             out.append(f"{label}: differs only in case (the lookup is case-sensitive)")
-        elif _edit_distance(c.name.lower(), op_type.lower()) <= limit:
+        elif _close_enough(c.name, op_type):
             out.append(f"{label}: similar name")
     return out
 
@@ -625,7 +642,7 @@ def _check_fields(report: NodeReport, node: Any, creator: CreatorRef, registry: 
         if severity:
             kind = onnx.AttributeProto.AttributeType.Name(attrs[name].type)
             report.add(severity, "attribute-type-mismatch", f"attribute {name!r} ({kind}): {why}")
-        if size > 0 and conv.length != size and dtype != "char":
+        if severity != ERROR and size > 0 and conv.length != size and dtype != "char":
             report.add(
                 ERROR,
                 "attribute-length-mismatch",
@@ -633,7 +650,7 @@ def _check_fields(report: NodeReport, node: Any, creator: CreatorRef, registry: 
             )
     for name in attrs:
         if name not in declared_names:
-            close = [d for d in declared_names if _edit_distance(d.lower(), name.lower()) <= 2]
+            close = [d for d in declared_names if _close_enough(d, name)]
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             report.add(
                 WARNING,
