@@ -44,6 +44,10 @@ class DoctorError(Exception):
     """The check cannot run at all (exit status 2); the message says why and what to do."""
 
 
+class _StaticOnly(Exception):
+    pass
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Report
 
@@ -482,7 +486,9 @@ def open_runtime(libraries: Sequence[str], load_kit: bool = True) -> tuple[Regis
     try:
         trt = _library.tensorrt_runtime()
     except ImportError as e:
-        raise DoctorError(f"no TensorRT runtime: {e}") from None
+        raise DoctorError(
+            f"no TensorRT runtime: {e} (`trtkit doctor --static` runs the checks that need none)"
+        ) from None
     registry = Registry(trt)
     loaded: list[dict[str, Any]] = []
     kit_path = None
@@ -503,8 +509,11 @@ def open_runtime(libraries: Sequence[str], load_kit: bool = True) -> tuple[Regis
         if not p.exists():
             raise DoctorError(f"plugin library not found: {p}")
         key = str(p.resolve())
-        if kit_path and key == str(Path(kit_path).resolve()):
+        if kit_path and key == str(Path(kit_path).resolve()) and "kit" in _LOADED_LIBRARIES:
             continue  # the kit's own library: loaded above (loading it twice fails)
+        already = getattr(_library, "_loaded", {})  # registered by trtkit.load(extra_libraries=...)
+        if key in already:
+            _LOADED_LIBRARIES[key] = already[key]
         if key not in _LOADED_LIBRARIES:
             with captured_output() as log:
                 try:
@@ -573,7 +582,6 @@ def check_node(
             "of that name",
         )
     if registry is None:
-        report.add(INFO, "creator-check-skipped", "no TensorRT runtime: creator checks skipped")
         return report
 
     creator = registry.find(node.op_type, version, namespace)
@@ -707,12 +715,21 @@ def _check_creation(
         )
 
 
-def diagnose(model_path: str, libraries: Sequence[str] = (), *, load_kit: bool = True) -> Report:
-    """Runs every check; raises DoctorError only when the model cannot be read."""
+def diagnose(
+    model_path: str, libraries: Sequence[str] = (), *, load_kit: bool = True, use_runtime: bool = True
+) -> Report:
+    """Runs every check; raises DoctorError only when the model cannot be read. ``use_runtime=False`` runs
+    the checks that need no TensorRT (built-in collisions, local functions, domains) and skips the rest."""
     model = load_model(model_path)
     report = Report(str(model_path), None, [], [])
     registry: Optional[Registry] = None
+    if not use_runtime:
+        report.findings.append(
+            Finding(INFO, "static-only", "TensorRT runtime not used: creator checks skipped")
+        )
     try:
+        if not use_runtime:
+            raise _StaticOnly
         registry, loaded = open_runtime(libraries, load_kit=load_kit)
         report.runtime = registry.runtime_name
         report.libraries = loaded
@@ -725,6 +742,8 @@ def diagnose(model_path: str, libraries: Sequence[str] = (), *, load_kit: bool =
                         f"the kit's plugin library is not loaded: {lib['message']}",
                     )
                 )
+    except _StaticOnly:
+        registry = None
     except DoctorError as e:
         text = str(e)
         code = "no-tensorrt-runtime"
@@ -804,12 +823,17 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--no-kit", action="store_true", help="do not load the kit's own plugin library")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--strict", action="store_true", help="warnings count as problems too (exit status 1)")
+    p.add_argument(
+        "--static",
+        action="store_true",
+        help="no TensorRT runtime: only check built-in name collisions, local functions and domains",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        report = diagnose(args.model, args.lib, load_kit=not args.no_kit)
+        report = diagnose(args.model, args.lib, load_kit=not args.no_kit, use_runtime=not args.static)
     except DoctorError as e:
         if args.json:
             print(json.dumps({"model": args.model, "error": str(e)}))
