@@ -148,15 +148,12 @@ def _check_identifier(name: str, what: str) -> None:
 
 def _parse_number(text: str, kind: str, where: str) -> Any:
     try:
-        if kind == "int":
-            value = int(text, 0)
-            if not -(2**31) <= value < 2**31:
-                raise NewError(f"{where}: {value} does not fit int32 (TensorRT passes ints as int32)")
-            return value
-        value = float(text)
+        value = int(text, 0) if kind == "int" else float(text)
     except ValueError:
         raise NewError(f"{where}: {text!r} is not a{'n' if kind == 'int' else ''} {kind}") from None
-    if not math.isfinite(value):
+    if kind == "int" and not -(2**31) <= value < 2**31:
+        raise NewError(f"{where}: {value} does not fit int32 (TensorRT passes ints as int32)")
+    if kind == "float" and not math.isfinite(value):
         raise NewError(f"{where}: the default must be a finite number, got {text!r}")
     return value
 
@@ -357,6 +354,7 @@ class Plan:
                 ["pytest", "trtkit"] + ([] if in_kit else [pkg]), [("trtkit", "doctor, parser_fields")]
             ),
             "ops_module": ops_module,
+            "ops_trtkit_sep": "\n" if in_kit else "",
             "trt_load": _TRT_LOAD_KIT if in_kit else _TRT_LOAD_PKG.replace("PKG", pkg),
             "doctor_libs": "[]" if in_kit else f"[str({pkg}.library_path())]",
             # READMEs
@@ -369,9 +367,19 @@ class Plan:
 
 def _imports(plain: Sequence[str], froms: Sequence[tuple[str, str]]) -> str:
     """One third-party import block in the order ruff's isort wants: ``import x`` lines, then ``from``."""
+    merged: dict[str, set[str]] = {}
+    for module, names in froms:
+        merged.setdefault(module, set()).update(n.strip() for n in names.split(","))
     lines = [f"import {m}" for m in sorted(set(plain))]
-    lines += [f"from {m} import {names}" for m, names in sorted(froms)]
+    lines += [f"from {m} import {', '.join(sorted(merged[m], key=_isort_key))}" for m in sorted(merged)]
     return "\n".join(lines)
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """isort's order inside one from-import: CONSTANTS, then Classes, then functions."""
+    if name.isupper() and len(name) > 1:
+        return (0, name)
+    return (1, name) if name[:1].isupper() else (2, name.lower())
 
 
 _TRT_LOAD_KIT = """    if not trtkit.library_path().is_file():
@@ -527,10 +535,12 @@ def _register_in_kit(p: Plan, context: dict[str, str]) -> Path:
     """Adds the op to python/trtkit/ops/__init__.py so `import trtkit.ops` registers it (idempotent)."""
     init = p.target / "python" / "trtkit" / "ops" / "__init__.py"
     names = [context["CONST"], context["Class"], context["snake"], f"{context['snake']}_reference"]
-    line = f"from trtkit.ops.{context['snake']} import {', '.join(sorted(names))}  # noqa: E402 (trtkit new)"
+    ordered = sorted(names, key=_isort_key)
+    first = f"from trtkit.ops.{context['snake']} import (  # noqa: E402 (added by trtkit new)"
     text = init.read_text() if init.exists() else ""
-    if line not in text:
-        text = text.rstrip("\n") + f"\n\n{line}\n__all__ += {sorted(names)!r}\n"
+    if first not in text:
+        body = "".join(f"    {n},\n" for n in ordered)
+        text = text.rstrip("\n") + f"\n\n{first}\n{body})\n\n__all__ += {json.dumps(ordered)}\n"
         init.write_text(text)
     return init
 
