@@ -295,3 +295,50 @@ def test_generated_package_builds_and_passes_its_tests(tmp_path: Path) -> None:
     )  # fmt: skip
     assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout and " failed" not in tests.stdout
+
+
+KIT_SOURCES = ("CMakeLists.txt", "pyproject.toml", "cmake", "csrc", "plugins", "python")
+
+
+@pytest.mark.slow
+def test_generated_in_kit_op_builds_and_passes_its_tests(tmp_path: Path) -> None:
+    """--in-kit into a copy of this checkout, then the kit's own build (one CUDA arch) and the generated
+    cpu and trt tests: proves the generated kernel, layer and op spec work with the kit's core as it is."""
+    if not (KIT_ROOT / "csrc" / "core").is_dir():
+        pytest.skip("not running from a trtkit source checkout")
+    tools = {t: shutil.which(t) or new._tool(t) for t in ("nvcc", "cmake", "ninja")}
+    missing = [t for t, path in tools.items() if not path]
+    if missing:
+        pytest.skip(f"building the kit needs {', '.join(missing)}")
+    pybind11 = pytest.importorskip("pybind11")
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    ignore = shutil.ignore_patterns("build", "*.so", "__pycache__", "build_info.txt", "lib")
+    for name in KIT_SOURCES:
+        src = KIT_ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, kit / name, ignore=ignore)
+        elif src.is_file():
+            shutil.copy2(src, kit / name)
+    new.generate(
+        "ScaledSum", 2, 2, ["k:int=3", "note:string=hello"], str(kit), in_kit=True, existing=["MYSELU"]
+    )
+    configure = [
+        str(tools["cmake"]), "-S", str(kit), "-B", str(kit / "build"), "-G", "Ninja",
+        "-DCMAKE_CUDA_ARCHITECTURES=75", "-DTRTKIT_INPLACE=ON", f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+        f"-DPython_EXECUTABLE={sys.executable}", f"-DCMAKE_MAKE_PROGRAM={tools['ninja']}",
+    ]  # fmt: skip
+    headers = os.environ.get("TENSORRT_INCLUDE_DIR") or "/opt/trt-headers/11.1/include"
+    if Path(headers, "NvInfer.h").is_file():
+        configure.append(f"-DTENSORRT_INCLUDE_DIR={headers}")
+    for cmd in (configure, [str(tools["cmake"]), "--build", str(kit / "build"), "-j2"]):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    env = dict(os.environ, PYTHONPATH=str(kit / "python"))
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-ra", "-p", "no:cacheprovider",
+         "tests/cpu/test_scaled_sum.py", "tests/trt/test_scaled_sum_trt.py"],
+        cwd=kit, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-2000:]
+    assert " passed" in tests.stdout and " failed" not in tests.stdout
