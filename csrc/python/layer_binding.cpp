@@ -180,7 +180,7 @@ class PyLayer {
 }  // namespace
 
 void bindLayer(py::module_& m) {
-  py::class_<PyLayer>(m, "Layer",
+  py::class_<PyLayer>(m, "Layer", py::module_local(),
                       "A registered layer built from attributes exactly as the TensorRT creators build it "
                       "(makeConfig + createLayer); errors are ValueError with the core's message.")
       .def(py::init<const std::string&, const py::dict&>(), py::arg("name"), py::arg("attrs") = py::dict())

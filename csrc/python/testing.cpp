@@ -147,7 +147,7 @@ void bindTesting(py::module_& m) {
     return py::make_tuple(ok, why);
   });
 
-  py::class_<Expr>(m, "Expr")
+  py::class_<Expr>(m, "Expr", py::module_local())  // local: user plugin packages build their own _C
       .def(py::init<int64_t>())
       .def_static("input_dim", &Expr::inputDim)
       .def("__add__", [](const Expr& a, const Expr& b) { return a + b; })

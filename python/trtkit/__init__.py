@@ -11,10 +11,22 @@ from typing import Any
 
 from trtkit._library import build_info, library_path, load, tensorrt_runtime
 from trtkit.export import export
+from trtkit.sdk import cmake_dir, include_dir, sdk_dir
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_info", "export", "library_path", "load", "ops", "tensorrt_runtime"]
+__all__ = [
+    "__version__",
+    "build_info",
+    "cmake_dir",
+    "export",
+    "include_dir",
+    "library_path",
+    "load",
+    "ops",
+    "sdk_dir",
+    "tensorrt_runtime",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One call on the GPU machine (see README "Development"): build with TensorRT headers, run every tier, benchmark.
+# Expects (carried, git-ignored): .whl/ with the cp312 TensorRT lean wheels, .carry/trt-headers/<ver>/include.
+# Usage: tools/gpu_session.sh [pytest args...]; TRTKIT_BENCH=0 skips benchmarks. Logs and results go to $OUT.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+OUT="${OUT:-/tmp/trtkit-out}"
+mkdir -p "$OUT"
+headers="${TRTKIT_HEADERS:-$PWD/.carry/trt-headers/11.1/include}"
+
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  || { echo "lean runtime wheels did not install"; exit 1; }
+export PYTHONPATH="$PWD/python:/tmp/site"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
+python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)" \
+  | tee -a "$OUT/device.txt"
+
+t0=$(date +%s)
+cmake -S . -B build/gpu -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DTRTKIT_INPLACE=ON \
+  -DPython_EXECUTABLE="$(command -v python3)" -DTENSORRT_INCLUDE_DIR="$headers" >"$OUT/cmake.log" 2>&1 \
+  && cmake --build build/gpu -j16 >"$OUT/build.log" 2>&1 \
+  || { tail -40 "$OUT/cmake.log" "$OUT/build.log"; exit 1; }
+echo "build: $(( $(date +%s) - t0 )) s"
+
+python3 -m pytest tests -q -ra -p no:cacheprovider --junitxml="$OUT/junit.xml" "$@" 2>&1 | tee "$OUT/pytest.log" | tail -40
+status=${PIPESTATUS[0]}
+
+if [ "${TRTKIT_BENCH:-1}" != 0 ]; then
+  for b in bench/bench_*.py; do
+    echo "== $b"
+    timeout 300 python3 "$b" 2>&1 | tee -a "$OUT/bench.log" | tail -30
+  done
+fi
+# At most 8 files come back from the device machine: bundle the rest.
+tar czf "$OUT/results.tgz" bench/results "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.xml 2>/dev/null
+exit "$status"
