@@ -40,7 +40,8 @@ def export(
     verbose: bool = False,
     **kwargs: Any,
 ) -> onnx.ModelProto:
-    """Exports ``model(*args)`` to ``path`` with the kit's ops as TensorRT plugin nodes; returns the model.
+    """Exports ``model(*args)`` to ``path`` with the kit's ops as TensorRT plugin nodes; returns the model
+    (as saved; tensors kept in external data files are not loaded into it).
 
     dynamo: the torch.export-based exporter (default) or the legacy TorchScript one (False).
     dynamic_batch: axis 0 of every tensor input and output becomes the symbolic dim "batch".
@@ -108,7 +109,8 @@ def export(
                 **kwargs,
             )
 
-    model_proto = onnx.load(str(path))
+    # External data (models over 2 GiB) stays where the exporter put it: only the graph is rewritten.
+    model_proto = onnx.load(str(path), load_external_data=False)
     if canonicalize(model_proto):
         onnx.save(model_proto, str(path))
     return model_proto
