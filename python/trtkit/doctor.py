@@ -476,6 +476,25 @@ def near_misses(op_type: str, version: str, namespace: str, creators: Sequence[C
 _LOADED_LIBRARIES: dict[str, Any] = {}
 
 
+def _mapped_in_process(path: str) -> bool:
+    """True when the shared object at ``path`` is mapped into this process already (Linux)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any(line.rstrip().endswith(path) for line in maps)
+    except OSError:
+        return False
+
+
+def _exports(path: str, symbol: str) -> bool:
+    """True when the (already mapped) shared object exports ``symbol``."""
+    import ctypes
+
+    try:
+        return hasattr(ctypes.CDLL(path), symbol)
+    except OSError:
+        return False
+
+
 def open_runtime(libraries: Sequence[str], load_kit: bool = True) -> tuple[Registry, list[dict[str, Any]]]:
     """Imports the TensorRT runtime, loads the kit's plugin library (if built) and ``libraries``.
 
@@ -520,6 +539,12 @@ def open_runtime(libraries: Sequence[str], load_kit: bool = True) -> tuple[Regis
                     handle = registry.registry.load_library(key)
                 except Exception as e:
                     handle, log = None, [f"{type(e).__name__}: {e}"]
+            if handle is None and _mapped_in_process(key) and _exports(key, "getCreators"):
+                # Loaded before by other code in this process (a plugin package's load(), say): TensorRT
+                # refuses a second registration, and its creators are in the registry already.
+                loaded.append({"path": key, "role": "user", "loaded": True, "message": "loaded already"})
+                _LOADED_LIBRARIES[key] = "loaded elsewhere in this process"
+                continue
             if handle is None:
                 why = _last_lines(log[0]) if log and log[0].strip() else "TensorRT gave no reason"
                 raise DoctorError(
