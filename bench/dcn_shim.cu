@@ -47,6 +47,6 @@ extern "C" __attribute__((visibility("default"))) int dcn_run(const int64_t* par
                                                               void* weight, void* offset, void* mask, void* bias,
                                                               void* output, void* workspace, void* stream) {
   return static_cast<int>(trtkit::dcn::launchDeformConv2d(unpack(params), static_cast<Precision>(precision), input,
-                                                           weight, offset, mask, bias, output, workspace,
-                                                           static_cast<cudaStream_t>(stream)));
+                                                          weight, offset, mask, bias, output, workspace,
+                                                          static_cast<cudaStream_t>(stream)));
 }

@@ -98,13 +98,13 @@ void validateShapes(const Attrs& a, const std::vector<std::vector<int64_t>>& in)
   int64_t ho = -1, wo = -1;  // -1: not known yet
   if (known({x[2], kh})) {
     ho = outSize(x[2], kh, a.strideH, a.padH, a.dilationH);
-    TRTKIT_CHECK(ho > 0, kName, ": the output would be empty (height ", ho, "): input height ", x[2],
-                 " (padded by ", a.padH, ") is smaller than the dilated kernel");
+    TRTKIT_CHECK(ho > 0, kName, ": the output would be empty (height ", ho, "): input height ", x[2], " (padded by ",
+                 a.padH, ") is smaller than the dilated kernel");
   }
   if (known({x[3], kw})) {
     wo = outSize(x[3], kw, a.strideW, a.padW, a.dilationW);
-    TRTKIT_CHECK(wo > 0, kName, ": the output would be empty (width ", wo, "): input width ", x[3],
-                 " (padded by ", a.padW, ") is smaller than the dilated kernel");
+    TRTKIT_CHECK(wo > 0, kName, ": the output would be empty (width ", wo, "): input width ", x[3], " (padded by ",
+                 a.padW, ") is smaller than the dilated kernel");
   }
   auto sameDim = [&](int i, int axis, int64_t want, const char* what, const char* whatWant) {
     const int64_t have = in[i][axis];
@@ -170,8 +170,7 @@ class DeformConv2d final : public Layer {
         intsAttr("dilation", {1, 1}, "kernel dilation (height, width), each > 0", checkPair(true)),
         intAttr("groups", 1, "weight groups: Cin / weight.shape[1]", checkAllPositive()),
         intAttr("offset_groups", 1, "offset groups: offset.shape[1] / (2*kh*kw)", checkAllPositive()),
-        intAttr("use_mask", 1, "1: modulate by mask (DCNv2); 0: mask is a dummy that is not read (DCNv1)",
-                checkFlag()),
+        intAttr("use_mask", 1, "1: modulate by mask (DCNv2); 0: mask is a dummy that is not read (DCNv1)", checkFlag()),
         intAttr("allow_tf32", 0,
                 "fp32 only: 1 lets the products run on TF32 tensor cores (10-bit mantissa, fp32 sums); "
                 "0 (default) computes in IEEE fp32",
@@ -238,10 +237,9 @@ class DeformConv2d final : public Layer {
     const dcn::Precision prec = precisionOf(t, attrs_);
     TRTKIT_CHECK(p.batch == 0 || workspace != nullptr || dcn::workspaceBytes(p, prec) == 0, kName,
                  ": no workspace was given (", dcn::workspaceBytes(p, prec), " bytes needed)");
-    const cudaError_t err =
-        dcn::launchDeformConv2d(p, prec, in[kInput].data(), in[kWeight].data(), in[kOffset].data(),
-                                attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(), out[0].data(),
-                                workspace, stream);
+    const cudaError_t err = dcn::launchDeformConv2d(p, prec, in[kInput].data(), in[kWeight].data(), in[kOffset].data(),
+                                                    attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(),
+                                                    out[0].data(), workspace, stream);
     TRTKIT_CHECK(err == cudaSuccess, kName, ": kernel launch failed: ", cudaGetErrorString(err));
   }
 

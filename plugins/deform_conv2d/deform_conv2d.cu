@@ -35,7 +35,9 @@ constexpr int64_t kAlign = 256;
 #define TRTKIT_DCN_SHORT_BK 0  // 1: always the half-line channel chunk (smaller tiles, benchmark switch)
 #endif
 
-inline int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+inline int64_t roundUp(int64_t a, int64_t b) {
+  return (a + b - 1) / b * b;
+}
 inline int64_t gcd64(int64_t a, int64_t b) {
   while (b != 0) {
     const int64_t t = a % b;
@@ -71,8 +73,12 @@ Derived derive(const DeformConvParams& p, Precision prec) {
   return d;
 }
 
-__device__ __forceinline__ float toFloat(float v) { return v; }
-__device__ __forceinline__ float toFloat(__half v) { return __half2float(v); }
+__device__ __forceinline__ float toFloat(float v) {
+  return v;
+}
+__device__ __forceinline__ float toFloat(__half v) {
+  return __half2float(v);
+}
 template <typename T>
 __device__ __forceinline__ T fromFloat(float v);
 template <>
@@ -114,8 +120,8 @@ __global__ void toChannelsLast(const T* __restrict__ in, T* __restrict__ out, in
 
 // ---- pass 2: weight [Cout][Cin/g][kh*kw] -> [g][kh*kw][Cin/g][coutGPad] ------------------------------------
 template <typename T>
-__global__ void relayoutWeight(const T* __restrict__ w, T* __restrict__ out, int64_t groups, int64_t kk,
-                               int64_t cinG, int64_t coutG, int64_t coutGPad) {
+__global__ void relayoutWeight(const T* __restrict__ w, T* __restrict__ out, int64_t groups, int64_t kk, int64_t cinG,
+                               int64_t coutG, int64_t coutGPad) {
   const int64_t total = groups * kk * cinG * coutGPad;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -166,7 +172,9 @@ __device__ __forceinline__ void cpAsync16(void* dst, const void* src, bool valid
   const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0));
 }
-__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cpAsyncCommit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
 template <int N>
 __device__ __forceinline__ void cpAsyncWait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
@@ -184,7 +192,7 @@ struct TileShape {
   static constexpr int kLda = BM + Tr::kPad;
   static constexpr int kLdb = kBPixelMajor ? BK + Tr::kPad : BN + Tr::kPad;
   static constexpr int kBRows = kBPixelMajor ? BN : BK;
-  static constexpr size_t kABytes = sizeof(T) * kStages * BK * kLda;     // weights, per stage [BK][kLda]
+  static constexpr size_t kABytes = sizeof(T) * kStages * BK * kLda;      // weights, per stage [BK][kLda]
   static constexpr size_t kRawBytes = sizeof(T) * kStages * 4 * BN * BK;  // 4 corners, per stage [4][BN][BK]
   static constexpr size_t kBBytes = sizeof(T) * kBRows * kLdb;            // blended B, one buffer
   static constexpr size_t kWBytes = sizeof(float) * kStages * BN * 4;     // corner weights per stage
@@ -291,10 +299,22 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
       const bool yIn0 = y0 >= 0, yIn1 = y0 + 1 < a.height, xIn0 = x0 >= 0, xIn1 = x0 + 1 < a.width;
       const int base = ((pImg * a.height + y0) * a.width + x0) * a.cPad;
       const int rowStep = a.width * a.cPad;
-      if (yIn0 && xIn0) { off.x = base; wv.x = hy * hx * pfMask; }
-      if (yIn0 && xIn1) { off.y = base + a.cPad; wv.y = hy * lx * pfMask; }
-      if (yIn1 && xIn0) { off.z = base + rowStep; wv.z = ly * hx * pfMask; }
-      if (yIn1 && xIn1) { off.w = base + rowStep + a.cPad; wv.w = ly * lx * pfMask; }
+      if (yIn0 && xIn0) {
+        off.x = base;
+        wv.x = hy * hx * pfMask;
+      }
+      if (yIn0 && xIn1) {
+        off.y = base + a.cPad;
+        wv.y = hy * lx * pfMask;
+      }
+      if (yIn1 && xIn0) {
+        off.z = base + rowStep;
+        wv.z = ly * hx * pfMask;
+      }
+      if (yIn1 && xIn1) {
+        off.w = base + rowStep + a.cPad;
+        wv.w = ly * lx * pfMask;
+      }
     }
     reinterpret_cast<int4*>(Oq)[slot * BN + tid] = off;
     reinterpret_cast<float4*>(Wq)[slot * BN + tid] = wv;
