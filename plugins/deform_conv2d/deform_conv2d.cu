@@ -25,9 +25,6 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int64_t kAlign = 256;
-#ifndef TRTKIT_DCN_STAGES
-#define TRTKIT_DCN_STAGES 2  // chunks in flight: copies of chunk t+1 run while chunk t is blended and multiplied
-#endif
 #ifndef TRTKIT_DCN_MAX_BM
 #define TRTKIT_DCN_MAX_BM 256  // widest output-channel tile (benchmark switch)
 #endif
@@ -184,7 +181,9 @@ template <Precision P, int BM, int BN, int BK>
 struct TileShape {
   using Tr = Traits<P>;
   using T = typename Tr::T;
-  static constexpr int kStages = TRTKIT_DCN_STAGES;
+  // Buffers: corners of 3 chunks (one landing, one in flight, one being blended), weights of 2 (one being
+  // multiplied, one in flight), blended B of 2 (one multiplied while the next is blended), sampling of 4.
+  static constexpr int kRawStages = 3, kAStages = 2, kBBufs = 2, kSampSlots = 4;
   static constexpr int kVec = Tr::kVec;
   // FFMA reads B k-major (float4 along pixels); the tensor-core paths read it pixel-major (16-byte stores
   // from the blend, no bank conflicts).
@@ -192,22 +191,23 @@ struct TileShape {
   static constexpr int kLda = BM + Tr::kPad;
   static constexpr int kLdb = kBPixelMajor ? BK + Tr::kPad : BN + Tr::kPad;
   static constexpr int kBRows = kBPixelMajor ? BN : BK;
-  static constexpr size_t kABytes = sizeof(T) * kStages * BK * kLda;      // weights, per stage [BK][kLda]
-  static constexpr size_t kRawBytes = sizeof(T) * kStages * 4 * BN * BK;  // 4 corners, per stage [4][BN][BK]
-  static constexpr size_t kBBytes = sizeof(T) * kBRows * kLdb;            // blended B, one buffer
-  static constexpr size_t kWBytes = sizeof(float) * kStages * BN * 4;     // corner weights per stage
-  static constexpr size_t kOBytes = sizeof(int) * kStages * BN * 4;       // corner offsets per stage
+  static constexpr size_t kABytes = sizeof(T) * kAStages * BK * kLda;        // weights [BK][kLda] per stage
+  static constexpr size_t kRawBytes = sizeof(T) * kRawStages * 4 * BN * BK;  // 4 corners [4][BN][BK] per stage
+  static constexpr size_t kBBytes = sizeof(T) * kBBufs * kBRows * kLdb;      // blended B
+  static constexpr size_t kWBytes = sizeof(float) * kSampSlots * BN * 4;     // corner weights
+  static constexpr size_t kOBytes = sizeof(int) * kSampSlots * BN * 4;       // corner offsets
   static constexpr size_t kSmemBytes = kABytes + kRawBytes + kBBytes + kWBytes + kOBytes;
 };
 
 // One CTA: BM output channels (of one group) x BN output pixels; K walked in chunks of BK channels of one
-// (tap, unit). Per chunk: cp.async the 4 corner vectors of every pixel and the weight rows kStages-1 chunks
-// ahead; blend the corners of this chunk in shared memory; multiply.
+// (tap, unit). Iteration t, after its one barrier: start the corner copies of chunk t+2 and the weight copies
+// of chunk t+1, set up the sampling of chunk t+3, multiply chunk t, blend the corners of chunk t+1 (the
+// tensor cores work on t while the blend of t+1 issues).
 template <Precision P, int BM, int BN, int BK, int MINB>
 __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
   using Shape = TileShape<P, BM, BN, BK>;
   using T = typename Shape::T;
-  constexpr int S = Shape::kStages;
+  constexpr int RS = Shape::kRawStages, AS = Shape::kAStages, NS = Shape::kSampSlots;
   constexpr int V = Shape::kVec, LDA = Shape::kLda, LDB = Shape::kLdb;
   constexpr bool kBPixelMajor = Shape::kBPixelMajor;
   // The BK channels of one pixel are VR consecutive 16-byte vectors, handled by VR consecutive lanes (one
@@ -216,7 +216,6 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
   constexpr int PSTEP = kThreads / VR;
   constexpr int VPT = BN / PSTEP;
   constexpr int A_PER_THREAD = BK * BM / V / kThreads;
-  static_assert(S >= 2, "stages");
   static_assert(BK % V == 0 && kThreads % VR == 0 && BN % PSTEP == 0 && VPT >= 1, "tile shape");
   static_assert(A_PER_THREAD >= 1 && (BK * BM / V) % kThreads == 0, "tile shape");
 
@@ -320,8 +319,8 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
     reinterpret_cast<float4*>(Wq)[slot * BN + tid] = wv;
   };
 
-  // Starts the copies of the chunk at cursor c into stage `slot` (the caller commits the group).
-  auto issue = [&](const Cursor& c, int slot) {
+  // Starts the corner copies of the chunk at cursor c (sampling in `samp`) into raw stage `slot`.
+  auto issueRaw = [&](const Cursor& c, int slot, int samp) {
     const int uAbs = g * unitsPerGroup + c.u;
     const int ch = c.c0 + vec * V;
     const bool cOk = ch < a.unit;  // vectors past the unit's channels are padding: zero-filled
@@ -330,7 +329,7 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
 #pragma unroll
     for (int i = 0; i < VPT; ++i) {
       const int sp = spBase + i * PSTEP;
-      const int4 off = reinterpret_cast<const int4*>(Oq)[slot * BN + sp];
+      const int4 off = reinterpret_cast<const int4*>(Oq)[samp * BN + sp];
       const int o4[4] = {off.x, off.y, off.z, off.w};
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
@@ -338,6 +337,9 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
         cpAsync16(raw + (q * BN + sp) * BK + vec * V, ok ? xc + o4[q] : xs, ok);
       }
     }
+  };
+  // Starts the weight copies of the chunk at cursor c into weight stage `slot`.
+  auto issueA = [&](const Cursor& c, int slot) {
     T* as = As + slot * BK * LDA;
     const T* wrow = ws + (static_cast<int64_t>(g * a.kk + c.tap) * a.cinG + c.u * a.unit + c.c0) * a.coutGPad + m0;
 #pragma unroll
@@ -350,13 +352,15 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
     }
   };
 
-  // B tile of the chunk in `slot`: the corners blended with their weights (mask folded in), fp32 sums.
-  auto blend = [&](int slot) {
+  // B tile (buffer `buf`) of the chunk in raw stage `slot`, sampling `samp`: the corners blended with their
+  // weights (mask folded in), fp32 sums.
+  auto blend = [&](int slot, int samp, int buf) {
     const T* raw = Raw + slot * 4 * BN * BK;
+    T* const bs = Bs + buf * Shape::kBRows * LDB;
 #pragma unroll
     for (int i = 0; i < VPT; ++i) {
       const int sp = spBase + i * PSTEP;
-      const float4 wv = reinterpret_cast<const float4*>(Wq)[slot * BN + sp];
+      const float4 wv = reinterpret_cast<const float4*>(Wq)[samp * BN + sp];
       const float w4[4] = {wv.x, wv.y, wv.z, wv.w};
       float acc[V];
 #pragma unroll
@@ -389,10 +393,10 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
 #pragma unroll
           for (int e = 0; e < V; ++e) pv[e] = fromFloat<T>(acc[e]);
         }
-        *reinterpret_cast<uint4*>(Bs + sp * LDB + vec * V) = packed;
+        *reinterpret_cast<uint4*>(bs + sp * LDB + vec * V) = packed;
       } else {
 #pragma unroll
-        for (int e = 0; e < V; ++e) Bs[(vec * V + e) * LDB + sp] = fromFloat<T>(acc[e]);
+        for (int e = 0; e < V; ++e) bs[(vec * V + e) * LDB + sp] = fromFloat<T>(acc[e]);
       }
     }
   };
@@ -408,40 +412,55 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
     outp[(static_cast<int64_t>(im) * a.outChannels + co) * a.hoWo + sidx] = fromFloat<T>(v);
   };
 
-  // Pipeline: chunk t's sampling was set up and its copies started S-1 iterations earlier.
+  // Prologue: sampling of chunks 0-2, copies of chunk 0 (corners, weights) and 1 (corners), blend of 0.
   Cursor sc{0, 0, 0};  // next chunk to set up (sampler threads)
-  Cursor ic{0, 0, 0};  // next chunk to issue
-  if (sampler) fetch(sc);
-#pragma unroll
-  for (int s0 = 0; s0 < S - 1; ++s0) {
-    if (s0 < numChunks) {
-      if (sampler) {
-        setup(sc, s0);
-        advance(sc);
-        if (s0 + 1 < numChunks) fetch(sc);
-      }
-      __syncthreads();
-      issue(ic, s0);
-      advance(ic);
-    }
-    cpAsyncCommit();
-  }
-  auto beginChunk = [&](int t) {
-    cpAsyncWait<S - 2>();  // this thread's copies of chunk t have landed
-    __syncthreads();       // everyone's have; and the previous chunk's products are done with Bs
-    blend(t % S);
-    const int next = t + S - 1;
-    if (sampler && next < numChunks) {
-      setup(sc, next % S);
+  Cursor ic{0, 0, 0};  // next chunk whose corners to copy
+  Cursor ac{0, 0, 0};  // next chunk whose weights to copy
+  if (sampler) {
+    fetch(sc);
+    for (int s0 = 0; s0 < 3 && s0 < numChunks; ++s0) {
+      setup(sc, s0);
       advance(sc);
-      if (next + 1 < numChunks) fetch(sc);
+      if (s0 + 1 < numChunks) fetch(sc);
     }
-    __syncthreads();
-    if (next < numChunks) {
-      issue(ic, next % S);
+  }
+  __syncthreads();
+  issueRaw(ic, 0, 0);
+  advance(ic);
+  issueA(ac, 0);
+  advance(ac);
+  cpAsyncCommit();
+  if (numChunks > 1) {
+    issueRaw(ic, 1, 1);
+    advance(ic);
+  }
+  cpAsyncCommit();
+  cpAsyncWait<1>();
+  __syncthreads();
+  blend(0, 0, 0);
+
+  // Before multiplying chunk t (see the kernel comment for what overlaps what).
+  auto front = [&](int t) {
+    cpAsyncWait<0>();  // this thread's copies of chunk t+1's corners and chunk t's weights have landed
+    __syncthreads();   // everyone's have, and iteration t-1 is done with the buffers reused below
+    if (t + 2 < numChunks) {
+      issueRaw(ic, (t + 2) % RS, (t + 2) % NS);
       advance(ic);
     }
+    if (t + 1 < numChunks) {
+      issueA(ac, (t + 1) % AS);
+      advance(ac);
+    }
     cpAsyncCommit();
+    if (sampler && t + 3 < numChunks) {
+      setup(sc, (t + 3) % NS);
+      advance(sc);
+      if (t + 4 < numChunks) fetch(sc);
+    }
+  };
+  // After multiplying chunk t.
+  auto back = [&](int t) {
+    if (t + 1 < numChunks) blend((t + 1) % RS, (t + 1) % NS, (t + 1) % 2);
   };
 
   if constexpr (P == Precision::kFloat32Strict) {
@@ -456,8 +475,9 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
       for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
 
     for (int t = 0; t < numChunks; ++t) {
-      beginChunk(t);
-      const float* as = As + (t % S) * BK * LDA;
+      front(t);
+      const float* as = As + (t % AS) * BK * LDA;
+      const float* bsT = Bs + (t % 2) * Shape::kBRows * LDB;
 #pragma unroll 8
       for (int k = 0; k < BK; ++k) {
         float av[TM], bv[TN];
@@ -471,7 +491,7 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
         }
 #pragma unroll
         for (int gj = 0; gj < GN; ++gj) {
-          const float4 f = *reinterpret_cast<const float4*>(Bs + k * LDB + gj * (BN / GN) + tx * 4);
+          const float4 f = *reinterpret_cast<const float4*>(bsT + k * LDB + gj * (BN / GN) + tx * 4);
           bv[gj * 4 + 0] = f.x;
           bv[gj * 4 + 1] = f.y;
           bv[gj * 4 + 2] = f.z;
@@ -482,6 +502,7 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
 #pragma unroll
           for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
       }
+      back(t);
     }
     cpAsyncWait<0>();
 #pragma unroll
@@ -506,8 +527,9 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
       for (int j = 0; j < FN; ++j) wm::fill_fragment(acc[i][j], 0.f);
 
     for (int t = 0; t < numChunks; ++t) {
-      beginChunk(t);
-      const T* as = As + (t % S) * BK * LDA;
+      front(t);
+      const T* as = As + (t % AS) * BK * LDA;
+      const T* bsT = Bs + (t % 2) * Shape::kBRows * LDB;
 #pragma unroll
       for (int k = 0; k < BK; k += KS) {
         wm::fragment<wm::matrix_a, 16, 16, KS, InT, wm::col_major> fa[FM];
@@ -522,7 +544,7 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
         }
 #pragma unroll
         for (int j = 0; j < FN; ++j) {
-          wm::load_matrix_sync(fb[j], Bs + (wnIdx * WN + j * 16) * LDB + k, LDB);
+          wm::load_matrix_sync(fb[j], bsT + (wnIdx * WN + j * 16) * LDB + k, LDB);
           if constexpr (kTF32) {
 #pragma unroll
             for (int e = 0; e < fb[j].num_elements; ++e) fb[j].x[e] = wm::__float_to_tf32(fb[j].x[e]);
@@ -533,6 +555,7 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
 #pragma unroll
           for (int j = 0; j < FN; ++j) wm::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
       }
+      back(t);
     }
     // Epilogue through a per-warp 16x16 staging tile in the (now idle) weight buffers.
     cpAsyncWait<0>();
