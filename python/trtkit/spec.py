@@ -475,7 +475,8 @@ def _cpu_kernel(spec: OpSpec) -> Callable[..., Any]:
         dtypes = _output_dtypes(spec, tensors)
         # Custom ops must not return views of their inputs; the reference may well do that.
         fixed = [
-            o.to(d).clone() if (o.dtype != d or _aliases(o, tensors)) else o for o, d in zip(outs, dtypes)
+            o.to(d) if o.dtype != d else o.clone() if _aliases(o, tensors) else o
+            for o, d in zip(outs, dtypes)
         ]
         return _single_or_tuple(spec, [o.contiguous() for o in fixed])
 
