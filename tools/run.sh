@@ -23,7 +23,9 @@ if [ ! -f "$stamp" ]; then
   # torch 2.14.1 + torchvision 0.29.1 are the pair that imports together (deform_conv2d tests need both).
   "$py" -m pip install -q "torch==2.14.1" "torchvision==0.29.1" onnx onnxscript onnxruntime pytest ruff \
     scikit-build-core pybind11 ninja "cmake>=3.24" \
-    "tensorrt-lean-cu13-bindings==11.4.0.106" "tensorrt-lean-cu13-libs==11.4.0.106"
+    "tensorrt-lean-cu13-bindings==11.4.0.106" "tensorrt-lean-cu13-libs==11.4.0.106" \
+    2>&1 | grep -v "^WARNING: Location" || true
+  "$py" -c "import torch, onnx, onnxscript" || { echo "dependencies did not install" >&2; exit 1; }
   touch "$stamp"
 fi
 
@@ -42,7 +44,14 @@ if ! "$py" -m pip install -v --no-build-isolation --no-deps ${build_args[@]+"${b
   echo "trtkit did not build (full log: build/pip-install.log)" >&2
   exit 1
 fi
-grep -E "trtkit: " build/pip-install.log | sed 's/^ *//' | sort -u || true
+"$py" - <<'PY'
+import trtkit
+info = trtkit.build_info()
+if info.get("tensorrt_major"):
+    print(f"TensorRT adapter: built for TensorRT {info.get('tensorrt_version')} ({trtkit.library_path()})")
+else:
+    print(f"TensorRT adapter: NOT built ({info.get('adapter_missing_reason')}); set TENSORRT_INCLUDE_DIR to build it")
+PY
 
 case "$what" in
   demo) exec "$venv/bin/trtkit" demo "$@" ;;

@@ -22,7 +22,9 @@ T* const* creatorsOrNull(const std::vector<T*>& creators, int32_t& nbCreators) n
 
 extern "C" {
 
-TRTKIT_EXPORT void setLoggerFinder(nvinfer1::ILoggerFinder* finder) { trtkit::trt::setLoggerFinder(finder); }
+TRTKIT_EXPORT void setLoggerFinder(nvinfer1::ILoggerFinder* finder) {
+  trtkit::trt::setLoggerFinder(finder);
+}
 
 TRTKIT_EXPORT nvinfer1::IPluginCreator* const* getPluginCreators(int32_t& nbCreators) {
   try {

@@ -8,7 +8,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 
 def _version(module: str) -> Optional[str]:
@@ -80,6 +80,14 @@ def info() -> int:
     return 0
 
 
+def _add_tool_commands(sub: Any) -> None:
+    """`trtkit doctor` and `trtkit new` (issue 5): each module registers its own subcommand."""
+    from trtkit import doctor, new
+
+    doctor.add_parser(sub)
+    new.add_parser(sub)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="trtkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,7 +96,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     demo.add_argument("--out", type=Path, default=Path("trtkit-demo"), help="folder for the ONNX files")
     sub.add_parser("info", help="what is built and installed")
+    _add_tool_commands(sub)
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is not None:  # commands that register a handler (doctor, new)
+        return int(args.func(args))
     if args.command == "info":
         return info()
     from trtkit.demo import run_demo

@@ -109,7 +109,8 @@ std::vector<nvinfer1::DataType> dtypesOf(const std::vector<std::string>& names) 
 // "(dtype, dims)" or "(dtype, dims, min, opt, max)" -> a build-time descriptor (dims may hold -1).
 nvinfer1::DynamicPluginTensorDesc dynamicDescOf(const py::handle& item) {
   py::tuple t = py::reinterpret_borrow<py::tuple>(py::tuple(py::reinterpret_borrow<py::object>(item)));
-  if (t.size() != 2 && t.size() != 5) throw py::value_error("a tensor is (dtype, dims) or (dtype, dims, min, opt, max)");
+  if (t.size() != 2 && t.size() != 5)
+    throw py::value_error("a tensor is (dtype, dims) or (dtype, dims, min, opt, max)");
   nvinfer1::DynamicPluginTensorDesc d{};
   d.desc.type = dtypeOf(t[0].cast<std::string>());
   d.desc.format = nvinfer1::TensorFormat::kLINEAR;
@@ -183,8 +184,8 @@ EnqueueArgs enqueueArgsOf(const py::list& inputs, const py::list& outputs) {
 }
 
 // Shapes for getOutputDimensions: every dim a HarnessDim; `symbolic` hides their values from isConstant().
-std::vector<nvinfer1::DimsExprs> exprInputs(HarnessExprBuilder& builder, const std::vector<std::vector<int64_t>>& shapes,
-                                            bool symbolic) {
+std::vector<nvinfer1::DimsExprs> exprInputs(HarnessExprBuilder& builder,
+                                            const std::vector<std::vector<int64_t>>& shapes, bool symbolic) {
   std::vector<nvinfer1::DimsExprs> out(shapes.size());
   for (size_t i = 0; i < shapes.size(); ++i) {
     if (shapes[i].size() > static_cast<size_t>(nvinfer1::Dims::MAX_DIMS)) throw py::value_error("rank too large");
@@ -254,6 +255,27 @@ py::list takeLog() {
   return out;
 }
 
+// ---- allocation counting around enqueue ---------------------------------------------------------------------
+
+// Present only when the process runs with LD_PRELOAD=<malloc_counter.so> (see malloc_counter.c).
+using MallocCount = long (*)();
+MallocCount mallocCounter() {
+  static const MallocCount counter = reinterpret_cast<MallocCount>(dlsym(RTLD_DEFAULT, "trtkit_malloc_count"));
+  return counter;
+}
+
+long gLastEnqueueAllocations = -1;
+
+// Calls `enqueue` and records how many heap allocations it made on this thread (-1: no counter loaded).
+template <typename F>
+int32_t countedEnqueue(F&& enqueue) {
+  MallocCount counter = mallocCounter();
+  const long before = counter != nullptr ? counter() : 0;
+  const int32_t status = enqueue();
+  gLastEnqueueAllocations = counter != nullptr ? counter() - before : -1;
+  return status;
+}
+
 // ---- V2 ------------------------------------------------------------------------------------------------------
 
 constexpr int32_t kDynamicExt = 3;  // PluginVersion::kV2_DYNAMICEXT, in getTensorRTVersion()'s top byte
@@ -265,7 +287,8 @@ class PluginV2 {
     auto* base = rawPointer<nvinfer1::IPluginV2>(owner_, "IPluginV2");
     const int32_t version = base->getTensorRTVersion();
     if (((version >> 24) & 0xFF) != kDynamicExt) {
-      throw py::type_error("plugin is not an IPluginV2DynamicExt (getTensorRTVersion() = " + std::to_string(version) + ")");
+      throw py::type_error("plugin is not an IPluginV2DynamicExt (getTensorRTVersion() = " + std::to_string(version) +
+                           ")");
     }
     p_ = static_cast<nvinfer1::IPluginV2DynamicExt*>(base);
   }
@@ -300,7 +323,8 @@ class PluginV2 {
   py::tuple outputDimensions(int32_t index, const std::vector<std::vector<int64_t>>& shapes, bool symbolic) {
     HarnessExprBuilder builder;
     auto inputs = exprInputs(builder, shapes, symbolic);
-    nvinfer1::DimsExprs out = p().getOutputDimensions(index, inputs.data(), static_cast<int32_t>(inputs.size()), builder);
+    nvinfer1::DimsExprs out =
+        p().getOutputDimensions(index, inputs.data(), static_cast<int32_t>(inputs.size()), builder);
     return py::make_tuple(evalDims(builder, out), builder.nbOperations());
   }
 
@@ -321,7 +345,8 @@ class PluginV2 {
   size_t workspaceSize(const py::list& inputs, const py::list& outputs) const {
     auto in = descsOf(inputs);
     auto out = descsOf(outputs);
-    return p().getWorkspaceSize(in.data(), static_cast<int32_t>(in.size()), out.data(), static_cast<int32_t>(out.size()));
+    return p().getWorkspaceSize(in.data(), static_cast<int32_t>(in.size()), out.data(),
+                                static_cast<int32_t>(out.size()));
   }
 
   py::bytes serialize() const {
@@ -342,8 +367,10 @@ class PluginV2 {
   int32_t enqueue(const py::list& inputs, const py::list& outputs, uintptr_t workspace, uintptr_t stream) {
     EnqueueArgs a = enqueueArgsOf(inputs, outputs);
     py::gil_scoped_release release;
-    return p().enqueue(a.inDesc.data(), a.outDesc.data(), a.in.data(), a.out.data(), reinterpret_cast<void*>(workspace),
-                       reinterpret_cast<cudaStream_t>(stream));
+    return countedEnqueue([&] {
+      return p().enqueue(a.inDesc.data(), a.outDesc.data(), a.in.data(), a.out.data(),
+                         reinterpret_cast<void*>(workspace), reinterpret_cast<cudaStream_t>(stream));
+    });
   }
 
  private:
@@ -362,7 +389,9 @@ py::object interfaceInfo(const nvinfer1::IVersionedInterface* i) {
 
 class PluginV3 {
  public:
-  explicit PluginV3(py::object obj) : owner_(std::move(obj)) { bind(rawPointer<nvinfer1::IPluginV3>(owner_, "IPluginV3")); }
+  explicit PluginV3(py::object obj) : owner_(std::move(obj)) {
+    bind(rawPointer<nvinfer1::IPluginV3>(owner_, "IPluginV3"));
+  }
   explicit PluginV3(nvinfer1::IPluginV3* owned) : owned_(true) { bind(owned); }
   ~PluginV3() {
     if (owned_) delete p_;
@@ -400,8 +429,8 @@ class PluginV3 {
     auto inputs = exprInputs(builder, shapes, symbolic);
     const int32_t n = build().getNbOutputs();
     std::vector<nvinfer1::DimsExprs> out(static_cast<size_t>(std::max(n, 0)));
-    const int32_t status = build().getOutputShapes(inputs.data(), static_cast<int32_t>(inputs.size()), nullptr, 0,
-                                                   out.data(), n, builder);
+    const int32_t status =
+        build().getOutputShapes(inputs.data(), static_cast<int32_t>(inputs.size()), nullptr, 0, out.data(), n, builder);
     if (status != 0) return py::make_tuple(status, py::none(), builder.nbOperations());
     py::list result;
     for (auto& e : out) result.append(evalDims(builder, e));
@@ -411,25 +440,29 @@ class PluginV3 {
   bool supportsFormatCombination(int32_t pos, const std::vector<std::string>& types,
                                  const std::vector<std::string>& formats, int32_t nbInputs) {
     auto descs = positionDescs(types, formats);
-    return build().supportsFormatCombination(pos, descs.data(), nbInputs, static_cast<int32_t>(descs.size()) - nbInputs);
+    return build().supportsFormatCombination(pos, descs.data(), nbInputs,
+                                             static_cast<int32_t>(descs.size()) - nbInputs);
   }
 
   int32_t configurePlugin(const py::list& inputs, const py::list& outputs) {
     auto in = dynamicDescsOf(inputs);
     auto out = dynamicDescsOf(outputs);
-    return build().configurePlugin(in.data(), static_cast<int32_t>(in.size()), out.data(), static_cast<int32_t>(out.size()));
+    return build().configurePlugin(in.data(), static_cast<int32_t>(in.size()), out.data(),
+                                   static_cast<int32_t>(out.size()));
   }
 
   size_t workspaceSize(const py::list& inputs, const py::list& outputs) const {
     auto in = dynamicDescsOf(inputs);
     auto out = dynamicDescsOf(outputs);
-    return build().getWorkspaceSize(in.data(), static_cast<int32_t>(in.size()), out.data(), static_cast<int32_t>(out.size()));
+    return build().getWorkspaceSize(in.data(), static_cast<int32_t>(in.size()), out.data(),
+                                    static_cast<int32_t>(out.size()));
   }
 
   int32_t onShapeChange(const py::list& inputs, const py::list& outputs) {
     auto in = descsOf(inputs);
     auto out = descsOf(outputs);
-    return runtime().onShapeChange(in.data(), static_cast<int32_t>(in.size()), out.data(), static_cast<int32_t>(out.size()));
+    return runtime().onShapeChange(in.data(), static_cast<int32_t>(in.size()), out.data(),
+                                   static_cast<int32_t>(out.size()));
   }
 
   // [(name, PluginFieldType as int, bytes, length)], or None when the plugin returned null.
@@ -472,8 +505,10 @@ class PluginV3 {
   int32_t enqueue(const py::list& inputs, const py::list& outputs, uintptr_t workspace, uintptr_t stream) {
     EnqueueArgs a = enqueueArgsOf(inputs, outputs);
     py::gil_scoped_release release;
-    return runtime().enqueue(a.inDesc.data(), a.outDesc.data(), a.in.data(), a.out.data(),
-                             reinterpret_cast<void*>(workspace), reinterpret_cast<cudaStream_t>(stream));
+    return countedEnqueue([&] {
+      return runtime().enqueue(a.inDesc.data(), a.outDesc.data(), a.in.data(), a.out.data(),
+                               reinterpret_cast<void*>(workspace), reinterpret_cast<cudaStream_t>(stream));
+    });
   }
 
  private:
@@ -520,6 +555,9 @@ PYBIND11_MODULE(_trt_harness, m) {
   m.def("capture_log", &captureLog, py::arg("library_path"),
         "Points the loaded plugin library's setLoggerFinder at the harness, so take_log() sees its messages.");
   m.def("take_log", &takeLog, "Messages logged since the last call: [(severity, message)].");
+  m.def(
+      "last_enqueue_allocations", [] { return gLastEnqueueAllocations; },
+      "Heap allocations the last enqueue made on its thread; -1 unless malloc_counter.so is LD_PRELOADed.");
 
   py::class_<PluginV2>(m, "PluginV2")
       .def(py::init<py::object>(), py::arg("plugin"))

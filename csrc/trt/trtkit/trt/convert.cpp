@@ -91,8 +91,7 @@ TensorDesc tensorDescOf(const nvinfer1::PluginTensorDesc& d) {
 }
 
 void checkIoCounts(const LayerSchema& schema, int32_t nbInputs, int32_t nbOutputs) {
-  TRTKIT_CHECK(nbInputs == schema.numInputs(), "expected ", schema.numInputs(), " inputs, TensorRT passed ",
-               nbInputs);
+  TRTKIT_CHECK(nbInputs == schema.numInputs(), "expected ", schema.numInputs(), " inputs, TensorRT passed ", nbInputs);
   TRTKIT_CHECK(nbOutputs == schema.numOutputs(), "expected ", schema.numOutputs(), " outputs, TensorRT passed ",
                nbOutputs);
 }
@@ -160,8 +159,7 @@ std::vector<ExprDims> exprInputsOf(const nvinfer1::DimsExprs* inputs, int32_t nb
   std::vector<ExprDims> out(static_cast<size_t>(nbInputs));
   for (int32_t i = 0; i < nbInputs; ++i) {
     const nvinfer1::DimsExprs& in = inputs[i];
-    TRTKIT_CHECK(in.nbDims >= 0 && in.nbDims <= nvinfer1::Dims::MAX_DIMS, "input ", i, " has invalid rank ",
-                 in.nbDims);
+    TRTKIT_CHECK(in.nbDims >= 0 && in.nbDims <= nvinfer1::Dims::MAX_DIMS, "input ", i, " has invalid rank ", in.nbDims);
     for (int32_t d = 0; d < in.nbDims; ++d) {
       TRTKIT_CHECK(in.d[d] != nullptr, "input ", i, " dim ", d, " is a null expression");
       if (in.d[d]->isConstant()) {
@@ -198,8 +196,8 @@ const nvinfer1::IDimensionExpr* toTrtExpr(const Expr& e, const nvinfer1::DimsExp
     case ExprOp::kConst: {
       const int64_t v = e.constant();
 #if NV_TENSORRT_MAJOR < 10
-      TRTKIT_CHECK(v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max(),
-                   "dimension ", v, " does not fit TensorRT 8's 32-bit dimensions");
+      TRTKIT_CHECK(v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max(), "dimension ",
+                   v, " does not fit TensorRT 8's 32-bit dimensions");
       out = builder.constant(static_cast<int32_t>(v));
 #else
       out = builder.constant(v);
@@ -207,10 +205,10 @@ const nvinfer1::IDimensionExpr* toTrtExpr(const Expr& e, const nvinfer1::DimsExp
       break;
     }
     case ExprOp::kInputDim:
-      TRTKIT_CHECK(e.input() >= 0 && e.input() < nbInputs, "shape expression refers to input ", e.input(),
-                   " of ", nbInputs);
-      TRTKIT_CHECK(e.axis() >= 0 && e.axis() < inputs[e.input()].nbDims, "shape expression refers to axis ",
-                   e.axis(), " of input ", e.input(), ", which has rank ", inputs[e.input()].nbDims);
+      TRTKIT_CHECK(e.input() >= 0 && e.input() < nbInputs, "shape expression refers to input ", e.input(), " of ",
+                   nbInputs);
+      TRTKIT_CHECK(e.axis() >= 0 && e.axis() < inputs[e.input()].nbDims, "shape expression refers to axis ", e.axis(),
+                   " of input ", e.input(), ", which has rank ", inputs[e.input()].nbDims);
       out = inputs[e.input()].d[e.axis()];
       break;
     default: {

@@ -20,8 +20,8 @@ namespace {
 std::unique_ptr<Layer> layerFromBytes(const LayerSchema& schema, const void* data, size_t size) {
   TRTKIT_CHECK(data != nullptr || size == 0, "null serialized data of ", size, " bytes");
   LayerConfig config = LayerConfig::deserialize(data, size);
-  TRTKIT_CHECK(config.op() == schema.name, "the serialized data is for layer '", config.op(), "', not '",
-               schema.name, "'");
+  TRTKIT_CHECK(config.op() == schema.name, "the serialized data is for layer '", config.op(), "', not '", schema.name,
+               "'");
   return createLayer(config);
 }
 
@@ -29,7 +29,9 @@ std::unique_ptr<Layer> layerFromFields(const LayerSchema& schema, const nvinfer1
   return createLayer(configFromFields(schema, rawFieldsOf(fc)));
 }
 
-const char* orEmpty(const char* s) { return s != nullptr ? s : ""; }
+const char* orEmpty(const char* s) {
+  return s != nullptr ? s : "";
+}
 
 }  // namespace
 
@@ -48,31 +50,40 @@ FieldNames::FieldNames(const LayerSchema& schema) {
 TRTPluginCreator::TRTPluginCreator(const LayerEntry& entry)
     : entry_(entry), fields_(entry.schema), namespace_(kPluginNamespace) {}
 
-const char* TRTPluginCreator::getPluginName() const noexcept { return entry_.schema.name.c_str(); }
-const char* TRTPluginCreator::getPluginVersion() const noexcept { return kPluginVersionV2; }
-const nvinfer1::PluginFieldCollection* TRTPluginCreator::getFieldNames() noexcept { return fields_.collection(); }
+const char* TRTPluginCreator::getPluginName() const noexcept {
+  return entry_.schema.name.c_str();
+}
+const char* TRTPluginCreator::getPluginVersion() const noexcept {
+  return kPluginVersionV2;
+}
+const nvinfer1::PluginFieldCollection* TRTPluginCreator::getFieldNames() noexcept {
+  return fields_.collection();
+}
 
 nvinfer1::IPluginV2* TRTPluginCreator::createPlugin(const char* name,
                                                     const nvinfer1::PluginFieldCollection* fc) noexcept {
-  TRTKIT_TRT_GUARD(getPluginName(), orEmpty(name), nullptr,
-                   auto core = std::make_unique<PluginCore>(layerFromFields(entry_.schema, fc), orEmpty(name),
-                                                            namespace_);
-                   return new TRTPlugin(std::move(core));)
+  return guarded(getPluginName(), orEmpty(name), __func__, static_cast<nvinfer1::IPluginV2*>(nullptr), [&] {
+    auto core = std::make_unique<PluginCore>(layerFromFields(entry_.schema, fc), orEmpty(name), namespace_);
+    return new TRTPlugin(std::move(core));
+  });
 }
 
 nvinfer1::IPluginV2* TRTPluginCreator::deserializePlugin(const char* name, const void* serialData,
                                                          size_t serialLength) noexcept {
-  TRTKIT_TRT_GUARD(getPluginName(), orEmpty(name), nullptr,
-                   auto core = std::make_unique<PluginCore>(layerFromBytes(entry_.schema, serialData, serialLength),
-                                                            orEmpty(name), namespace_);
-                   return new TRTPlugin(std::move(core));)
+  return guarded(getPluginName(), orEmpty(name), __func__, static_cast<nvinfer1::IPluginV2*>(nullptr), [&] {
+    auto layer = layerFromBytes(entry_.schema, serialData, serialLength);
+    auto core = std::make_unique<PluginCore>(std::move(layer), orEmpty(name), namespace_);
+    return new TRTPlugin(std::move(core));
+  });
 }
 
 void TRTPluginCreator::setPluginNamespace(const char* pluginNamespace) noexcept {
-  TRTKIT_TRT_GUARD(getPluginName(), "", , namespace_ = orEmpty(pluginNamespace);)
+  guardedVoid(getPluginName(), "", __func__, [&] { namespace_ = orEmpty(pluginNamespace); });
 }
 
-const char* TRTPluginCreator::getPluginNamespace() const noexcept { return namespace_.c_str(); }
+const char* TRTPluginCreator::getPluginNamespace() const noexcept {
+  return namespace_.c_str();
+}
 
 // ---- V3 ----------------------------------------------------------------------------------------------------
 #if TRTKIT_TRT_HAS_V3
@@ -99,20 +110,29 @@ std::unique_ptr<Layer> layerFromConfigField(const LayerSchema& schema, const nvi
 
 nvinfer1::IPluginV3* TRTPluginCreatorV3::createPlugin(const char* name, const nvinfer1::PluginFieldCollection* fc,
                                                       nvinfer1::TensorRTPhase phase) noexcept {
-  TRTKIT_TRT_GUARD(getPluginName(), orEmpty(name), nullptr,
-                   TRTKIT_CHECK(phase == nvinfer1::TensorRTPhase::kBUILD || phase == nvinfer1::TensorRTPhase::kRUNTIME,
-                                "unknown TensorRTPhase ", static_cast<int>(phase));
-                   std::unique_ptr<Layer> layer = phase == nvinfer1::TensorRTPhase::kRUNTIME
-                                                      ? layerFromConfigField(entry_.schema, fc)
-                                                      : layerFromFields(entry_.schema, fc);
-                   auto core = std::make_unique<PluginCore>(std::move(layer), orEmpty(name), kPluginNamespace);
-                   return new TRTPluginV3(std::move(core));)
+  return guarded(getPluginName(), orEmpty(name), __func__, static_cast<nvinfer1::IPluginV3*>(nullptr), [&] {
+    TRTKIT_CHECK(phase == nvinfer1::TensorRTPhase::kBUILD || phase == nvinfer1::TensorRTPhase::kRUNTIME,
+                 "unknown TensorRTPhase ", static_cast<int>(phase));
+    // Build: the parser's (or a user's) fields. Runtime: the one field getFieldsToSerialize wrote.
+    std::unique_ptr<Layer> layer = phase == nvinfer1::TensorRTPhase::kRUNTIME ? layerFromConfigField(entry_.schema, fc)
+                                                                              : layerFromFields(entry_.schema, fc);
+    auto core = std::make_unique<PluginCore>(std::move(layer), orEmpty(name), kPluginNamespace);
+    return new TRTPluginV3(std::move(core));
+  });
 }
 
-const nvinfer1::PluginFieldCollection* TRTPluginCreatorV3::getFieldNames() noexcept { return fields_.collection(); }
-const char* TRTPluginCreatorV3::getPluginName() const noexcept { return entry_.schema.name.c_str(); }
-const char* TRTPluginCreatorV3::getPluginVersion() const noexcept { return kPluginVersionV3; }
-const char* TRTPluginCreatorV3::getPluginNamespace() const noexcept { return kPluginNamespace; }
+const nvinfer1::PluginFieldCollection* TRTPluginCreatorV3::getFieldNames() noexcept {
+  return fields_.collection();
+}
+const char* TRTPluginCreatorV3::getPluginName() const noexcept {
+  return entry_.schema.name.c_str();
+}
+const char* TRTPluginCreatorV3::getPluginVersion() const noexcept {
+  return kPluginVersionV3;
+}
+const char* TRTPluginCreatorV3::getPluginNamespace() const noexcept {
+  return kPluginNamespace;
+}
 
 #endif
 
@@ -146,6 +166,14 @@ struct OwnedCreators {
 
 const CreatorTable& creatorTable() {
   static const OwnedCreators creators;  // built after every static layer registration has run
+  // A layer the registry rejected (duplicate name, inconsistent schema) has no creator; say so, once.
+  static const bool reported = [] {
+    for (const std::string& p : LayerRegistry::global().problems()) {
+      log(Severity::kError, "trtkit plugin library: a layer was not registered: " + p);
+    }
+    return true;
+  }();
+  (void)reported;
   return creators.table;
 }
 

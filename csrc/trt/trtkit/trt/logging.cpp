@@ -24,7 +24,9 @@ nvinfer1::ILogger::Severity toTrt(Severity s) {
 
 }  // namespace
 
-void setLoggerFinder(nvinfer1::ILoggerFinder* finder) noexcept { gLoggerFinder.store(finder); }
+void setLoggerFinder(nvinfer1::ILoggerFinder* finder) noexcept {
+  gLoggerFinder.store(finder);
+}
 
 void log(Severity severity, const std::string& message) noexcept {
   nvinfer1::ILogger* logger = nullptr;

@@ -20,15 +20,27 @@ void log(Severity severity, const std::string& message) noexcept;
 // from a catch block; it never throws.
 void logCurrentException(const char* plugin, const char* instance, const char* method) noexcept;
 
+// Runs `body` and returns what it returns; any exception is logged ("trtkit plugin OP ('node').method: why")
+// and `failValue` returned instead. Every TensorRT-facing method that can fail goes through this, so nothing
+// throws across the ABI.
+template <typename R, typename F>
+R guarded(const char* plugin, const char* instance, const char* method, R failValue, F&& body) noexcept {
+  try {
+    return body();
+  } catch (...) {
+    logCurrentException(plugin, instance, method);
+    return failValue;
+  }
+}
+
+template <typename F>
+void guardedVoid(const char* plugin, const char* instance, const char* method, F&& body) noexcept {
+  try {
+    body();
+  } catch (...) {
+    logCurrentException(plugin, instance, method);
+  }
+}
+
 }  // namespace trt
 }  // namespace trtkit
-
-// Wraps the body of a TensorRT-facing method: any exception is logged with the plugin's name and the method,
-// and `failValue` is returned. Every method that can fail on input goes through this.
-#define TRTKIT_TRT_GUARD(plugin, instance, failValue, ...)                             \
-  try {                                                                                \
-    __VA_ARGS__                                                                        \
-  } catch (...) {                                                                      \
-    ::trtkit::trt::logCurrentException((plugin), (instance), __func__);                 \
-    return failValue;                                                                  \
-  }

@@ -26,15 +26,16 @@ PluginCore::PluginCore(std::unique_ptr<Layer> layer, std::string instance, std::
                kMaxIo, " of each");
 }
 
-PluginCore::~PluginCore() { detach(); }
+PluginCore::~PluginCore() {
+  detach();
+}
 
 std::unique_ptr<PluginCore> PluginCore::clone() const {
   auto copy = std::make_unique<PluginCore>(createLayer(layer_->config()), instance_, namespace_);
   return copy;
 }
 
-std::vector<nvinfer1::DataType> PluginCore::outputTypes(const nvinfer1::DataType* inputTypes,
-                                                        int32_t nbInputs) const {
+std::vector<nvinfer1::DataType> PluginCore::outputTypes(const nvinfer1::DataType* inputTypes, int32_t nbInputs) const {
   TRTKIT_CHECK(nbInputs == schema_->numInputs(), "expected ", schema_->numInputs(), " input types, got ", nbInputs);
   TRTKIT_CHECK(nbInputs == 0 || inputTypes != nullptr, "null input types");
   std::vector<DType> in(static_cast<size_t>(nbInputs));
@@ -60,8 +61,7 @@ std::vector<nvinfer1::DimsExprs> PluginCore::outputShapes(const nvinfer1::DimsEx
 
 void PluginCore::checkSupportsArgs(int32_t pos, int32_t nbInputs, int32_t nbOutputs) const {
   checkIoCounts(*schema_, nbInputs, nbOutputs);
-  TRTKIT_CHECK(pos >= 0 && pos < nbInputs + nbOutputs, "position ", pos, " is outside [0, ", nbInputs + nbOutputs,
-               ")");
+  TRTKIT_CHECK(pos >= 0 && pos < nbInputs + nbOutputs, "position ", pos, " is outside [0, ", nbInputs + nbOutputs, ")");
 }
 
 void PluginCore::configure(const std::vector<TensorDesc>& inputs, const std::vector<TensorDesc>& outputs) {

@@ -26,42 +26,66 @@ std::vector<TensorDesc> descsOf(const nvinfer1::DynamicPluginTensorDesc* d, int3
 
 }  // namespace
 
-#define GUARD(failValue, ...) TRTKIT_TRT_GUARD(core_->op(), core_->instance(), failValue, __VA_ARGS__)
-
 TRTPlugin::TRTPlugin(std::unique_ptr<PluginCore> core) : core_(std::move(core)) {}
 
-const char* TRTPlugin::getPluginType() const noexcept { return core_->op(); }
-const char* TRTPlugin::getPluginVersion() const noexcept { return kPluginVersionV2; }
-int32_t TRTPlugin::getNbOutputs() const noexcept { return core_->nbOutputs(); }
-int32_t TRTPlugin::initialize() noexcept { return 0; }
+template <typename R, typename F>
+R TRTPlugin::guard(const char* method, R failValue, F&& body) const noexcept {
+  return guarded(core_->op(), core_->instance(), method, failValue, std::forward<F>(body));
+}
+
+template <typename F>
+void TRTPlugin::guardVoid(const char* method, F&& body) const noexcept {
+  guardedVoid(core_->op(), core_->instance(), method, std::forward<F>(body));
+}
+
+const char* TRTPlugin::getPluginType() const noexcept {
+  return core_->op();
+}
+const char* TRTPlugin::getPluginVersion() const noexcept {
+  return kPluginVersionV2;
+}
+int32_t TRTPlugin::getNbOutputs() const noexcept {
+  return core_->nbOutputs();
+}
+int32_t TRTPlugin::initialize() noexcept {
+  return 0;
+}
 void TRTPlugin::terminate() noexcept {}
 
 size_t TRTPlugin::getSerializationSize() const noexcept {
-  GUARD(0, return core_->layer().config().serializedSize();)
+  return guard(__func__, size_t{0}, [&] { return core_->layer().config().serializedSize(); });
 }
 
 void TRTPlugin::serialize(void* buffer) const noexcept {
-  GUARD(, if (buffer == nullptr) TRTKIT_FAIL("null buffer");
-        const LayerConfig& config = core_->layer().config();
-        config.serializeTo(static_cast<uint8_t*>(buffer), config.serializedSize());)
+  guardVoid(__func__, [&] {
+    TRTKIT_CHECK(buffer != nullptr, "null buffer");
+    const LayerConfig& config = core_->layer().config();
+    config.serializeTo(static_cast<uint8_t*>(buffer), config.serializedSize());
+  });
 }
 
-void TRTPlugin::destroy() noexcept { delete this; }
+void TRTPlugin::destroy() noexcept {
+  delete this;
+}
 
 void TRTPlugin::setPluginNamespace(const char* pluginNamespace) noexcept {
-  GUARD(, core_->setPluginNamespace(pluginNamespace);)
+  guardVoid(__func__, [&] { core_->setPluginNamespace(pluginNamespace); });
 }
 
-const char* TRTPlugin::getPluginNamespace() const noexcept { return core_->pluginNamespace().c_str(); }
+const char* TRTPlugin::getPluginNamespace() const noexcept {
+  return core_->pluginNamespace().c_str();
+}
 
 nvinfer1::DataType TRTPlugin::getOutputDataType(int32_t index, const nvinfer1::DataType* inputTypes,
                                                 int32_t nbInputs) const noexcept {
-  // The interface has no failure value: the error is logged and kFLOAT returned; supportsFormatCombination has
-  // already refused such inputs, so TensorRT does not get here with them.
-  GUARD(nvinfer1::DataType::kFLOAT, std::vector<nvinfer1::DataType> types = core_->outputTypes(inputTypes, nbInputs);
-        TRTKIT_CHECK(index >= 0 && index < static_cast<int32_t>(types.size()), "output index ", index,
-                     " is outside [0, ", types.size(), ")");
-        return types[index];)
+  // The interface has no failure value: the error is logged and kFLOAT returned. supportsFormatCombination
+  // has already refused such inputs, so TensorRT does not get here with them.
+  return guard(__func__, nvinfer1::DataType::kFLOAT, [&] {
+    std::vector<nvinfer1::DataType> types = core_->outputTypes(inputTypes, nbInputs);
+    TRTKIT_CHECK(index >= 0 && index < static_cast<int32_t>(types.size()), "output index ", index, " is outside [0, ",
+                 types.size(), ")");
+    return types[index];
+  });
 }
 
 void TRTPlugin::attachToContext(cudnnContext* cudnn, cublasContext* cublas,
@@ -70,13 +94,16 @@ void TRTPlugin::attachToContext(cudnnContext* cudnn, cublasContext* cublas,
   (void)cudnn;
   (void)cublas;
   (void)allocator;
-  GUARD(, core_->attach();)
+  guardVoid(__func__, [&] { core_->attach(); });
 }
 
-void TRTPlugin::detachFromContext() noexcept { core_->detach(); }
+void TRTPlugin::detachFromContext() noexcept {
+  core_->detach();
+}
 
 nvinfer1::IPluginV2DynamicExt* TRTPlugin::clone() const noexcept {
-  GUARD(nullptr, return new TRTPlugin(core_->clone());)
+  return guard(__func__, static_cast<nvinfer1::IPluginV2DynamicExt*>(nullptr),
+               [&] { return new TRTPlugin(core_->clone()); });
 }
 
 nvinfer1::DimsExprs TRTPlugin::getOutputDimensions(int32_t outputIndex, const nvinfer1::DimsExprs* inputs,
@@ -84,37 +111,42 @@ nvinfer1::DimsExprs TRTPlugin::getOutputDimensions(int32_t outputIndex, const nv
   // nbDims = -1 is the failure value: TensorRT rejects it as an invalid shape and stops the build.
   nvinfer1::DimsExprs failed{};
   failed.nbDims = -1;
-  GUARD(failed, TRTKIT_CHECK(outputIndex >= 0 && outputIndex < core_->nbOutputs(), "output index ", outputIndex,
-                             " is outside [0, ", core_->nbOutputs(), ")");
-        return core_->outputShapes(inputs, nbInputs, exprBuilder)[outputIndex];)
+  return guard(__func__, failed, [&] {
+    TRTKIT_CHECK(outputIndex >= 0 && outputIndex < core_->nbOutputs(), "output index ", outputIndex, " is outside [0, ",
+                 core_->nbOutputs(), ")");
+    return core_->outputShapes(inputs, nbInputs, exprBuilder)[outputIndex];
+  });
 }
 
 bool TRTPlugin::supportsFormatCombination(int32_t pos, const nvinfer1::PluginTensorDesc* inOut, int32_t nbInputs,
                                           int32_t nbOutputs) noexcept {
-  GUARD(false, TRTKIT_CHECK(inOut != nullptr, "null tensor descriptors");
-        return core_->supports(pos, nbInputs, nbOutputs,
-                               [inOut](int32_t i) -> const nvinfer1::PluginTensorDesc& { return inOut[i]; });)
+  return guard(__func__, false, [&] {
+    TRTKIT_CHECK(inOut != nullptr, "null tensor descriptors");
+    return core_->supports(pos, nbInputs, nbOutputs,
+                           [inOut](int32_t i) -> const nvinfer1::PluginTensorDesc& { return inOut[i]; });
+  });
 }
 
 void TRTPlugin::configurePlugin(const nvinfer1::DynamicPluginTensorDesc* in, int32_t nbInputs,
                                 const nvinfer1::DynamicPluginTensorDesc* out, int32_t nbOutputs) noexcept {
-  // The interface returns nothing; a failure is logged (TensorRT's build then fails on the error log in
-  // strict setups) and enqueue will refuse the tensors the layer rejected.
-  GUARD(, core_->configure(descsOf(in, nbInputs), descsOf(out, nbOutputs));)
+  // The interface returns nothing: a failure is logged, and enqueue refuses the tensors the layer rejected.
+  guardVoid(__func__, [&] { core_->configure(descsOf(in, nbInputs), descsOf(out, nbOutputs)); });
 }
 
 size_t TRTPlugin::getWorkspaceSize(const nvinfer1::PluginTensorDesc* inputs, int32_t nbInputs,
                                    const nvinfer1::PluginTensorDesc* outputs, int32_t nbOutputs) const noexcept {
-  GUARD(0, return core_->workspaceSize(descsOf(inputs, nbInputs), descsOf(outputs, nbOutputs));)
+  return guard(__func__, size_t{0},
+               [&] { return core_->workspaceSize(descsOf(inputs, nbInputs), descsOf(outputs, nbOutputs)); });
 }
 
 int32_t TRTPlugin::enqueue(const nvinfer1::PluginTensorDesc* inputDesc, const nvinfer1::PluginTensorDesc* outputDesc,
                            const void* const* inputs, void* const* outputs, void* workspace,
                            cudaStream_t stream) noexcept {
-  GUARD(-1, core_->enqueue(inputDesc, outputDesc, inputs, outputs, workspace, stream); return 0;)
+  return guard(__func__, int32_t{-1}, [&] {
+    core_->enqueue(inputDesc, outputDesc, inputs, outputs, workspace, stream);
+    return int32_t{0};
+  });
 }
-
-#undef GUARD
 
 }  // namespace trt
 }  // namespace trtkit

@@ -52,6 +52,11 @@ class TRTPlugin final : public nvinfer1::IPluginV2DynamicExt {
                   cudaStream_t stream) noexcept override;
 
  private:
+  template <typename R, typename F>
+  R guard(const char* method, R failValue, F&& body) const noexcept;
+  template <typename F>
+  void guardVoid(const char* method, F&& body) const noexcept;
+
   std::unique_ptr<PluginCore> core_;
 };
 

@@ -2,6 +2,7 @@
 
 #if TRTKIT_TRT_HAS_V3
 
+#include <climits>
 #include <utility>
 
 #include "trtkit/trt/logging.hpp"
@@ -31,9 +32,12 @@ std::vector<TensorDesc> descsOf(const nvinfer1::PluginTensorDesc* d, int32_t n) 
 
 }  // namespace
 
-#define GUARD(failValue, ...) TRTKIT_TRT_GUARD(core_->op(), core_->instance(), failValue, __VA_ARGS__)
-
 TRTPluginV3::TRTPluginV3(std::unique_ptr<PluginCore> core) : core_(std::move(core)) {}
+
+template <typename R, typename F>
+R TRTPluginV3::guard(const char* method, R failValue, F&& body) const noexcept {
+  return guarded(core_->op(), core_->instance(), method, failValue, std::forward<F>(body));
+}
 
 nvinfer1::IPluginCapability* TRTPluginV3::getCapabilityInterface(nvinfer1::PluginCapabilityType type) noexcept {
   switch (type) {
@@ -45,29 +49,40 @@ nvinfer1::IPluginCapability* TRTPluginV3::getCapabilityInterface(nvinfer1::Plugi
 }
 
 nvinfer1::IPluginV3* TRTPluginV3::clone() noexcept {
-  GUARD(nullptr, auto copy = std::make_unique<TRTPluginV3>(core_->clone());
-        // The chosen dtypes travel with the config; a clone made after configurePlugin keeps them.
-        return copy.release();)
+  // The config (attributes and the dtypes chosen at configure time) is copied; the clone is not attached.
+  return guard(__func__, static_cast<nvinfer1::IPluginV3*>(nullptr), [&] { return new TRTPluginV3(core_->clone()); });
 }
 
-const char* TRTPluginV3::getPluginName() const noexcept { return core_->op(); }
-const char* TRTPluginV3::getPluginVersion() const noexcept { return kPluginVersionV3; }
-const char* TRTPluginV3::getPluginNamespace() const noexcept { return core_->pluginNamespace().c_str(); }
-int32_t TRTPluginV3::getNbOutputs() const noexcept { return core_->nbOutputs(); }
+const char* TRTPluginV3::getPluginName() const noexcept {
+  return core_->op();
+}
+const char* TRTPluginV3::getPluginVersion() const noexcept {
+  return kPluginVersionV3;
+}
+const char* TRTPluginV3::getPluginNamespace() const noexcept {
+  return core_->pluginNamespace().c_str();
+}
+int32_t TRTPluginV3::getNbOutputs() const noexcept {
+  return core_->nbOutputs();
+}
 
 int32_t TRTPluginV3::configurePlugin(const nvinfer1::DynamicPluginTensorDesc* in, int32_t nbInputs,
                                      const nvinfer1::DynamicPluginTensorDesc* out, int32_t nbOutputs) noexcept {
-  GUARD(-1, core_->configure(descsOf(in, nbInputs, false), descsOf(out, nbOutputs, false)); return 0;)
+  return guard(__func__, int32_t{-1}, [&] {
+    core_->configure(descsOf(in, nbInputs, false), descsOf(out, nbOutputs, false));
+    return int32_t{0};
+  });
 }
 
 int32_t TRTPluginV3::getOutputDataTypes(nvinfer1::DataType* outputTypes, int32_t nbOutputs,
                                         const nvinfer1::DataType* inputTypes, int32_t nbInputs) const noexcept {
-  GUARD(-1, TRTKIT_CHECK(nbOutputs == core_->nbOutputs(), "expected ", core_->nbOutputs(), " outputs, got ",
-                         nbOutputs);
-        TRTKIT_CHECK(nbOutputs == 0 || outputTypes != nullptr, "null output type array");
-        std::vector<nvinfer1::DataType> types = core_->outputTypes(inputTypes, nbInputs);
-        for (int32_t i = 0; i < nbOutputs; ++i) outputTypes[i] = types[i];
-        return 0;)
+  return guard(__func__, int32_t{-1}, [&] {
+    TRTKIT_CHECK(nbOutputs == core_->nbOutputs(), "expected ", core_->nbOutputs(), " outputs, got ", nbOutputs);
+    TRTKIT_CHECK(nbOutputs == 0 || outputTypes != nullptr, "null output type array");
+    std::vector<nvinfer1::DataType> types = core_->outputTypes(inputTypes, nbInputs);
+    for (int32_t i = 0; i < nbOutputs; ++i) outputTypes[i] = types[i];
+    return int32_t{0};
+  });
 }
 
 int32_t TRTPluginV3::getOutputShapes(const nvinfer1::DimsExprs* inputs, int32_t nbInputs,
@@ -75,55 +90,73 @@ int32_t TRTPluginV3::getOutputShapes(const nvinfer1::DimsExprs* inputs, int32_t 
                                      nvinfer1::DimsExprs* outputs, int32_t nbOutputs,
                                      nvinfer1::IExprBuilder& exprBuilder) noexcept {
   (void)shapeInputs;
-  GUARD(-1, TRTKIT_CHECK(nbShapeInputs == 0, "the kit's layers take no shape inputs, got ", nbShapeInputs);
-        TRTKIT_CHECK(nbOutputs == core_->nbOutputs(), "expected ", core_->nbOutputs(), " outputs, got ", nbOutputs);
-        TRTKIT_CHECK(nbOutputs == 0 || outputs != nullptr, "null output shape array");
-        std::vector<nvinfer1::DimsExprs> shapes = core_->outputShapes(inputs, nbInputs, exprBuilder);
-        for (int32_t i = 0; i < nbOutputs; ++i) outputs[i] = shapes[i];
-        return 0;)
+  return guard(__func__, int32_t{-1}, [&] {
+    TRTKIT_CHECK(nbShapeInputs == 0, "the kit's layers take no shape inputs, got ", nbShapeInputs);
+    TRTKIT_CHECK(nbOutputs == core_->nbOutputs(), "expected ", core_->nbOutputs(), " outputs, got ", nbOutputs);
+    TRTKIT_CHECK(nbOutputs == 0 || outputs != nullptr, "null output shape array");
+    std::vector<nvinfer1::DimsExprs> shapes = core_->outputShapes(inputs, nbInputs, exprBuilder);
+    for (int32_t i = 0; i < nbOutputs; ++i) outputs[i] = shapes[i];
+    return int32_t{0};
+  });
 }
 
 bool TRTPluginV3::supportsFormatCombination(int32_t pos, const nvinfer1::DynamicPluginTensorDesc* inOut,
                                             int32_t nbInputs, int32_t nbOutputs) noexcept {
-  GUARD(false, TRTKIT_CHECK(inOut != nullptr, "null tensor descriptors");
-        return core_->supports(pos, nbInputs, nbOutputs,
-                               [inOut](int32_t i) -> const nvinfer1::PluginTensorDesc& { return inOut[i].desc; });)
+  return guard(__func__, false, [&] {
+    TRTKIT_CHECK(inOut != nullptr, "null tensor descriptors");
+    return core_->supports(pos, nbInputs, nbOutputs,
+                           [inOut](int32_t i) -> const nvinfer1::PluginTensorDesc& { return inOut[i].desc; });
+  });
 }
 
 size_t TRTPluginV3::getWorkspaceSize(const nvinfer1::DynamicPluginTensorDesc* inputs, int32_t nbInputs,
                                      const nvinfer1::DynamicPluginTensorDesc* outputs,
                                      int32_t nbOutputs) const noexcept {
-  GUARD(0, return core_->workspaceSize(descsOf(inputs, nbInputs, true), descsOf(outputs, nbOutputs, true));)
+  return guard(__func__, size_t{0}, [&] {
+    return core_->workspaceSize(descsOf(inputs, nbInputs, true), descsOf(outputs, nbOutputs, true));
+  });
 }
 
 int32_t TRTPluginV3::onShapeChange(const nvinfer1::PluginTensorDesc* in, int32_t nbInputs,
                                    const nvinfer1::PluginTensorDesc* out, int32_t nbOutputs) noexcept {
   // Concrete shapes now: the layer validates them exactly as at build time.
-  GUARD(-1, core_->configure(descsOf(in, nbInputs), descsOf(out, nbOutputs)); return 0;)
+  return guard(__func__, int32_t{-1}, [&] {
+    core_->configure(descsOf(in, nbInputs), descsOf(out, nbOutputs));
+    return int32_t{0};
+  });
 }
 
 int32_t TRTPluginV3::enqueue(const nvinfer1::PluginTensorDesc* inputDesc, const nvinfer1::PluginTensorDesc* outputDesc,
                              const void* const* inputs, void* const* outputs, void* workspace,
                              cudaStream_t stream) noexcept {
-  GUARD(-1, core_->enqueue(inputDesc, outputDesc, inputs, outputs, workspace, stream); return 0;)
+  return guard(__func__, int32_t{-1}, [&] {
+    core_->enqueue(inputDesc, outputDesc, inputs, outputs, workspace, stream);
+    return int32_t{0};
+  });
 }
 
 nvinfer1::IPluginV3* TRTPluginV3::attachToContext(nvinfer1::IPluginResourceContext* context) noexcept {
+  // TensorRT runs the returned clone in one execution context; per-context resources are made in attach().
   (void)context;
-  GUARD(nullptr, auto copy = std::make_unique<TRTPluginV3>(core_->clone()); copy->core_->attach();
-        return copy.release();)
+  return guard(__func__, static_cast<nvinfer1::IPluginV3*>(nullptr), [&] {
+    auto copy = std::make_unique<TRTPluginV3>(core_->clone());
+    copy->core_->attach();
+    return copy.release();
+  });
 }
 
 const nvinfer1::PluginFieldCollection* TRTPluginV3::getFieldsToSerialize() noexcept {
-  GUARD(nullptr, serialized_ = core_->layer().config().serialize();
-        TRTKIT_CHECK(serialized_.size() <= static_cast<size_t>(INT32_MAX), "serialized config of ",
-                     serialized_.size(), " bytes does not fit a PluginField");
-        field_ = nvinfer1::PluginField(kConfigFieldName, serialized_.data(), nvinfer1::PluginFieldType::kUNKNOWN,
-                                       static_cast<int32_t>(serialized_.size()));
-        fields_.nbFields = 1; fields_.fields = &field_; return &fields_;)
+  return guard(__func__, static_cast<const nvinfer1::PluginFieldCollection*>(nullptr), [&] {
+    serialized_ = core_->layer().config().serialize();
+    TRTKIT_CHECK(serialized_.size() <= static_cast<size_t>(INT32_MAX), "serialized config of ", serialized_.size(),
+                 " bytes does not fit a PluginField");
+    field_ = nvinfer1::PluginField(kConfigFieldName, serialized_.data(), nvinfer1::PluginFieldType::kUNKNOWN,
+                                   static_cast<int32_t>(serialized_.size()));
+    fields_.nbFields = 1;
+    fields_.fields = &field_;
+    return static_cast<const nvinfer1::PluginFieldCollection*>(&fields_);
+  });
 }
-
-#undef GUARD
 
 }  // namespace trt
 }  // namespace trtkit

@@ -60,6 +60,9 @@ class TRTPluginV3 final : public nvinfer1::IPluginV3,
   PluginCore& core() { return *core_; }
 
  private:
+  template <typename R, typename F>
+  R guard(const char* method, R failValue, F&& body) const noexcept;
+
   std::unique_ptr<PluginCore> core_;
   // getFieldsToSerialize's answer, owned here and stable until the next call.
   std::vector<uint8_t> serialized_;
