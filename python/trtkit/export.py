@@ -40,7 +40,8 @@ def export(
     verbose: bool = False,
     **kwargs: Any,
 ) -> onnx.ModelProto:
-    """Exports ``model(*args)`` to ``path`` with the kit's ops as TensorRT plugin nodes; returns the model.
+    """Exports ``model(*args)`` to ``path`` with the kit's ops as TensorRT plugin nodes; returns the model
+    (as saved; tensors kept in external data files are not loaded into it).
 
     dynamo: the torch.export-based exporter (default) or the legacy TorchScript one (False).
     dynamic_batch: axis 0 of every tensor input and output becomes the symbolic dim "batch".
@@ -67,6 +68,13 @@ def export(
     output_names = list(output_names)
 
     if dynamo:
+        try:
+            import onnxscript  # noqa: F401
+        except ImportError as e:
+            raise ImportError(
+                f"trtkit.export(dynamo=True) needs onnxscript ({e}): pip install onnxscript, or pass "
+                "dynamo=False for the legacy exporter"
+            ) from e
         table = dict(kwargs.pop("custom_translation_table", None) or {})
         for s in _spec.all_specs():
             table.setdefault(s.torch_op.default, _spec.dynamo_translation(s, plugin))
@@ -108,7 +116,8 @@ def export(
                 **kwargs,
             )
 
-    model_proto = onnx.load(str(path))
+    # External data (models over 2 GiB) stays where the exporter put it: only the graph is rewritten.
+    model_proto = onnx.load(str(path), load_external_data=False)
     if canonicalize(model_proto):
         onnx.save(model_proto, str(path))
     return model_proto

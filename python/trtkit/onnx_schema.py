@@ -119,6 +119,14 @@ def _plain(value: Any) -> Any:
 
 def _inference_function(spec: OpSpec) -> Any:
     def infer(ctx: Any) -> None:
+        # A Python exception here propagates out of onnx (strict mode or not); InferenceError is the type
+        # onnx's own ops fail with, so callers catch one type for "this node is invalid".
+        try:
+            _infer(ctx)
+        except (ValueError, TypeError, KeyError) as e:
+            raise onnx.shape_inference.InferenceError(f"[trtkit] {e}") from e
+
+    def _infer(ctx: Any) -> None:
         attrs = node_attrs(spec, ctx.get_attribute)
         n_present = ctx.get_num_inputs()
         types = [ctx.get_input_type(i) if ctx.has_input(i) else None for i in range(n_present)]

@@ -25,6 +25,8 @@ import contextlib
 import contextvars
 import inspect
 import math
+import numbers
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -70,16 +72,22 @@ class Attr:
             object.__setattr__(self, "default", self.normalize(self.default, op="<spec>"))
 
     def normalize(self, value: Any, op: str) -> Any:
-        """Returns the canonical Python value (int, tuple[int], float, tuple[float], str) or raises."""
+        """The canonical Python value (int, tuple[int], float, tuple[float], str) or a TypeError/ValueError.
+
+        Values are made exactly what the plugin will see: ints must fit int32 and floats are rounded to
+        float32 (the ONNX attribute and the PluginField are float32), so the eager reference, the ONNX node
+        and the TensorRT plugin compute with the same numbers."""
         where = f"{op}: attribute {self.name!r}"
         if self.type == "int":
-            if isinstance(value, bool) or not isinstance(value, int) or not (-(2**31) <= value < 2**31):
-                raise TypeError(f"{where} must be an int32, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{where} must be an int, got {value!r}")
+            if not -(2**31) <= int(value) < 2**31:
+                raise ValueError(f"{where} = {value} does not fit in int32")
             return int(value)
         if self.type == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{where} must be a float, got {value!r}")
-            return float(value)
+            return _to_float32(float(value), where)
         if self.type == "string":
             if not isinstance(value, str):
                 raise TypeError(f"{where} must be a str, got {value!r}")
@@ -88,13 +96,14 @@ class Attr:
                     f"{where} must not contain NUL characters (TensorRT passes strings NUL-ended)"
                 )
             return value
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-            try:
-                value = list(value)
-            except TypeError:
-                raise TypeError(f"{where} must be a sequence of {self.type[:-1]}s, got {value!r}") from None
+        if isinstance(value, (str, bytes, dict)):
+            raise TypeError(f"{where} must be a sequence of {self.type[:-1]}s, got {value!r}")
+        try:
+            items = list(value)
+        except TypeError:
+            raise TypeError(f"{where} must be a sequence of {self.type[:-1]}s, got {value!r}") from None
         element = Attr(self.name, self.type[:-1], required=True)
-        return tuple(element.normalize(v, op) for v in value)
+        return tuple(element.normalize(v, op) for v in items)
 
     @property
     def torch_type(self) -> str:
@@ -114,6 +123,15 @@ class Attr:
         if self.type in ("ints", "floats"):
             return "[" + ", ".join(repr(v) for v in d) + "]"
         return repr(d)
+
+
+def _to_float32(value: float, where: str) -> float:
+    if math.isnan(value) or math.isinf(value):
+        return value
+    try:
+        return struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:
+        raise ValueError(f"{where} = {value} does not fit in float32") from None
 
 
 @dataclass(frozen=True)
@@ -160,7 +178,7 @@ class Reroute:
     ``adapt(args, const)``: maps the op's positional arguments (schema order) to ``(tensors, attrs)`` of
     this spec. ``const(value, kind)`` turns a legacy-exporter graph constant into a Python value (kind as
     torch's symbolic_helper: "i", "is", "f", "fs", "s", "b"); under the dynamo exporter it is the identity.
-    ``tensors`` entries may be None for absent optional inputs.
+    Trailing ``tensors`` entries may be None: those inputs are left out of the node.
     """
 
     qualname: str
@@ -185,6 +203,8 @@ class OpSpec:
     backward:   ``backward(tensors, attrs, outputs, grad_outputs) -> [grad per tensor input or None]``;
                 None differentiates ``reference`` with torch.autograd.
     reroutes:   see :class:`Reroute`.
+    module:     the pybind11 module compiled with the op's layer: "trtkit._C" for the kit's ops, "<pkg>._C"
+                for a plugin package built on the installed SDK (trtkit_add_plugins(PYTHON_PACKAGE <pkg>)).
     """
 
     name: str
@@ -199,6 +219,7 @@ class OpSpec:
     validate: Optional[Callable[[dict[str, Any], Optional[Sequence[Optional[Shape]]]], None]] = None
     backward: Optional[Callable[..., Sequence[Any]]] = None
     reroutes: Sequence[Reroute] = ()
+    module: str = "trtkit._C"
     _registered: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -332,6 +353,30 @@ class OpSpec:
 
 _SPECS: dict[str, OpSpec] = {}
 _REGISTRY_LOCK = threading.RLock()
+
+
+def fields_from_compiled(schema: dict[str, Any]) -> dict[str, Any]:
+    """The declarative part of an OpSpec (name, doc, inputs, outputs, attrs, type_combinations) from a
+    compiled layer's schema (``<module>._C.schema(name)``): the starting point of a new ops/<op>.py, for a
+    person or a template generator. The PyTorch side (op, reference, output_shapes, validate, backward)
+    is what must be added by hand."""
+    weights = [a["name"] for a in schema["attrs"] if a["type"] == "weights"]
+    if weights:
+        raise ValueError(
+            f"{schema['name']}: plugin-held weight attributes {weights} have no torch op argument; pass "
+            "weights as inputs (the kit's default) to give the op a PyTorch front end"
+        )
+    return {
+        "name": schema["name"],
+        "doc": schema["doc"],
+        "inputs": [TensorArg(n) for n in schema["inputs"]],
+        "outputs": list(schema["outputs"]),
+        "attrs": [
+            Attr(a["name"], a["type"], None if a["required"] else a["default"], a["doc"], a["required"])
+            for a in schema["attrs"]
+        ],
+        "type_combinations": [tuple(row) for row in schema["type_combinations"]],
+    }
 
 
 def all_specs() -> list[OpSpec]:
@@ -482,16 +527,18 @@ class _LayerCache:
 _LAYERS = _LayerCache()
 
 
-def _compiled_module() -> Any:
+def compiled_module(spec: OpSpec) -> Any:
+    """The pybind11 module holding the op's compiled layer (``spec.module``, trtkit._C for the kit's ops)."""
+    import importlib
+
     try:
-        from trtkit import _C
+        return importlib.import_module(spec.module)
     except ImportError as e:
         raise RuntimeError(
-            "trtkit: running a kit op on CUDA tensors needs the compiled module trtkit._C, which failed to "
-            f"import ({e}). Build it (pip install . or the developer build in README.md), or run on CPU, "
-            "where the PyTorch reference runs."
+            f"{spec.name}: running it on CUDA tensors needs the compiled module {spec.module}, which "
+            f"failed to import ({e}). Build it (pip install . or the developer build in README.md), or run "
+            "on CPU, where the PyTorch reference runs."
         ) from e
-    return _C
 
 
 def _cuda_kernel(spec: OpSpec) -> Callable[..., Any]:
@@ -514,7 +561,7 @@ def _cuda_kernel(spec: OpSpec) -> Callable[..., Any]:
                 f"supported: {spec.describe_type_table()}. Cast the inputs, or run on CPU "
                 "(PyTorch reference)."
             )
-        _C = _compiled_module()
+        _C = compiled_module(spec)
         key = (spec.name, tuple(attrs.items()), device.index)
         layer = _LAYERS.get(key, lambda: _C.Layer(spec.name, {k: _to_c(v) for k, v in attrs.items()}))
         inputs = [t.contiguous() for t in present]
@@ -641,56 +688,53 @@ def emit_legacy_node(spec: OpSpec, g: Any, tensors: Sequence[Any], attrs: dict[s
     for name, value in node_attrs.items():
         kind = spec.find_attr(name).type if name in spec.attr_names else "string"
         kwargs[f"{name}_{_LEGACY_SUFFIX[kind]}"] = value
-    inputs = _legacy_inputs(spec, g, tensors)
+    inputs = _present_inputs(spec, tensors)
     outs = g.op(f"{ONNX_DOMAIN}::{spec.name}", *inputs, outputs=len(spec.outputs), **kwargs)
     outs = list(_as_tuple(outs))
     _legacy_set_types(spec, tensors, attrs, outs)
     return _single_or_tuple(spec, outs)
 
 
-def _legacy_inputs(spec: OpSpec, g: Any, tensors: Sequence[Any]) -> list[Any]:
+def _present_inputs(spec: OpSpec, tensors: Sequence[Any]) -> list[Any]:
+    """Trailing absent inputs (None) are left out of the node. An absent input before a present one cannot
+    be expressed to a TensorRT plugin (it sees only the inputs present, by position), so it is an error."""
     inputs = list(tensors)
-    while inputs and inputs[-1] is None:  # trailing absent optional inputs are simply left out
+    while inputs and inputs[-1] is None:
         inputs.pop()
     if any(t is None for t in inputs):
-        # An empty-named input is ONNX's "absent"; the legacy exporter writes one for a None constant.
-        inputs = [t if t is not None else g.op("prim::Constant").setType(_none_type()) for t in inputs]
+        missing = [a.name for a, t in zip(spec.inputs, inputs) if t is None]
+        raise ValueError(f"{spec.name}: inputs {missing} are absent but later inputs are present")
     return inputs
-
-
-def _none_type() -> Any:
-    import torch
-
-    return torch._C.NoneType.get()  # noqa: SLF001
 
 
 def _legacy_set_types(
     spec: OpSpec, tensors: Sequence[Any], attrs: dict[str, Any], outs: Sequence[Any]
 ) -> None:
+    """Gives each output of a legacy node its dtype and (where known) shape, as the fake kernel would."""
     import torch
 
     present = [t for t in tensors if t is not None]
     types = [t.type() for t in present]
-    if not all(isinstance(t, torch._C.TensorType) for t in types):  # noqa: SLF001
+    if not types or not all(isinstance(t, torch._C.TensorType) for t in types):  # noqa: SLF001
         return
-    shapes: list[Optional[list[Any]]] = []
-    for t in types:
-        sizes = t.varyingSizes()
-        shapes.append(None if sizes is None else [UnknownDim() if s is None else s for s in sizes])
-    dtypes = [t.dtype() for t in types]
     out_dtypes: list[Any] = [None] * len(outs)
-    if all(d is not None for d in dtypes):
-        names = [torch_dtype_name(d) for d in dtypes]
-        row = spec.plugin_output_dtypes(names)
-        out_dtypes = [torch_dtype(n) for n in row] if row else [dtypes[0]] * len(outs)
+    try:
+        names = [torch_dtype_name(t.dtype()) if t.dtype() is not None else None for t in types]
+    except TypeError:
+        names = [None]
+    if None not in names:
+        row = spec.plugin_output_dtypes(names)  # type: ignore[arg-type]
+        out_dtypes = [torch_dtype(n) for n in row] if row else [types[0].dtype()] * len(outs)
+    shapes = _legacy_shapes(tensors)
     out_shapes: list[Optional[list[Any]]] = [None] * len(outs)
-    if all(s is not None for s in shapes):
+    if all(s is not None for s, t in zip(shapes, tensors) if t is not None):
         out_shapes = [list(s) for s in spec.output_shapes(shapes, attrs)]  # type: ignore[arg-type]
     for out, dtype, shape in zip(outs, out_dtypes, out_shapes):
         ty = types[0]
         if dtype is not None:
             ty = ty.with_dtype(dtype)
-        ty = ty.with_sizes([d if isinstance(d, int) else None for d in shape]) if shape is not None else ty
+        if shape is not None:
+            ty = ty.with_sizes([d if isinstance(d, int) else None for d in shape])
         out.setType(ty)
 
 
@@ -785,10 +829,7 @@ def dynamo_translation(spec: OpSpec, plugin: str) -> Callable[..., Any]:
 def _call_onnx_op(
     spec: OpSpec, onnx_op: Any, tensors: Sequence[Any], attrs: dict[str, Any], plugin: str
 ) -> Any:
-    inputs = list(tensors)
-    while inputs and inputs[-1] is None:
-        inputs.pop()
-    return onnx_op(*inputs, **spec.node_attributes(attrs, plugin))
+    return onnx_op(*_present_inputs(spec, tensors), **spec.node_attributes(attrs, plugin))
 
 
 def dynamo_reroute_translation(spec: OpSpec, reroute: Reroute, plugin: str) -> Callable[..., Any]:

@@ -156,7 +156,8 @@ def myselu(
     x: torch.Tensor, p: torch.Tensor, *, axes: Sequence[int] = (1,), gain: float = 1.0, info: str = "{}"
 ) -> torch.Tensor:
     """MYSELU as a kit op: eager (CPU reference / CUDA plugin kernel), autograd, both ONNX exporters."""
-    return torch.ops.trtkit.myselu(x, p, axes=[int(a) for a in axes], gain=float(gain), info=info)
+    a = MYSELU.bind_attrs({"axes": axes, "gain": gain, "info": info})  # clear TypeErrors for wrong types
+    return torch.ops.trtkit.myselu(x, p, axes=list(a["axes"]), gain=a["gain"], info=a["info"])
 
 
 class MySeluFunction(torch.autograd.Function):
