@@ -83,6 +83,9 @@ def export(
                     table[r.overload()] = _spec.dynamo_reroute_translation(s, r, plugin)
         if dynamic_batch and "dynamic_shapes" not in kwargs and "dynamic_axes" not in kwargs:
             kwargs["dynamic_shapes"] = _dynamic_shapes(model, args, tensor_positions)
+        # One self-contained file, as the legacy exporter writes it (the dynamo exporter would move every
+        # initializer over 1 KiB to PATH.data). Models over 2 GiB: pass external_data=True.
+        kwargs.setdefault("external_data", False)
         with _quiet(verbose):
             torch.onnx.export(
                 model,
