@@ -31,6 +31,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Callable, Optional, Union
 
 PLUGIN_NAMESPACE = "trtkit"  # == trtkit::kPluginNamespace (core/layer.hpp); also the ONNX domain
@@ -203,8 +204,9 @@ class OpSpec:
     backward:   ``backward(tensors, attrs, outputs, grad_outputs) -> [grad per tensor input or None]``;
                 None differentiates ``reference`` with torch.autograd.
     reroutes:   see :class:`Reroute`.
-    module:     the pybind11 module compiled with the op's layer: "trtkit._C" for the kit's ops, "<pkg>._C"
-                for a plugin package built on the installed SDK (trtkit_add_plugins(PYTHON_PACKAGE <pkg>)).
+    module:     the pybind11 module compiled with the op's layer (or its name, imported when first needed):
+                "trtkit._C" for the kit's ops, "<pkg>._C" for a plugin package built on the installed SDK
+                (trtkit_add_plugins(PYTHON_PACKAGE <pkg>)).
     """
 
     name: str
@@ -219,7 +221,7 @@ class OpSpec:
     validate: Optional[Callable[[dict[str, Any], Optional[Sequence[Optional[Shape]]]], None]] = None
     backward: Optional[Callable[..., Sequence[Any]]] = None
     reroutes: Sequence[Reroute] = ()
-    module: str = "trtkit._C"
+    module: Union[str, ModuleType] = "trtkit._C"
     _registered: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -318,7 +320,9 @@ class OpSpec:
         return getattr(getattr(torch.ops, TORCH_NAMESPACE), self.op)
 
     def __call__(self, *tensors: Any, **attrs: Any) -> Any:
-        return self.torch_op(*tensors, **attrs)
+        """Calls the torch op with the attributes checked first (clear errors, float32-exact values)."""
+        bound = self.bind_attrs(attrs)
+        return self.torch_op(*tensors, **{k: _to_c(v) for k, v in bound.items()})
 
     def register(self) -> OpSpec:
         """Registers the torch op, kernels, autograd, ONNX schema and legacy symbolic. Idempotent."""
@@ -475,7 +479,8 @@ def _cpu_kernel(spec: OpSpec) -> Callable[..., Any]:
         dtypes = _output_dtypes(spec, tensors)
         # Custom ops must not return views of their inputs; the reference may well do that.
         fixed = [
-            o.to(d).clone() if (o.dtype != d or _aliases(o, tensors)) else o for o, d in zip(outs, dtypes)
+            o.to(d) if o.dtype != d else o.clone() if _aliases(o, tensors) else o
+            for o, d in zip(outs, dtypes)
         ]
         return _single_or_tuple(spec, [o.contiguous() for o in fixed])
 
@@ -531,6 +536,8 @@ def compiled_module(spec: OpSpec) -> Any:
     """The pybind11 module holding the op's compiled layer (``spec.module``, trtkit._C for the kit's ops)."""
     import importlib
 
+    if not isinstance(spec.module, str):
+        return spec.module
     try:
         return importlib.import_module(spec.module)
     except ImportError as e:
@@ -599,19 +606,25 @@ def _reference_backward(spec: OpSpec) -> Callable[..., Sequence[Any]]:
     ) -> list[Any]:
         import torch
 
+        create_graph = torch.is_grad_enabled()  # True when the caller asked for double backward
         with torch.enable_grad():
+            # Inputs that require grad are used as they are, so that with create_graph the gradients stay
+            # connected to them (double backward); the others become fresh leaves.
             leaves = [
-                t.detach().requires_grad_(t.is_floating_point()) if t is not None else None for t in tensors
+                t if t is None or t.requires_grad else t.detach().requires_grad_(t.is_floating_point())
+                for t in tensors
             ]
             outs = _as_tuple(spec.reference(*leaves, **attrs))
             wrt = [t for t in leaves if t is not None and t.requires_grad]
             pairs = [(o, g) for o, g in zip(outs, grads) if g is not None and o.requires_grad]
+            if not wrt or not pairs:
+                return [None] * len(tensors)
             found = torch.autograd.grad(
                 [o for o, _ in pairs],
                 wrt,
                 [g.to(o.dtype) for o, g in pairs],
                 allow_unused=True,
-                create_graph=torch.is_grad_enabled(),
+                create_graph=create_graph,
             )
         it = iter(found)
         result = [next(it) if t is not None and t.requires_grad else None for t in leaves]
