@@ -164,17 +164,44 @@ struct Traits<Precision::kFloat16> {
   static constexpr int kVec = 8, kPad = 8;
 };
 
+// TF32 wmma exists from sm_80 on. On older GPUs the launcher runs strict fp32 instead, and these stand-ins
+// only keep the (never launched) TF32 kernels compiling.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#define TRTKIT_DCN_HAS_TF32 0
+struct Tf32Tag {};
+template <typename F>
+__device__ __forceinline__ F toTf32(F x) {
+  return x;
+}
+#else
+#define TRTKIT_DCN_HAS_TF32 1
+using Tf32Tag = nvcuda::wmma::precision::tf32;
+template <typename F>
+__device__ __forceinline__ F toTf32(F x) {
+  return nvcuda::wmma::__float_to_tf32(x);
+}
+#endif
+
+// cp.async exists from sm_80 on; older GPUs (the kit also builds for sm_75) copy synchronously instead.
 __device__ __forceinline__ void cpAsync16(void* dst, const void* src, bool valid) {
+#if __CUDA_ARCH__ >= 800
   // 16 bytes global -> shared without registers; src-size 0 writes zeros and reads nothing.
   const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0));
+#else
+  *static_cast<uint4*>(dst) = valid ? *static_cast<const uint4*>(src) : make_uint4(0, 0, 0, 0);
+#endif
 }
 __device__ __forceinline__ void cpAsyncCommit() {
+#if __CUDA_ARCH__ >= 800
   asm volatile("cp.async.commit_group;\n" ::);
+#endif
 }
 template <int N>
 __device__ __forceinline__ void cpAsyncWait() {
+#if __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
 }
 
 template <Precision P, int BM, int BN, int BK>
@@ -511,68 +538,72 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
       for (int j = 0; j < TN; ++j)
         writeOut(m0 + (i / 4) * (BM / GM) + ty * 4 + (i % 4), n0 + (j / 4) * (BN / GN) + tx * 4 + (j % 4), acc[i][j]);
   } else {
-    namespace wm = nvcuda::wmma;
-    constexpr bool kTF32 = P == Precision::kFloat32TF32;
-    constexpr int KS = kTF32 ? 8 : 16;  // k of one mma
-    using InT = std::conditional_t<kTF32, wm::precision::tf32, __half>;
-    constexpr int WARPS_N = BN >= 128 ? 4 : 2, WARPS_M = 8 / WARPS_N;
-    constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N, FM = WM / 16, FN = WN / 16;
-    static_assert(FM >= 1 && FN >= 1 && BK % KS == 0, "tile shape");
-    const int warp = tid / 32, lane = tid % 32;
-    const int wmIdx = warp / WARPS_N, wnIdx = warp % WARPS_N;
-    wm::fragment<wm::accumulator, 16, 16, KS, float> acc[FM][FN];
+    if constexpr (P == Precision::kFloat32TF32 && !TRTKIT_DCN_HAS_TF32) {
+      __trap();  // TF32 tensor cores need sm_80; the launcher runs strict fp32 on older GPUs instead
+    } else {
+      namespace wm = nvcuda::wmma;
+      constexpr bool kTF32 = P == Precision::kFloat32TF32;
+      constexpr int KS = kTF32 ? 8 : 16;  // k of one mma
+      using InT = std::conditional_t<kTF32, Tf32Tag, __half>;
+      constexpr int WARPS_N = BN >= 128 ? 4 : 2, WARPS_M = 8 / WARPS_N;
+      constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N, FM = WM / 16, FN = WN / 16;
+      static_assert(FM >= 1 && FN >= 1 && BK % KS == 0, "tile shape");
+      const int warp = tid / 32, lane = tid % 32;
+      const int wmIdx = warp / WARPS_N, wnIdx = warp % WARPS_N;
+      wm::fragment<wm::accumulator, 16, 16, KS, float> acc[FM][FN];
 #pragma unroll
-    for (int i = 0; i < FM; ++i)
+      for (int i = 0; i < FM; ++i)
 #pragma unroll
-      for (int j = 0; j < FN; ++j) wm::fill_fragment(acc[i][j], 0.f);
+        for (int j = 0; j < FN; ++j) wm::fill_fragment(acc[i][j], 0.f);
 
-    for (int t = 0; t < numChunks; ++t) {
-      front(t);
-      const T* as = As + (t % AS) * BK * LDA;
-      const T* bsT = Bs + (t % 2) * Shape::kBRows * LDB;
+      for (int t = 0; t < numChunks; ++t) {
+        front(t);
+        const T* as = As + (t % AS) * BK * LDA;
+        const T* bsT = Bs + (t % 2) * Shape::kBRows * LDB;
 #pragma unroll
-      for (int k = 0; k < BK; k += KS) {
-        wm::fragment<wm::matrix_a, 16, 16, KS, InT, wm::col_major> fa[FM];
-        wm::fragment<wm::matrix_b, 16, 16, KS, InT, wm::col_major> fb[FN];
+        for (int k = 0; k < BK; k += KS) {
+          wm::fragment<wm::matrix_a, 16, 16, KS, InT, wm::col_major> fa[FM];
+          wm::fragment<wm::matrix_b, 16, 16, KS, InT, wm::col_major> fb[FN];
 #pragma unroll
-        for (int i = 0; i < FM; ++i) {
-          wm::load_matrix_sync(fa[i], as + k * LDA + wmIdx * WM + i * 16, LDA);
-          if constexpr (kTF32) {
+          for (int i = 0; i < FM; ++i) {
+            wm::load_matrix_sync(fa[i], as + k * LDA + wmIdx * WM + i * 16, LDA);
+            if constexpr (kTF32) {
 #pragma unroll
-            for (int e = 0; e < fa[i].num_elements; ++e) fa[i].x[e] = wm::__float_to_tf32(fa[i].x[e]);
+              for (int e = 0; e < fa[i].num_elements; ++e) fa[i].x[e] = toTf32(fa[i].x[e]);
+            }
           }
+#pragma unroll
+          for (int j = 0; j < FN; ++j) {
+            wm::load_matrix_sync(fb[j], bsT + (wnIdx * WN + j * 16) * LDB + k, LDB);
+            if constexpr (kTF32) {
+#pragma unroll
+              for (int e = 0; e < fb[j].num_elements; ++e) fb[j].x[e] = toTf32(fb[j].x[e]);
+            }
+          }
+#pragma unroll
+          for (int i = 0; i < FM; ++i)
+#pragma unroll
+            for (int j = 0; j < FN; ++j) wm::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
         }
+        back(t);
+      }
+      // Epilogue through a per-warp 16x16 staging tile in the (now idle) weight buffers.
+      cpAsyncWait<0>();
+      __syncthreads();
+      float* stage = reinterpret_cast<float*>(smem) + warp * 256;
+      const int r = lane / 2, cb = (lane % 2) * 8;
+#pragma unroll
+      for (int i = 0; i < FM; ++i) {
 #pragma unroll
         for (int j = 0; j < FN; ++j) {
-          wm::load_matrix_sync(fb[j], bsT + (wnIdx * WN + j * 16) * LDB + k, LDB);
-          if constexpr (kTF32) {
+          wm::store_matrix_sync(stage, acc[i][j], 16, wm::mem_row_major);
+          __syncwarp();
+          const int m = m0 + wmIdx * WM + i * 16 + r;
+          const int p = n0 + wnIdx * WN + j * 16 + cb;
 #pragma unroll
-            for (int e = 0; e < fb[j].num_elements; ++e) fb[j].x[e] = wm::__float_to_tf32(fb[j].x[e]);
-          }
+          for (int e = 0; e < 8; ++e) writeOut(m, p + e, stage[r * 16 + cb + e]);
+          __syncwarp();
         }
-#pragma unroll
-        for (int i = 0; i < FM; ++i)
-#pragma unroll
-          for (int j = 0; j < FN; ++j) wm::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
-      }
-      back(t);
-    }
-    // Epilogue through a per-warp 16x16 staging tile in the (now idle) weight buffers.
-    cpAsyncWait<0>();
-    __syncthreads();
-    float* stage = reinterpret_cast<float*>(smem) + warp * 256;
-    const int r = lane / 2, cb = (lane % 2) * 8;
-#pragma unroll
-    for (int i = 0; i < FM; ++i) {
-#pragma unroll
-      for (int j = 0; j < FN; ++j) {
-        wm::store_matrix_sync(stage, acc[i][j], 16, wm::mem_row_major);
-        __syncwarp();
-        const int m = m0 + wmIdx * WM + i * 16 + r;
-        const int p = n0 + wnIdx * WN + j * 16 + cb;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) writeOut(m, p + e, stage[r * 16 + cb + e]);
-        __syncwarp();
       }
     }
   }
@@ -592,14 +623,6 @@ cudaError_t launchGemm(const GemmArgs& args, int64_t groups, cudaStream_t stream
                   static_cast<unsigned>(groups * args.mTilesPerGroup));
   deformGemm<P, BM, BN, BK, MINB><<<grid, kThreads, Shape::kSmemBytes, stream>>>(args);
   return cudaGetLastError();
-}
-
-// Channels per chunk: a whole cache line of one pixel (128 bytes) when the unit is long enough, else half.
-template <Precision P, int BM>
-cudaError_t launchForUnit(const GemmArgs& args, int64_t groups, cudaStream_t stream) {
-  constexpr int kLong = Traits<P>::kVec * 8, kShort = Traits<P>::kVec * 4;
-  if (args.unit > kShort && !TRTKIT_DCN_SHORT_BK) return launchGemm<P, BM, 64, kLong>(args, groups, stream);
-  return launchGemm<P, BM, 64, kShort>(args, groups, stream);
 }
 
 template <Precision P>
@@ -656,24 +679,39 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const void*
   // output channels go into one tile of 64, 128 or 256 where that still fills the GPU. With many waves of
   // 256-channel tiles, half-line chunks make them small enough for two CTAs per SM (more warps to hide the
   // gather latency); near one wave, full-line chunks and one CTA per SM; under half a wave, 128-channel tiles
-  // (twice the CTAs).
-  int device = 0, sms = 132;
-  if (cudaGetDevice(&device) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  const int64_t pixTiles = (d.totalPix + 63) / 64;
+  // (twice the CTAs). GPUs with less shared memory per block (sm_86/89: 99 KB) step down to smaller tiles.
+  int device = 0, sms = 132, smemMax = 48 * 1024;
+  if (cudaGetDevice(&device) == cudaSuccess) {
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    cudaDeviceGetAttribute(&smemMax, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  }
+  constexpr int kLong = Traits<P>::kVec * 8, kShort = Traits<P>::kVec * 4;
+  const bool longChunks = d.unit > kShort && !TRTKIT_DCN_SHORT_BK;
+  auto fits = [&](size_t bytes) { return bytes <= static_cast<size_t>(smemMax); };
   auto tiles = [&](int bm) { return static_cast<int32_t>((d.coutG + bm - 1) / bm); };
-  if (d.coutG <= 64) {
-    g.mTilesPerGroup = tiles(64);
-    return launchForUnit<P, 64>(g, p.groups, stream);
-  }
+  const int64_t pixTiles = (d.totalPix + 63) / 64;
   const int64_t ctas256 = pixTiles * tiles(256) * p.groups;
-  if (d.coutG <= 128 || TRTKIT_DCN_MAX_BM < 256 || 2 * ctas256 < sms) {
-    g.mTilesPerGroup = tiles(128);
-    return launchForUnit<P, 128>(g, p.groups, stream);
+  int bm = d.coutG <= 64 ? 64 : (d.coutG <= 128 || TRTKIT_DCN_MAX_BM < 256 || 2 * ctas256 < sms) ? 128 : 256;
+  if (bm == 256) {
+    g.mTilesPerGroup = tiles(256);
+    if (ctas256 >= 3 * static_cast<int64_t>(sms) && fits(TileShape<P, 256, 64, kShort>::kSmemBytes))
+      return launchGemm<P, 256, 64, kShort, 2>(g, p.groups, stream);
+    if (longChunks && fits(TileShape<P, 256, 64, kLong>::kSmemBytes))
+      return launchGemm<P, 256, 64, kLong>(g, p.groups, stream);
+    if (fits(TileShape<P, 256, 64, kShort>::kSmemBytes)) return launchGemm<P, 256, 64, kShort>(g, p.groups, stream);
+    bm = 128;
   }
-  g.mTilesPerGroup = tiles(256);
-  constexpr int kShort = Traits<P>::kVec * 4;
-  if (ctas256 >= 3 * static_cast<int64_t>(sms)) return launchGemm<P, 256, 64, kShort, 2>(g, p.groups, stream);
-  return launchForUnit<P, 256>(g, p.groups, stream);
+  if (bm == 128) {
+    g.mTilesPerGroup = tiles(128);
+    if (longChunks && fits(TileShape<P, 128, 64, kLong>::kSmemBytes))
+      return launchGemm<P, 128, 64, kLong>(g, p.groups, stream);
+    if (fits(TileShape<P, 128, 64, kShort>::kSmemBytes)) return launchGemm<P, 128, 64, kShort>(g, p.groups, stream);
+  }
+  g.mTilesPerGroup = tiles(64);
+  if (longChunks && fits(TileShape<P, 64, 64, kLong>::kSmemBytes))
+    return launchGemm<P, 64, 64, kLong>(g, p.groups, stream);
+  if (fits(TileShape<P, 64, 64, kShort>::kSmemBytes)) return launchGemm<P, 64, 64, kShort>(g, p.groups, stream);
+  return cudaErrorInvalidConfiguration;  // the device has under ~75 KB of shared memory per block (sm_75)
 }
 
 }  // namespace
@@ -712,6 +750,13 @@ cudaError_t launchDeformConv2d(const DeformConvParams& p, Precision precision, c
   if (d.totalPix == 0) return cudaSuccess;  // empty batch: nothing to write (its tensors may be null)
   if (p.useMask && mask == nullptr) return cudaErrorInvalidValue;
   if (p.hasBias && bias == nullptr) return cudaErrorInvalidValue;
+  if (precision == Precision::kFloat32TF32) {
+    // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).
+    int device = 0, major = 8;
+    if (cudaGetDevice(&device) == cudaSuccess)
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    if (major < 8) precision = Precision::kFloat32Strict;
+  }
   switch (precision) {
     case Precision::kFloat32Strict:
       return launchTyped<Precision::kFloat32Strict>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
