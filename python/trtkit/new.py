@@ -337,7 +337,8 @@ class Plan:
             "py_outputs": _py_list([_q(y) for y in self.outputs], "    "),
             "py_attrs": "\n".join(f"        {a.py_decl()}," for a in self.attrs),
             "py_type_rows": _py_list(py_rows, "    "),
-            "py_spec_extra": "",
+            # the compiled module the eager CUDA path runs the layer from
+            "py_spec_extra": "" if in_kit else f"\n    module={_q(pkg + '._C')},",
             # tests
             "cpu_test_imports": _imports(
                 ["onnx", "pytest", "torch", "trtkit"],
@@ -348,7 +349,7 @@ class Plan:
                 ],
             ),
             "gpu_test_imports": _imports(
-                ["pytest", "torch"], [(layers, "_C"), (ops_module, f"{s}_reference")]
+                ["pytest", "torch"], [(layers, "_C"), (ops_module, f"{s}, {s}_reference")]
             ),
             "trt_test_imports": _imports(
                 ["pytest", "trtkit"] + ([] if in_kit else [pkg]), [("trtkit", "doctor, parser_fields")]
