@@ -181,8 +181,9 @@ def _string_attr(node: Any, name: str, default: str) -> tuple[str, Optional[str]
     for a in node.attribute:
         if a.name == name:
             if a.type != onnx.AttributeProto.STRING:
+                # The parser reads AttributeProto.s regardless of the type: "" for a non-string attribute.
                 kind = onnx.AttributeProto.AttributeType.Name(a.type)
-                return default, f"attribute {name!r} must be a STRING, the node has a {kind}"
+                return "", f'attribute {name!r} must be a STRING, the node has a {kind} (the parser reads "")'
             return a.s.decode("utf-8", errors="replace"), None
     return default, None
 
@@ -574,7 +575,7 @@ def check_node(
     report = NodeReport(node.name, node.op_type, node.domain, site.where, version, namespace)
     for problem in (version_problem, namespace_problem):
         if problem:
-            report.add(ERROR, "bad-plugin-attribute", problem + " (the parser cannot read it)")
+            report.add(ERROR, "bad-plugin-attribute", problem)
 
     if builtins.is_builtin(node.op_type):
         report.add(

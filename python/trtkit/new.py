@@ -595,6 +595,8 @@ def run(args: argparse.Namespace) -> int:
     except NewError as e:
         print(f"trtkit new: error: {e}", file=sys.stderr)
         return 2
+    if kit_layer_names() is None:
+        print("trtkit new: note: trtkit._C is not built, so NAME was not checked against the kit's plugins")
     print(f"trtkit new: {p.name} ({len(p.inputs)} input(s), {len(p.outputs)} output(s)) in {p.target}")
     for path in written:
         print(f"  {path.relative_to(p.target)}")

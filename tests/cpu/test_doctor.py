@@ -393,3 +393,11 @@ def test_cli_entry_point(tmp_path: Path, trt_ready: None) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["nodes"][0]["status"] == "ERROR"
+
+
+@pytest.mark.trt
+def test_non_string_plugin_version_is_an_error(tmp_path: Path, trt_ready: None) -> None:
+    path = myselu_model(tmp_path / "m.onnx", plugin_version=2)  # an INT: the parser reads "" as the version
+    report = doctor.diagnose(path)
+    assert {"bad-plugin-attribute", "creator-not-found"} <= codes(report)
+    assert report.nodes[0].plugin_version == ""
