@@ -401,3 +401,32 @@ def test_non_string_plugin_version_is_an_error(tmp_path: Path, trt_ready: None) 
     report = doctor.diagnose(path)
     assert {"bad-plugin-attribute", "creator-not-found"} <= codes(report)
     assert report.nodes[0].plugin_version == ""
+
+
+def test_type_level_conversion_agrees_with_parser_fields() -> None:
+    """doctor.parser_conversion (types, lengths) and trtkit.parser_fields (bytes) replay the same rules."""
+    from trtkit import parser_fields
+
+    attrs = [
+        helper.make_attribute("i", -7),
+        helper.make_attribute("big", 2**33 + 5),
+        helper.make_attribute("ints", [1, 2, 3]),
+        helper.make_attribute("f", 0.25),
+        helper.make_attribute("fs", [0.5, 1.5]),
+        helper.make_attribute("s", "json"),
+        helper.make_attribute("ss", ["a", "bc"]),
+        helper.make_attribute("t32", numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3))),
+        helper.make_attribute("t16", numpy_helper.from_array(np.ones(3, np.float16))),
+        helper.make_attribute("ti8", numpy_helper.from_array(np.ones(4, np.int8))),
+        helper.make_attribute("ti32", numpy_helper.from_array(np.ones(2, np.int32))),
+        helper.make_attribute("tf64", numpy_helper.from_array(np.ones(2, np.float64))),
+    ]
+    node = helper.make_node("X", [], [], domain="d")
+    node.attribute.extend(attrs)
+    fields = {
+        name: (dtype, length)
+        for name, dtype, _, length in parser_fields.fields_from_node(node, [a.name for a in attrs])
+    }
+    for attr in attrs:
+        conv = doctor.parser_conversion(attr)
+        assert (conv.dtype, conv.length) == fields[attr.name], attr.name
