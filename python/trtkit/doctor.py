@@ -43,6 +43,8 @@ ERROR, WARNING, INFO = "error", "warning", "info"
 class DoctorError(Exception):
     """The check cannot run at all (exit status 2); the message says why and what to do."""
 
+    runtime: Optional[str] = None  # the TensorRT runtime, when it was found before the failure
+
 
 class _StaticOnly(Exception):
     pass
@@ -69,6 +71,7 @@ class NodeReport:
     plugin_namespace: str
     creator: Optional[dict[str, Any]] = None  # name, version, namespace, interface, fields
     findings: list[Finding] = field(default_factory=list)
+    checked_with_runtime: bool = False  # the creator lookup ran (else only the static checks did)
 
     def add(self, severity: str, code: str, message: str) -> None:
         self.findings.append(Finding(severity, code, message))
@@ -79,7 +82,7 @@ class NodeReport:
             return "ERROR"
         if any(f.severity == WARNING for f in self.findings):
             return "warning"
-        return "ok"
+        return "ok" if self.checked_with_runtime else "ok (static checks only)"
 
 
 @dataclass
@@ -527,7 +530,9 @@ def open_runtime(libraries: Sequence[str], load_kit: bool = True) -> tuple[Regis
     for lib in libraries:
         p = Path(lib)
         if not p.exists():
-            raise DoctorError(f"plugin library not found: {p}")
+            error = DoctorError(f"plugin library not found: {p}")
+            error.runtime = registry.runtime_name
+            raise error
         key = str(p.resolve())
         if kit_path and key == str(Path(kit_path).resolve()) and "kit" in _LOADED_LIBRARIES:
             continue  # the kit's own library: loaded above (loading it twice fails)
@@ -548,11 +553,13 @@ def open_runtime(libraries: Sequence[str], load_kit: bool = True) -> tuple[Regis
                 continue
             if handle is None:
                 why = _last_lines(log[0]) if log and log[0].strip() else "TensorRT gave no reason"
-                raise DoctorError(
+                error = DoctorError(
                     f"plugin library {p} could not be loaded into {registry.runtime_name}: {why}. A TensorRT "
                     "plugin library must export getCreators (or getPluginCreators) and setLoggerFinder, be "
                     "built against this TensorRT major version, and not repeat creators loaded already."
                 )
+                error.runtime = registry.runtime_name
+                raise error
             _LOADED_LIBRARIES[key] = handle
         loaded.append({"path": key, "role": "user", "loaded": True, "message": ""})
     return registry, loaded
@@ -609,7 +616,7 @@ def check_node(
         )
     if registry is None:
         return report
-
+    report.checked_with_runtime = True
     creator = registry.find(node.op_type, version, namespace)
     via_domain = False
     if creator is None and node.domain and node.domain != namespace:
@@ -778,6 +785,7 @@ def diagnose(
         elif text.startswith("plugin library"):
             code = "library-not-loaded"
         report.findings.append(Finding(ERROR, code, text))
+        report.runtime = e.runtime
         registry = None
     creators = registry.creators() if registry is not None else []
     for site in _sites(model):
