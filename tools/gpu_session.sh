@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One call on the GPU machine (see README "Development"): build with TensorRT headers, run every tier, benchmark.
 # Expects (carried, git-ignored): .whl/ with the cp312 TensorRT lean wheels, .carry/trt-headers/<ver>/include.
-# Usage: tools/gpu_session.sh [pytest args...]; TRTKIT_BENCH=0 skips benchmarks. Logs and results go to $OUT.
+# Usage: tools/gpu_session.sh [pytest args...]; TRTKIT_BENCH=0 skips benchmarks, TRTKIT_BENCH="a.py b.py" picks. Logs and results go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -26,8 +26,10 @@ echo "build: $(( $(date +%s) - t0 )) s"
 python3 -m pytest tests -q -ra -p no:cacheprovider --junitxml="$OUT/junit.xml" "$@" 2>&1 | tee "$OUT/pytest.log" | tail -40
 status=${PIPESTATUS[0]}
 
-if [ "${TRTKIT_BENCH:-1}" != 0 ]; then
-  for b in bench/bench_*.py; do
+if [ "${TRTKIT_BENCH:-all}" != 0 ]; then
+  benches="${TRTKIT_BENCH:-all}"
+  [ "$benches" = all ] && benches=$(ls bench/bench_*.py)
+  for b in $benches; do
     echo "== $b"
     timeout 300 python3 "$b" 2>&1 | tee -a "$OUT/bench.log" | tail -30
   done

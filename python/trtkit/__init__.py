@@ -23,6 +23,7 @@ __all__ = [
     "include_dir",
     "library_path",
     "load",
+    "nn",
     "ops",
     "sdk_dir",
     "tensorrt_runtime",
@@ -31,8 +32,8 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # trtkit.ops imports torch; keep `import trtkit` (and `trtkit info`) usable without it.
-    if name == "ops":
+    if name in ("ops", "nn"):
         import importlib
 
-        return importlib.import_module("trtkit.ops")
+        return importlib.import_module(f"trtkit.{name}")
     raise AttributeError(f"module 'trtkit' has no attribute {name!r}")

@@ -68,6 +68,13 @@ def export(
     output_names = list(output_names)
 
     if dynamo:
+        try:
+            import onnxscript  # noqa: F401
+        except ImportError as e:
+            raise ImportError(
+                f"trtkit.export(dynamo=True) needs onnxscript ({e}): pip install onnxscript, or pass "
+                "dynamo=False for the legacy exporter"
+            ) from e
         table = dict(kwargs.pop("custom_translation_table", None) or {})
         for s in _spec.all_specs():
             table.setdefault(s.torch_op.default, _spec.dynamo_translation(s, plugin))
@@ -76,6 +83,9 @@ def export(
                     table[r.overload()] = _spec.dynamo_reroute_translation(s, r, plugin)
         if dynamic_batch and "dynamic_shapes" not in kwargs and "dynamic_axes" not in kwargs:
             kwargs["dynamic_shapes"] = _dynamic_shapes(model, args, tensor_positions)
+        # One self-contained file, as the legacy exporter writes it (the dynamo exporter would move every
+        # initializer over 1 KiB to PATH.data). Models over 2 GiB: pass external_data=True.
+        kwargs.setdefault("external_data", False)
         with _quiet(verbose):
             torch.onnx.export(
                 model,

@@ -355,6 +355,30 @@ _SPECS: dict[str, OpSpec] = {}
 _REGISTRY_LOCK = threading.RLock()
 
 
+def fields_from_compiled(schema: dict[str, Any]) -> dict[str, Any]:
+    """The declarative part of an OpSpec (name, doc, inputs, outputs, attrs, type_combinations) from a
+    compiled layer's schema (``<module>._C.schema(name)``): the starting point of a new ops/<op>.py, for a
+    person or a template generator. The PyTorch side (op, reference, output_shapes, validate, backward)
+    is what must be added by hand."""
+    weights = [a["name"] for a in schema["attrs"] if a["type"] == "weights"]
+    if weights:
+        raise ValueError(
+            f"{schema['name']}: plugin-held weight attributes {weights} have no torch op argument; pass "
+            "weights as inputs (the kit's default) to give the op a PyTorch front end"
+        )
+    return {
+        "name": schema["name"],
+        "doc": schema["doc"],
+        "inputs": [TensorArg(n) for n in schema["inputs"]],
+        "outputs": list(schema["outputs"]),
+        "attrs": [
+            Attr(a["name"], a["type"], None if a["required"] else a["default"], a["doc"], a["required"])
+            for a in schema["attrs"]
+        ],
+        "type_combinations": [tuple(row) for row in schema["type_combinations"]],
+    }
+
+
 def all_specs() -> list[OpSpec]:
     """Every registered op spec (importing trtkit.ops registers the kit's own)."""
     return list(_SPECS.values())

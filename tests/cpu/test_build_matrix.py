@@ -143,6 +143,29 @@ if H is not None and H.TENSORRT_MAJOR == int(trt.__version__.split(".")[0]):
             assert status == 0 and shapes == [[x0, x1], z] and (ops > 0) == symbolic, (shapes, ops, z)
     assert v2.get_output_dimensions(1, [[2, 3, 4]])[0] is None  # rank 3: the layer's error, nbDims = -1
     print("harness checked")
+
+    # enqueue's success path on empty tensors (no GPU needed), counting heap allocations when the
+    # malloc counter is preloaded: the adapters must allocate nothing.
+    x, z = [0, 4], [2, 3, 0, 8]
+    ins, outs = [(0, "float32", x)], [(0, "float32", x), (0, "float32", z)]
+    counts = []
+    v2.configure_plugin([("float32", x)], [("float32", x), ("float32", z)])
+    runner = v2.clone()
+    runner.attach_to_context()
+    for _ in range(2):
+        assert runner.enqueue(ins, outs) == 0
+        counts.append(H.last_enqueue_allocations())
+    assert v3.configure_plugin([("float32", x)], [("float32", x), ("float32", z)]) == 0
+    ((name, _, data, _),) = v3.get_fields_to_serialize()
+    field = trt.PluginField(name, np.frombuffer(data, np.uint8).copy(), T.UNKNOWN)
+    creator = registry.get_creator("TKPROBE", "2", "trtkit")
+    restored = creator.create_plugin("probe", trt.PluginFieldCollection([field]), trt.TensorRTPhase.RUNTIME)
+    runner3 = H.PluginV3(restored).attach_to_context()
+    assert runner3.on_shape_change([("float32", x)], [("float32", x), ("float32", z)]) == 0
+    for _ in range(2):
+        assert runner3.enqueue(ins, outs) == 0
+        counts.append(H.last_enqueue_allocations())
+    print("enqueue allocations", counts)
 """
 
 
@@ -167,6 +190,8 @@ def test_library_of_the_runtimes_major_loads_and_creates_plugins(libraries: dict
         pytest.skip(f"no header set of TensorRT {major}.x (the runtime's major) was built")
     harness = importlib.util.find_spec("trtkit._trt_harness") is not None
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    counter = BUILD / "libmalloc_counter.so"
+    env["LD_PRELOAD"] = " ".join(filter(None, [os.environ.get("LD_PRELOAD", ""), str(counter)]))
     for include in matching:
         proc = subprocess.run(
             [sys.executable, "-c", LOAD_SCRIPT, str(libraries[str(include)])],
@@ -177,3 +202,4 @@ def test_library_of_the_runtimes_major_loads_and_creates_plugins(libraries: dict
         assert proc.returncode == 0 and "loaded" in proc.stdout, proc.stdout + proc.stderr
         if harness:
             assert "harness checked" in proc.stdout, proc.stdout + proc.stderr
+            assert "enqueue allocations [0, 0, 0, 0]" in proc.stdout, proc.stdout + proc.stderr

@@ -201,6 +201,7 @@ def test_config_from_fields_matches_exported_node(tmp_path) -> None:  # type: ig
     give the config the model's attributes describe."""
     pf = pytest.importorskip("trtkit.parser_fields", reason="trtkit.parser_fields (helper trt) is not merged")
     torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript", reason="the dynamo exporter needs onnxscript")
     import trtkit
     from trtkit.onnx_schema import kit_nodes
     from trtkit.ops import MySelu

@@ -74,3 +74,19 @@ def test_default_config_agrees(name: str) -> None:
     assert list(layer.attrs) == spec.attr_names
     for a in spec.attrs:
         assert same_value(layer.attrs[a.name], a.default)
+
+
+@pytest.mark.parametrize("name", sorted(s.name for s in all_specs()))
+def test_fields_from_compiled_rebuild_the_spec(name: str) -> None:
+    """What a template generator starts from: the compiled schema gives back the spec's declarative part."""
+    from trtkit.spec import fields_from_compiled
+
+    spec = get_spec(name)
+    fields = fields_from_compiled(importlib.import_module(spec.module).schema(name))
+    assert fields["name"] == spec.name
+    assert [t.name for t in fields["inputs"]] == [t.name for t in spec.inputs]
+    assert fields["outputs"] == list(spec.outputs)
+    assert [(a.name, a.type, a.default, a.required) for a in fields["attrs"]] == [
+        (a.name, a.type, a.default, a.required) for a in spec.attrs
+    ]
+    assert fields["type_combinations"] == list(spec.type_combinations)

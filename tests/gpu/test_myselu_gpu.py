@@ -6,6 +6,7 @@ on CUDA, streams, and the fake kernel under torch.compile and the dynamo exporte
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -59,8 +60,11 @@ def run_layer(x: Any, p: Any, axes: list[int], gain: float, y: Any) -> Any:
 
 
 def random_case(rng: random.Random) -> tuple[list[int], list[int]]:
-    rank = rng.randint(1, 6)
-    shape = [rng.choice([1, 1, 2, 3, 5, 7, 8, 16, 17, 31, 64, 33]) for _ in range(rank)]
+    while True:  # at most 2**21 elements, so 450 cases stay fast
+        rank = rng.randint(1, 6)
+        shape = [rng.choice([1, 1, 2, 3, 5, 7, 8, 16, 17, 31, 64, 33]) for _ in range(rank)]
+        if math.prod(shape) <= 2**21:
+            break
     n = rng.randint(0, rank)  # length of the axes run (0 = one beta)
     first = rng.randint(0, rank - n)
     axes = list(range(first, first + n))
@@ -210,6 +214,7 @@ def test_torch_compile_on_cuda(backend: str) -> None:
 
 def test_dynamo_export_with_cuda_tensors(tmp_path: Any) -> None:
     """The fake kernel serves torch.export on CUDA tensors; the node equals the CPU export's."""
+    pytest.importorskip("onnxscript", reason="the dynamo exporter needs onnxscript (pip install onnxscript)")
     import trtkit
     from trtkit.onnx_schema import describe_node, kit_nodes
 

@@ -133,3 +133,63 @@ def test_enqueue_runs_on_the_stream_it_is_given(cuda: Any, trt: Any, registry: A
         y = run_v2(trt, registry, harness, case, x, p, sync=False)
     torch.cuda.synchronize()
     torch.testing.assert_close(y, reference(source, p, case[1], case[4]), rtol=1e-5, atol=1e-6)
+
+
+ALLOC_SCRIPT = r"""
+import torch
+import trtkit
+from trtkit import _trt_harness as H
+from trt_helpers import V2, V3, create_from_node, myselu_node
+
+trt = trtkit.tensorrt_runtime()
+trtkit.load()
+registry = trt.get_plugin_registry()
+info = '{"layer": "a source-layer name long enough to leave any small-string buffer"}'
+x = torch.randn(4, 16, 8, 8, device="cuda")
+p = torch.randn(16, device="cuda")
+y = torch.empty_like(x)
+d = lambda t: (str(t.dtype).replace("torch.", ""), list(t.shape))
+ptr = lambda t: (t.data_ptr(),) + d(t)
+stream = torch.cuda.current_stream().cuda_stream
+counts = []
+
+v2 = H.PluginV2(create_from_node(trt, registry, myselu_node(V2, info=info)))
+v2.configure_plugin([d(x), d(p)], [d(y)])
+r2 = v2.clone()
+r2.attach_to_context()
+v3 = H.PluginV3(create_from_node(trt, registry, myselu_node(V3, info=info)))
+assert v3.configure_plugin([d(x), d(p)], [d(y)]) == 0
+r3 = v3.attach_to_context()
+assert r3.on_shape_change([d(x), d(p)], [d(y)]) == 0
+for runner in (r2, r3):
+    assert runner.enqueue([ptr(x), ptr(p)], [ptr(y)], 0, stream) == 0  # warm-up: CUDA loads the kernel lazily
+    for _ in range(3):
+        assert runner.enqueue([ptr(x), ptr(p)], [ptr(y)], 0, stream) == 0
+        counts.append(H.last_enqueue_allocations())
+torch.cuda.synchronize()
+print("enqueue allocations", counts)
+"""
+
+
+def test_enqueue_allocates_nothing_on_the_heap(cuda: Any, harness: Any, tmp_path: Any) -> None:
+    # The rule: enqueue does no heap allocation (several execution contexts run clones concurrently, and
+    # enqueue is on the inference hot path). Checked with an LD_PRELOADed per-thread malloc counter.
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the malloc counter")
+    source = Path(__file__).resolve().parents[2] / "csrc" / "trt" / "harness" / "malloc_counter.c"
+    counter = tmp_path / "libmalloc_counter.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", str(counter), str(source)], check=True)
+    env = dict(os.environ, LD_PRELOAD=str(counter))
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent)] + [p for p in sys.path if p])
+    proc = subprocess.run(
+        [sys.executable, "-c", ALLOC_SCRIPT], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "enqueue allocations [0, 0, 0, 0, 0, 0]" in proc.stdout, proc.stdout + proc.stderr[-2000:]

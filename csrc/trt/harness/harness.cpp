@@ -255,6 +255,27 @@ py::list takeLog() {
   return out;
 }
 
+// ---- allocation counting around enqueue ---------------------------------------------------------------------
+
+// Present only when the process runs with LD_PRELOAD=<malloc_counter.so> (see malloc_counter.c).
+using MallocCount = long (*)();
+MallocCount mallocCounter() {
+  static const MallocCount counter = reinterpret_cast<MallocCount>(dlsym(RTLD_DEFAULT, "trtkit_malloc_count"));
+  return counter;
+}
+
+long gLastEnqueueAllocations = -1;
+
+// Calls `enqueue` and records how many heap allocations it made on this thread (-1: no counter loaded).
+template <typename F>
+int32_t countedEnqueue(F&& enqueue) {
+  MallocCount counter = mallocCounter();
+  const long before = counter != nullptr ? counter() : 0;
+  const int32_t status = enqueue();
+  gLastEnqueueAllocations = counter != nullptr ? counter() - before : -1;
+  return status;
+}
+
 // ---- V2 ------------------------------------------------------------------------------------------------------
 
 constexpr int32_t kDynamicExt = 3;  // PluginVersion::kV2_DYNAMICEXT, in getTensorRTVersion()'s top byte
@@ -346,8 +367,10 @@ class PluginV2 {
   int32_t enqueue(const py::list& inputs, const py::list& outputs, uintptr_t workspace, uintptr_t stream) {
     EnqueueArgs a = enqueueArgsOf(inputs, outputs);
     py::gil_scoped_release release;
-    return p().enqueue(a.inDesc.data(), a.outDesc.data(), a.in.data(), a.out.data(), reinterpret_cast<void*>(workspace),
-                       reinterpret_cast<cudaStream_t>(stream));
+    return countedEnqueue([&] {
+      return p().enqueue(a.inDesc.data(), a.outDesc.data(), a.in.data(), a.out.data(),
+                         reinterpret_cast<void*>(workspace), reinterpret_cast<cudaStream_t>(stream));
+    });
   }
 
  private:
@@ -482,8 +505,10 @@ class PluginV3 {
   int32_t enqueue(const py::list& inputs, const py::list& outputs, uintptr_t workspace, uintptr_t stream) {
     EnqueueArgs a = enqueueArgsOf(inputs, outputs);
     py::gil_scoped_release release;
-    return runtime().enqueue(a.inDesc.data(), a.outDesc.data(), a.in.data(), a.out.data(),
-                             reinterpret_cast<void*>(workspace), reinterpret_cast<cudaStream_t>(stream));
+    return countedEnqueue([&] {
+      return runtime().enqueue(a.inDesc.data(), a.outDesc.data(), a.in.data(), a.out.data(),
+                               reinterpret_cast<void*>(workspace), reinterpret_cast<cudaStream_t>(stream));
+    });
   }
 
  private:
@@ -530,6 +555,9 @@ PYBIND11_MODULE(_trt_harness, m) {
   m.def("capture_log", &captureLog, py::arg("library_path"),
         "Points the loaded plugin library's setLoggerFinder at the harness, so take_log() sees its messages.");
   m.def("take_log", &takeLog, "Messages logged since the last call: [(severity, message)].");
+  m.def(
+      "last_enqueue_allocations", [] { return gLastEnqueueAllocations; },
+      "Heap allocations the last enqueue made on its thread; -1 unless malloc_counter.so is LD_PRELOADed.");
 
   py::class_<PluginV2>(m, "PluginV2")
       .def(py::init<py::object>(), py::arg("plugin"))

@@ -1,0 +1,199 @@
+"""Benchmark: trtkit deform_conv2d kernels vs torchvision.ops.deform_conv2d vs dense cuDNN conv (same shape).
+
+One run on a GPU writes bench/results/deform_conv2d_<device>.json (device, versions, date, every number) and a
+markdown table beside it, and prints the table. Floors: FLOPs at the measured matrix rate of the precision,
+bytes (every tensor read or written once) at the measured device-to-device copy bandwidth; the larger wins.
+
+    python bench/bench_deform_conv2d.py [--shim NAME=PATH ...] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import dcn_shim  # noqa: E402
+
+SHAPES = [  # name, N, Cin, H, W, Cout, k
+    ("N8 C256 64x64", 8, 256, 64, 64, 256, 3),
+    ("N1 C256 64x64", 1, 256, 64, 64, 256, 3),
+    ("N4 C512 32x32", 4, 512, 32, 32, 512, 3),
+    ("N16 C64 128x128", 16, 64, 128, 128, 64, 3),
+]
+
+
+def bench_ms(fn, warmup_ms: float = 25, rep_ms: float = 200) -> float:
+    try:
+        import triton.testing
+
+        return float(triton.testing.do_bench(fn, warmup=warmup_ms, rep=rep_ms, return_mode="median"))
+    except ImportError:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        for _ in range(10):
+            fn()
+        times = []
+        for _ in range(50):
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        return sorted(times)[len(times) // 2]
+
+
+def measure_peaks() -> dict:
+    peaks = {}
+    n = 8192
+    for name, dtype, tf32 in (
+        ("fp32", torch.float32, False),
+        ("tf32", torch.float32, True),
+        ("fp16", torch.float16, False),
+    ):
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        a = torch.randn(n, n, device="cuda", dtype=dtype)
+        b = torch.randn(n, n, device="cuda", dtype=dtype)
+        ms = bench_ms(lambda: a @ b, rep_ms=300)  # noqa: B023
+        peaks[f"gemm_{name}_tflops"] = 2 * n**3 / ms / 1e9
+    torch.backends.cuda.matmul.allow_tf32 = False
+    src = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    ms = bench_ms(lambda: dst.copy_(src))
+    peaks["copy_tbps"] = 2 * src.numel() / ms / 1e9
+    return peaks
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shim", action="append", default=[], help="NAME=PATH of a built shim (default: build)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    shims = {}
+    for spec in args.shim:
+        name, path = spec.split("=", 1)
+        shims[name] = dcn_shim.Shim(Path(path))
+    if not shims:
+        shims["kit"] = dcn_shim.Shim(dcn_shim.build())
+    import torchvision
+
+    torch.backends.cudnn.benchmark = True
+    peaks = measure_peaks()
+    rows = []
+    for name, n, cin, h, w, cout, k in SHAPES:
+        for og in (1, 4):
+            for dtype_name in ("fp32", "fp16"):
+                dtype = torch.float32 if dtype_name == "fp32" else torch.float16
+                g = torch.Generator(device="cuda").manual_seed(0)
+                x = torch.randn(n, cin, h, w, device="cuda", generator=g).to(dtype)
+                weight = (torch.randn(cout, cin, k, k, device="cuda", generator=g) * 0.05).to(dtype)
+                offset = torch.randn(n, 2 * og * k * k, h, w, device="cuda", generator=g).to(dtype)
+                mask = torch.rand(n, og * k * k, h, w, device="cuda", generator=g).to(dtype)
+                bias = torch.randn(cout, device="cuda", generator=g).to(dtype)
+                row = {"shape": name, "offset_groups": og, "dtype": dtype_name}
+                flops = 2 * n * h * w * cout * cin * k * k
+                nbytes = (
+                    x.numel()
+                    + offset.numel()
+                    + mask.numel()
+                    + weight.numel()
+                    + bias.numel()
+                    + n * cout * h * w
+                ) * x.element_size()
+                row["gflop"] = flops / 1e9
+                row["mbytes"] = nbytes / 1e6
+
+                def tv(x=x, offset=offset, weight=weight, bias=bias, mask=mask):
+                    return torchvision.ops.deform_conv2d(x, offset, weight, bias, 1, 1, 1, mask)
+
+                row["torchvision_ms"] = bench_ms(tv)
+                d = lambda t: t.double()  # noqa: E731
+                ref = torchvision.ops.deform_conv2d(d(x), d(offset), d(weight), d(bias), 1, 1, 1, d(mask))
+                torch.backends.cudnn.allow_tf32 = False
+                row["conv_ms"] = bench_ms(lambda: F.conv2d(x, weight, bias, 1, 1))  # noqa: B023
+                if dtype_name == "fp32":
+                    torch.backends.cudnn.allow_tf32 = True
+                    row["conv_tf32_ms"] = bench_ms(lambda: F.conv2d(x, weight, bias, 1, 1))  # noqa: B023
+                    torch.backends.cudnn.allow_tf32 = False
+                precisions = ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]
+                for shim_name, shim in shims.items():
+                    for prec in precisions:
+                        run = shim.prepare(x, weight, offset, mask, bias, (1, 1), (1, 1), (1, 1), 1, og, prec)
+                        out = run().double()
+                        torch.cuda.synchronize()
+                        err = ((out - ref).norm() / ref.norm()).item()
+                        key = f"{shim_name}_{prec}"
+                        row[f"{key}_ms"] = bench_ms(run)
+                        row[f"{key}_relerr_vs_fp64"] = err
+                        rate = peaks[f"gemm_{prec}_tflops"]
+                        floor = max(flops / rate / 1e9, nbytes / peaks["copy_tbps"] / 1e9)
+                        row[f"{prec}_floor_ms"] = floor
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                if args.quick:
+                    break
+    result = {
+        "device": torch.cuda.get_device_name(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+            "python": platform.python_version(),
+        },
+        "peaks": peaks,
+        "notes": "median of triton do_bench; mask on (DCNv2), bias on, stride 1, pad 1, offsets ~N(0,1); "
+        "floor = max(FLOPs / measured GEMM rate of that precision, bytes / measured copy bandwidth)",
+        "rows": rows,
+    }
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tag = torch.cuda.get_device_name().replace(" ", "_")
+    (out_dir / f"deform_conv2d_{tag}.json").write_text(json.dumps(result, indent=1))
+    table = markdown(result, list(shims))
+    (out_dir / f"deform_conv2d_{tag}.md").write_text(table)
+    print(table)
+
+
+def markdown(result: dict, shim_names: list[str]) -> str:
+    p = result["peaks"]
+    lines = [
+        f"# deform_conv2d on {result['device']} ({result['date']})",
+        "",
+        f"versions: {result['versions']}",
+        "",
+        f"measured peaks: GEMM fp32 {p['gemm_fp32_tflops']:.0f} / tf32 {p['gemm_tf32_tflops']:.0f} / "
+        f"fp16 {p['gemm_fp16_tflops']:.0f} TFLOP/s; copy {p['copy_tbps']:.2f} TB/s",
+        "",
+        "| shape | og | mode | kit ms | torchvision ms | kit/tv | dense conv ms | kit/conv | floor ms | "
+        "kit/floor | rel err vs fp64 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        modes = ["fp32", "tf32"] if r["dtype"] == "fp32" else ["fp16"]
+        for s in shim_names:
+            for m in modes:
+                kit = r[f"{s}_{m}_ms"]
+                conv = r["conv_tf32_ms"] if m == "tf32" else r["conv_ms"]
+                label = m if len(shim_names) == 1 else f"{s}:{m}"
+                lines.append(
+                    f"| {r['shape']} | {r['offset_groups']} | {label} | {kit:.3f} | "
+                    f"{r['torchvision_ms']:.3f} | {kit / r['torchvision_ms']:.2f} | {conv:.3f} | "
+                    f"{kit / conv:.2f} | {r[f'{m}_floor_ms']:.3f} | "
+                    f"{kit / r[f'{m}_floor_ms']:.1f} | "
+                    f"{r[f'{s}_{m}_relerr_vs_fp64']:.1e} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+// Test/benchmark shim: a C ABI over the deform_conv2d launcher so that scripts can call the kernels through
+// ctypes on torch tensors' device pointers without the kit's core or the TensorRT adapter. Build:
+//   nvcc -O3 -std=c++17 -arch=sm_90 -shared -Xcompiler -fPIC -Iplugins/deform_conv2d \
+//        bench/dcn_shim.cu plugins/deform_conv2d/deform_conv2d.cu -o build/libdcn_shim.so
+#include <cstdint>
+
+#include "deform_conv2d_kernels.hpp"
+
+using trtkit::dcn::DeformConvParams;
+using trtkit::dcn::Precision;
+
+namespace {
+DeformConvParams unpack(const int64_t* v) {
+  DeformConvParams p;
+  p.batch = v[0];
+  p.inChannels = v[1];
+  p.height = v[2];
+  p.width = v[3];
+  p.outChannels = v[4];
+  p.kernelH = v[5];
+  p.kernelW = v[6];
+  p.outH = v[7];
+  p.outW = v[8];
+  p.strideH = static_cast<int32_t>(v[9]);
+  p.strideW = static_cast<int32_t>(v[10]);
+  p.padH = static_cast<int32_t>(v[11]);
+  p.padW = static_cast<int32_t>(v[12]);
+  p.dilationH = static_cast<int32_t>(v[13]);
+  p.dilationW = static_cast<int32_t>(v[14]);
+  p.groups = static_cast<int32_t>(v[15]);
+  p.offsetGroups = static_cast<int32_t>(v[16]);
+  p.useMask = v[17] != 0;
+  p.hasBias = v[18] != 0;
+  return p;
+}
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) int64_t dcn_workspace(const int64_t* params, int precision) {
+  return static_cast<int64_t>(trtkit::dcn::workspaceBytes(unpack(params), static_cast<Precision>(precision)));
+}
+
+extern "C" __attribute__((visibility("default"))) const char* dcn_check(const int64_t* params) {
+  return trtkit::dcn::checkParams(unpack(params));
+}
+
+extern "C" __attribute__((visibility("default"))) int dcn_run(const int64_t* params, int precision, void* input,
+                                                              void* weight, void* offset, void* mask, void* bias,
+                                                              void* output, void* workspace, void* stream) {
+  return static_cast<int>(trtkit::dcn::launchDeformConv2d(unpack(params), static_cast<Precision>(precision), input,
+                                                           weight, offset, mask, bias, output, workspace,
+                                                           static_cast<cudaStream_t>(stream)));
+}

@@ -1,0 +1,107 @@
+"""ctypes access to bench/dcn_shim.cu: runs the deform_conv2d kernels on torch CUDA tensors.
+
+Used by the GPU tests and the benchmark so that the kernels are exercised without the TensorRT adapter.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+PRECISION = {"fp32": 0, "tf32": 1, "fp16": 2}
+
+
+def build(out: Path | None = None, extra: tuple[str, ...] = ()) -> Path:
+    out = out or ROOT / "build" / "libdcn_shim.so"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arch = os.environ.get("DCN_ARCH", "sm_90")
+    cmd = [
+        "nvcc",
+        "-O3",
+        "-std=c++17",
+        f"-arch={arch}",
+        "-shared",
+        "-Xcompiler",
+        "-fPIC",
+        "-lineinfo",
+        f"-I{ROOT / 'plugins' / 'deform_conv2d'}",
+        str(ROOT / "bench" / "dcn_shim.cu"),
+        str(ROOT / "plugins" / "deform_conv2d" / "deform_conv2d.cu"),
+        "-o",
+        str(out),
+        *extra,
+    ]
+    subprocess.run(cmd, check=True)
+    return out
+
+
+class Shim:
+    def __init__(self, path: Path):
+        self.lib = ctypes.CDLL(str(path))
+        self.lib.dcn_workspace.restype = ctypes.c_int64
+        self.lib.dcn_workspace.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int]
+        self.lib.dcn_check.restype = ctypes.c_char_p
+        self.lib.dcn_check.argtypes = [ctypes.POINTER(ctypes.c_int64)]
+        self.lib.dcn_run.restype = ctypes.c_int
+        self.lib.dcn_run.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int] + [ctypes.c_void_p] * 8
+
+    @staticmethod
+    def params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups):
+        n, cin, h, w = x.shape
+        cout, _, kh, kw = weight.shape
+        ho, wo = offset.shape[2], offset.shape[3]
+        vals = [
+            n,
+            cin,
+            h,
+            w,
+            cout,
+            kh,
+            kw,
+            ho,
+            wo,
+            stride[0],
+            stride[1],
+            padding[0],
+            padding[1],
+            dilation[0],
+            dilation[1],
+            groups,
+            offset_groups,
+            int(mask is not None),
+            int(bias is not None),
+        ]
+        return (ctypes.c_int64 * len(vals))(*vals)
+
+    def prepare(
+        self, x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups, precision: str
+    ):
+        """Returns a zero-argument callable that runs the op into a preallocated output (for timing)."""
+        p = self.params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups)
+        why = self.lib.dcn_check(p).decode()
+        if why:
+            raise ValueError(why)
+        prec = PRECISION[precision]
+        ws_bytes = self.lib.dcn_workspace(p, prec)
+        ws = torch.empty(max(ws_bytes, 1), dtype=torch.uint8, device=x.device)
+        out = torch.full(
+            (x.shape[0], weight.shape[0], offset.shape[2], offset.shape[3]),
+            float("nan"),
+            dtype=x.dtype,
+            device=x.device,
+        )
+        args = [t.data_ptr() if t is not None else None for t in (x, weight, offset, mask, bias)]
+
+        def run() -> torch.Tensor:
+            stream = torch.cuda.current_stream().cuda_stream
+            rc = self.lib.dcn_run(p, prec, *args, out.data_ptr(), ws.data_ptr(), stream)
+            if rc != 0:
+                raise RuntimeError(f"dcn_run failed with cudaError {rc}")
+            return out
+
+        return run

@@ -1,0 +1,254 @@
+// DeformConv2d: torchvision.ops.deform_conv2d (DCNv1 / DCNv2) as a kit layer. Inputs in torchvision's operator
+// order (input, weight, offset, mask, bias); the mask is a dummy (any shape, not read) when use_mask is 0, as
+// torchvision's own op passes [N, 1] zeros. Kernels in deform_conv2d.cu; semantics and numbers in README.md.
+#include <string>
+#include <vector>
+
+#include "deform_conv2d_kernels.hpp"
+#include "trtkit/core/registry.hpp"
+
+namespace trtkit::plugins {
+namespace {
+
+constexpr const char* kName = "DeformConv2d";
+enum Input { kInput = 0, kWeight = 1, kOffset = 2, kMask = 3, kBias = 4 };
+
+std::function<void(const AttrValue&)> checkFlag() {
+  return [](const AttrValue& v) {
+    const int32_t x = std::get<int32_t>(v);
+    TRTKIT_CHECK(x == 0 || x == 1, "must be 0 or 1, got ", x);
+  };
+}
+
+std::function<void(const AttrValue&)> checkPair(bool positive) {
+  return [positive](const AttrValue& v) {
+    const auto& xs = std::get<std::vector<int32_t>>(v);
+    TRTKIT_CHECK(xs.size() == 2, "must hold 2 values (height, width), got ", xs.size());
+    for (int32_t x : xs) {
+      if (positive) {
+        TRTKIT_CHECK(x > 0, "must be > 0, got ", x);
+      } else {
+        TRTKIT_CHECK(x >= 0, "must be >= 0, got ", x);
+      }
+    }
+  };
+}
+
+// Attributes read once; the config is validated at creation so the values are in range.
+struct Attrs {
+  int32_t strideH, strideW, padH, padW, dilationH, dilationW, groups, offsetGroups;
+  bool useMask, allowTF32;
+  explicit Attrs(const LayerConfig& c) {
+    const auto& s = c.getInts("stride");
+    const auto& p = c.getInts("padding");
+    const auto& d = c.getInts("dilation");
+    strideH = s[0];
+    strideW = s[1];
+    padH = p[0];
+    padW = p[1];
+    dilationH = d[0];
+    dilationW = d[1];
+    groups = c.getInt("groups");
+    offsetGroups = c.getInt("offset_groups");
+    useMask = c.getInt("use_mask") != 0;
+    allowTF32 = c.getInt("allow_tf32") != 0;
+  }
+};
+
+int64_t outSize(int64_t in, int64_t kernel, int32_t stride, int32_t pad, int32_t dilation) {
+  return (in + 2 * pad - (dilation * (kernel - 1) + 1)) / stride + 1;
+}
+
+// Checks every relation between the five input shapes that the known dims allow (-1 = not known yet).
+void validateShapes(const Attrs& a, const std::vector<std::vector<int64_t>>& in) {
+  auto rank = [&](int i, size_t want, const char* what) {
+    TRTKIT_CHECK(in[i].size() == want, kName, ": ", what, " must have rank ", want, ", got rank ", in[i].size());
+  };
+  rank(kInput, 4, "input [N, Cin, H, W]");
+  rank(kWeight, 4, "weight [Cout, Cin/groups, kh, kw]");
+  rank(kOffset, 4, "offset [N, 2*offset_groups*kh*kw, Ho, Wo]");
+  if (a.useMask) rank(kMask, 4, "mask [N, offset_groups*kh*kw, Ho, Wo] (use_mask=1)");
+  rank(kBias, 1, "bias [Cout]");
+  const auto& x = in[kInput];
+  const auto& w = in[kWeight];
+  const auto& off = in[kOffset];
+  auto known = [](std::initializer_list<int64_t> ds) {
+    for (int64_t d : ds)
+      if (d < 0) return false;
+    return true;
+  };
+  const int64_t n = x[0], cin = x[1], cout = w[0], kh = w[2], kw = w[3];
+  if (known({cin})) {
+    TRTKIT_CHECK(cin % a.groups == 0, kName, ": groups (", a.groups, ") must divide the input channels (", cin, ")");
+    TRTKIT_CHECK(cin % a.offsetGroups == 0, kName, ": offset_groups (", a.offsetGroups,
+                 ") must divide the input channels (", cin, ")");
+  }
+  if (known({cin, w[1]}))
+    TRTKIT_CHECK(w[1] * a.groups == cin, kName, ": weight.shape[1] (", w[1], ") times groups (", a.groups,
+                 ") must equal the input channels (", cin, ")");
+  if (known({cout}))
+    TRTKIT_CHECK(cout > 0 && cout % a.groups == 0, kName, ": groups (", a.groups,
+                 ") must divide the output channels weight.shape[0] (", cout, ")");
+  if (known({kh, kw})) {
+    TRTKIT_CHECK(kh > 0 && kw > 0, kName, ": kernel size must be positive, got ", kh, "x", kw);
+    if (known({off[1]}))
+      TRTKIT_CHECK(off[1] == 2 * a.offsetGroups * kh * kw, kName, ": offset.shape[1] is ", off[1],
+                   ", expected 2*offset_groups*kh*kw = ", 2 * a.offsetGroups * kh * kw);
+  }
+  int64_t ho = -1, wo = -1;  // -1: not known yet
+  if (known({x[2], kh})) {
+    ho = outSize(x[2], kh, a.strideH, a.padH, a.dilationH);
+    TRTKIT_CHECK(ho > 0, kName, ": the output would be empty (height ", ho, "): input height ", x[2],
+                 " (padded by ", a.padH, ") is smaller than the dilated kernel");
+  }
+  if (known({x[3], kw})) {
+    wo = outSize(x[3], kw, a.strideW, a.padW, a.dilationW);
+    TRTKIT_CHECK(wo > 0, kName, ": the output would be empty (width ", wo, "): input width ", x[3],
+                 " (padded by ", a.padW, ") is smaller than the dilated kernel");
+  }
+  auto sameDim = [&](int i, int axis, int64_t want, const char* what, const char* whatWant) {
+    const int64_t have = in[i][axis];
+    if (have >= 0 && want >= 0)
+      TRTKIT_CHECK(have == want, kName, ": ", what, " is ", have, ", expected ", whatWant, " = ", want);
+  };
+  sameDim(kOffset, 0, n, "offset.shape[0]", "the batch size");
+  sameDim(kOffset, 2, ho, "offset.shape[2]", "the output height");
+  sameDim(kOffset, 3, wo, "offset.shape[3]", "the output width");
+  if (a.useMask) {
+    sameDim(kMask, 0, n, "mask.shape[0]", "the batch size");
+    if (known({kh, kw})) sameDim(kMask, 1, a.offsetGroups * kh * kw, "mask.shape[1]", "offset_groups*kh*kw");
+    sameDim(kMask, 2, ho, "mask.shape[2]", "the output height");
+    sameDim(kMask, 3, wo, "mask.shape[3]", "the output width");
+  }
+  sameDim(kBias, 0, cout, "bias.shape[0]", "the output channels");
+}
+
+dcn::DeformConvParams makeParams(const Attrs& a, const int64_t* x, const int64_t* w) {
+  dcn::DeformConvParams p;
+  p.batch = x[0];
+  p.inChannels = x[1];
+  p.height = x[2];
+  p.width = x[3];
+  p.outChannels = w[0];
+  p.kernelH = w[2];
+  p.kernelW = w[3];
+  p.outH = outSize(x[2], w[2], a.strideH, a.padH, a.dilationH);
+  p.outW = outSize(x[3], w[3], a.strideW, a.padW, a.dilationW);
+  p.strideH = a.strideH;
+  p.strideW = a.strideW;
+  p.padH = a.padH;
+  p.padW = a.padW;
+  p.dilationH = a.dilationH;
+  p.dilationW = a.dilationW;
+  p.groups = a.groups;
+  p.offsetGroups = a.offsetGroups;
+  p.useMask = a.useMask;
+  p.hasBias = true;
+  return p;
+}
+
+dcn::Precision precisionOf(DType t, const Attrs& a) {
+  if (t == DType::kFloat16) return dcn::Precision::kFloat16;
+  return a.allowTF32 ? dcn::Precision::kFloat32TF32 : dcn::Precision::kFloat32Strict;
+}
+
+}  // namespace
+
+class DeformConv2d final : public Layer {
+ public:
+  static LayerSchema schema() {
+    LayerSchema s;
+    s.name = kName;
+    s.doc =
+        "torchvision.ops.deform_conv2d (DCNv1/DCNv2): out = conv of bilinear samples at offset positions, "
+        "modulated by mask when use_mask=1";
+    s.inputs = {"input", "weight", "offset", "mask", "bias"};
+    s.outputs = {"output"};
+    s.attrs = {
+        intsAttr("stride", {1, 1}, "stride (height, width), each > 0", checkPair(true)),
+        intsAttr("padding", {0, 0}, "zero padding (height, width), each >= 0", checkPair(false)),
+        intsAttr("dilation", {1, 1}, "kernel dilation (height, width), each > 0", checkPair(true)),
+        intAttr("groups", 1, "weight groups: Cin / weight.shape[1]", checkAllPositive()),
+        intAttr("offset_groups", 1, "offset groups: offset.shape[1] / (2*kh*kw)", checkAllPositive()),
+        intAttr("use_mask", 1, "1: modulate by mask (DCNv2); 0: mask is a dummy that is not read (DCNv1)",
+                checkFlag()),
+        intAttr("allow_tf32", 0,
+                "fp32 only: 1 lets the products run on TF32 tensor cores (10-bit mantissa, fp32 sums); "
+                "0 (default) computes in IEEE fp32",
+                checkFlag()),
+    };
+    using D = DType;
+    s.typeCombinations = {{D::kFloat32, D::kFloat32, D::kFloat32, D::kFloat32, D::kFloat32, D::kFloat32},
+                          {D::kFloat16, D::kFloat16, D::kFloat16, D::kFloat16, D::kFloat16, D::kFloat16}};
+    return s;
+  }
+
+  explicit DeformConv2d(const LayerConfig& c) : Layer(c), attrs_(c) {}
+
+  std::vector<ExprDims> outputShapes(const std::vector<ExprDims>& in) const override {
+    TRTKIT_CHECK(in.size() == 5, kName, ": expects 5 inputs (input, weight, offset, mask, bias), got ", in.size());
+    std::vector<std::vector<int64_t>> dims;
+    for (const auto& t : in) {
+      std::vector<int64_t> d;
+      for (const Expr& e : t) d.push_back(e.isConstant() ? e.constant() : -1);
+      dims.push_back(d);
+    }
+    validateShapes(attrs_, dims);
+    const Attrs& a = attrs_;
+    auto out = [](const Expr& size, const Expr& kernel, int32_t stride, int32_t pad, int32_t dilation) {
+      return floorDiv(size + Expr(2 * pad) - (Expr(dilation) * (kernel - 1) + 1), Expr(stride)) + 1;
+    };
+    return {{in[kInput][0], in[kWeight][0], out(in[kInput][2], in[kWeight][2], a.strideH, a.padH, a.dilationH),
+             out(in[kInput][3], in[kWeight][3], a.strideW, a.padW, a.dilationW)}};
+  }
+
+  void configure(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) override {
+    TRTKIT_CHECK(in.size() == 5 && out.size() == 1, kName, ": expects 5 inputs and 1 output");
+    std::vector<std::vector<int64_t>> dims;
+    for (const auto& t : in) dims.push_back(t.dims);
+    validateShapes(attrs_, dims);
+  }
+
+  // The channels-last input copy and the re-laid weight (formula in deform_conv2d_kernels.hpp / README.md).
+  size_t workspaceSize(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) const override {
+    (void)out;
+    const auto& x = in.at(kInput).dims;
+    const auto& w = in.at(kWeight).dims;
+    if (x.size() != 4 || w.size() != 4) return 0;
+    for (int64_t d : x)
+      if (d < 0) return 0;
+    for (int64_t d : w)
+      if (d < 0) return 0;
+    const dcn::DeformConvParams p = makeParams(attrs_, x.data(), w.data());
+    return dcn::workspaceBytes(p, precisionOf(in.at(kInput).type.dtype, attrs_));
+  }
+
+  void enqueue(Span<const GTensor> in, Span<GTensor> out, void* workspace, cudaStream_t stream) override {
+    TRTKIT_CHECK(in.size() == 5 && out.size() == 1, kName, ": expects 5 inputs and 1 output");
+    std::vector<std::vector<int64_t>> dims;
+    for (const GTensor& t : in) dims.emplace_back(t.dims(), t.dims() + t.ndim());
+    validateShapes(attrs_, dims);
+    const dcn::DeformConvParams p = makeParams(attrs_, in[kInput].dims(), in[kWeight].dims());
+    const char* why = dcn::checkParams(p);
+    TRTKIT_CHECK(why[0] == '\0', kName, ": ", why);
+    const DType t = in[kInput].dtype();
+    for (const GTensor& g : in) TRTKIT_CHECK(g.dtype() == t, kName, ": all inputs must share one dtype");
+    TRTKIT_CHECK(out[0].count() == p.batch * p.outChannels * p.outH * p.outW, kName,
+                 ": output has the wrong number of elements");
+    const dcn::Precision prec = precisionOf(t, attrs_);
+    TRTKIT_CHECK(p.batch == 0 || workspace != nullptr || dcn::workspaceBytes(p, prec) == 0, kName,
+                 ": no workspace was given (", dcn::workspaceBytes(p, prec), " bytes needed)");
+    const cudaError_t err =
+        dcn::launchDeformConv2d(p, prec, in[kInput].data(), in[kWeight].data(), in[kOffset].data(),
+                                attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(), out[0].data(),
+                                workspace, stream);
+    TRTKIT_CHECK(err == cudaSuccess, kName, ": kernel launch failed: ", cudaGetErrorString(err));
+  }
+
+ private:
+  Attrs attrs_;
+};
+
+TRTKIT_REGISTER_LAYER(DeformConv2d);
+
+}  // namespace trtkit::plugins

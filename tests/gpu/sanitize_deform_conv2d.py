@@ -1,0 +1,65 @@
+"""Runs the DeformConv2d kernels through trtkit._C on edge cases, to be executed under compute-sanitizer
+(see test_sanitizer.py): every tile shape, padding channels, offsets far outside, odd sizes, batch 1."""
+
+from __future__ import annotations
+
+import torch
+from trtkit import _C
+
+NAMES = {torch.float32: "float32", torch.float16: "float16"}
+
+
+def run(cfg: dict, dtype: torch.dtype, allow_tf32: int) -> torch.Tensor:
+    n, cin, h, w, cout, k, g, og, use_mask = (
+        cfg[key] for key in ("n", "cin", "h", "w", "cout", "k", "g", "og", "mask")
+    )
+    attrs = {
+        "padding": [1, 0],
+        "stride": [1, 2],
+        "dilation": [2, 1],
+        "groups": g,
+        "offset_groups": og,
+        "use_mask": use_mask,
+        "allow_tf32": allow_tf32,
+    }
+    layer = _C.Layer("DeformConv2d", attrs)
+    ho = (h + 2 - (2 * (k - 1) + 1)) // 1 + 1
+    wo = (w - k) // 2 + 1
+    x = torch.randn(n, cin, h, w, device="cuda", dtype=dtype)
+    wt = torch.randn(cout, cin // g, k, k, device="cuda", dtype=dtype)
+    off = (torch.randn(n, 2 * og * k * k, ho, wo, device="cuda") * 5).to(dtype)
+    mask = (
+        torch.rand(n, og * k * k, ho, wo, device="cuda", dtype=dtype)
+        if use_mask
+        else torch.zeros(n, 1, device="cuda", dtype=dtype)
+    )
+    bias = torch.randn(cout, device="cuda", dtype=dtype)
+    y = torch.full((n, cout, ho, wo), float("nan"), device="cuda", dtype=dtype)
+    tensors = [x, wt, off, mask, bias]
+    ins = [(t.data_ptr(), NAMES[dtype], list(t.shape)) for t in tensors]
+    outs = [(y.data_ptr(), NAMES[dtype], list(y.shape))]
+    layer.configure([(d, s) for _, d, s in ins], [(d, s) for _, d, s in outs])
+    ws = layer.workspace_size([(d, s) for _, d, s in ins], [(d, s) for _, d, s in outs])
+    workspace = torch.empty(ws, dtype=torch.uint8, device="cuda")
+    layer.enqueue(ins, outs, workspace.data_ptr(), torch.cuda.current_stream().cuda_stream)
+    return y
+
+
+def main() -> None:
+    cases = [
+        dict(n=1, cin=3, h=7, w=9, cout=5, k=3, g=1, og=1, mask=1),
+        dict(n=2, cin=12, h=11, w=13, cout=70, k=3, g=2, og=3, mask=0),
+        dict(n=1, cin=64, h=9, w=20, cout=130, k=1, g=1, og=4, mask=1),
+        dict(n=3, cin=40, h=6, w=17, cout=300, k=2, g=1, og=1, mask=1),
+        dict(n=1, cin=128, h=12, w=12, cout=64, k=3, g=1, og=2, mask=1),
+    ]
+    for cfg in cases:
+        for dtype, tf32 in ((torch.float32, 0), (torch.float32, 1), (torch.float16, 0)):
+            y = run(cfg, dtype, tf32)
+            torch.cuda.synchronize()
+            assert torch.isfinite(y).all(), (cfg, dtype, tf32)
+    print("sanitize_deform_conv2d: done")
+
+
+if __name__ == "__main__":
+    main()

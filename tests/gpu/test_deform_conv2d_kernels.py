@@ -1,0 +1,249 @@
+"""deform_conv2d CUDA kernels against the float64 PyTorch reference over random configurations.
+
+Runs the kernels through bench/dcn_shim.cu (ctypes, no TensorRT adapter needed); built with nvcc on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from trtkit.ops._deform_reference import deform_conv2d_reference, output_size  # noqa: E402
+
+pytestmark = pytest.mark.gpu
+
+# ‖out − ref‖ / ‖ref‖ bounds: fp32 FFMA sums; TF32 products (10-bit mantissa); fp16 operands and output.
+TOLERANCE = {"fp32": 2e-5, "tf32": 4e-3, "fp16": 4e-3}
+NUM_RANDOM = int(os.environ.get("DCN_NUM_CONFIGS", "220"))
+
+
+@pytest.fixture(scope="module")
+def shim():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU: the deform_conv2d kernels need one")
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc not found: needed to build bench/dcn_shim.cu")
+    import dcn_shim
+
+    path = Path(os.environ.get("DCN_SHIM", ROOT / "build" / "libdcn_shim.so"))
+    if not path.exists():
+        dcn_shim.build(path)
+    return dcn_shim.Shim(path)
+
+
+def random_config(rng: random.Random) -> dict:
+    while True:
+        kh, kw = rng.randint(1, 5), rng.randint(1, 5)
+        stride = (rng.randint(1, 3), rng.randint(1, 3))
+        padding = (rng.randint(0, 2), rng.randint(0, 2))
+        dilation = (rng.randint(1, 3), rng.randint(1, 3))
+        groups = rng.choice([1, 1, 2, 3])
+        offset_groups = rng.choice([1, 1, 2, 3, 4])
+        base = groups * offset_groups // _gcd(groups, offset_groups)
+        cin = base * rng.randint(1, max(1, 48 // base))
+        cout = groups * rng.choice([1, 2, 5, 16, 33, 70])
+        n = rng.choice([1, 1, 2, 3])
+        h, w = rng.randint(1, 19), rng.randint(1, 19)
+        ho = output_size(h, kh, stride[0], padding[0], dilation[0])
+        wo = output_size(w, kw, stride[1], padding[1], dilation[1])
+        if ho > 0 and wo > 0:
+            break
+    return dict(
+        n=n,
+        cin=cin,
+        cout=cout,
+        h=h,
+        w=w,
+        kernel=(kh, kw),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        offset_groups=offset_groups,
+        mask=rng.random() < 0.6,
+        bias=rng.random() < 0.6,
+        offset_scale=rng.choice([0.5, 2.0, 6.0, 60.0]),
+    )
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+LARGE = [  # the tile shapes with 128-pixel and 128-channel tiles, several chunks and units
+    dict(
+        n=2,
+        cin=64,
+        cout=160,
+        h=40,
+        w=44,
+        kernel=(3, 3),
+        stride=(1, 1),
+        padding=(1, 1),
+        dilation=(1, 1),
+        groups=1,
+        offset_groups=4,
+        mask=True,
+        bias=True,
+        offset_scale=2.0,
+    ),
+    dict(
+        n=3,
+        cin=72,
+        cout=96,
+        h=37,
+        w=61,
+        kernel=(3, 3),
+        stride=(1, 1),
+        padding=(1, 1),
+        dilation=(2, 2),
+        groups=2,
+        offset_groups=3,
+        mask=False,
+        bias=True,
+        offset_scale=4.0,
+    ),
+    dict(
+        n=1,
+        cin=256,
+        cout=256,
+        h=64,
+        w=64,
+        kernel=(3, 3),
+        stride=(1, 1),
+        padding=(1, 1),
+        dilation=(1, 1),
+        groups=1,
+        offset_groups=1,
+        mask=True,
+        bias=False,
+        offset_scale=1.0,
+    ),
+]
+
+
+def make_inputs(cfg: dict, dtype, seed: int):
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    kh, kw = cfg["kernel"]
+    ho = output_size(cfg["h"], kh, cfg["stride"][0], cfg["padding"][0], cfg["dilation"][0])
+    wo = output_size(cfg["w"], kw, cfg["stride"][1], cfg["padding"][1], cfg["dilation"][1])
+    og = cfg["offset_groups"]
+
+    def rnd(*shape, scale=1.0):
+        return (torch.randn(*shape, generator=g, device="cuda", dtype=torch.float64) * scale).to(dtype)
+
+    x = rnd(cfg["n"], cfg["cin"], cfg["h"], cfg["w"])
+    weight = rnd(cfg["cout"], cfg["cin"] // cfg["groups"], kh, kw, scale=0.3)
+    offset = rnd(cfg["n"], 2 * og * kh * kw, ho, wo, scale=cfg["offset_scale"])
+    mask = None
+    if cfg["mask"]:
+        mask = torch.rand(cfg["n"], og * kh * kw, ho, wo, generator=g, device="cuda").to(dtype)
+    bias = rnd(cfg["cout"]) if cfg["bias"] else None
+    return x, weight, offset, mask, bias
+
+
+def check(shim, cfg: dict, precision: str, seed: int) -> None:
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    x, weight, offset, mask, bias = make_inputs(cfg, dtype, seed)
+    run = shim.prepare(
+        x,
+        weight,
+        offset,
+        mask,
+        bias,
+        cfg["stride"],
+        cfg["padding"],
+        cfg["dilation"],
+        cfg["groups"],
+        cfg["offset_groups"],
+        precision,
+    )
+    out = run().clone()
+    torch.cuda.synchronize()
+    d = lambda t: None if t is None else t.double()  # noqa: E731
+    ref = deform_conv2d_reference(
+        d(x),
+        d(weight),
+        d(offset),
+        d(mask),
+        d(bias),
+        cfg["stride"],
+        cfg["padding"],
+        cfg["dilation"],
+        cfg["groups"],
+        cfg["offset_groups"],
+    )
+    assert torch.isfinite(out).all(), f"non-finite or unwritten outputs for {cfg} {precision}"
+    err = (out.double() - ref).norm() / ref.norm().clamp_min(1e-30)
+    worst = (out.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30)
+    tol = TOLERANCE[precision]
+    assert err < tol and worst < 10 * tol, f"{precision} rel err {err:.3g} worst {worst:.3g} for {cfg}"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "tf32", "fp16"])
+def test_random_configs(shim, precision):
+    rng = random.Random(1234 + len(precision))
+    failures = []
+    for i in range(NUM_RANDOM):
+        cfg = random_config(rng)
+        try:
+            check(shim, cfg, precision, seed=i)
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, f"{len(failures)}/{NUM_RANDOM} failed; first: " + "\n".join(failures[:5])
+
+
+@pytest.mark.parametrize("precision", ["fp32", "tf32", "fp16"])
+@pytest.mark.parametrize("index", range(len(LARGE)))
+def test_large_configs(shim, precision, index):
+    check(shim, LARGE[index], precision, seed=100 + index)
+
+
+def test_empty_batch_writes_nothing(shim):
+    cfg = dict(LARGE[0], n=0)
+    x, weight, offset, mask, bias = make_inputs(cfg, torch.float32, 0)
+    run = shim.prepare(
+        x,
+        weight,
+        offset,
+        mask,
+        bias,
+        cfg["stride"],
+        cfg["padding"],
+        cfg["dilation"],
+        cfg["groups"],
+        cfg["offset_groups"],
+        "fp32",
+    )
+    assert run().numel() == 0
+
+
+def test_invalid_params_rejected(shim):
+    cfg = dict(LARGE[1])
+    x, weight, offset, mask, bias = make_inputs(cfg, torch.float32, 0)
+    with pytest.raises(ValueError, match="groups must divide"):
+        shim.prepare(
+            x,
+            weight,
+            offset,
+            mask,
+            bias,
+            cfg["stride"],
+            cfg["padding"],
+            cfg["dilation"],
+            5,
+            cfg["offset_groups"],
+            "fp32",
+        )
