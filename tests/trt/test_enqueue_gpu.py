@@ -193,3 +193,49 @@ def test_enqueue_allocates_nothing_on_the_heap(cuda: Any, harness: Any, tmp_path
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "enqueue allocations [0, 0, 0, 0, 0, 0]" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+
+
+def test_clones_enqueue_concurrently(cuda: Any, trt: Any, registry: Any, harness: Any, log: Any) -> None:
+    # Several execution contexts run clones of one plugin at once: each thread here owns a clone (V2 and V3
+    # alternate) and a stream; the harness releases the GIL around enqueue, so the calls really overlap.
+    import threading
+
+    case = CASES[2]
+    _, axes, _, _, gain = case
+    x, p = inputs(case, cuda)
+    want = reference(x, p, axes, gain)
+    v2 = harness.PluginV2(create_from_node(trt, registry, myselu_node(V2, axes=axes, gain=gain)))
+    v3 = harness.PluginV3(create_from_node(trt, registry, myselu_node(V3, axes=axes, gain=gain)))
+    descs = ([desc(x), desc(p)], [desc(x)])
+    v2.configure_plugin(*descs)
+    assert v3.configure_plugin(*descs) == 0
+    errors: list[str] = []
+
+    def worker(i: int) -> None:
+        try:
+            if i % 2 == 0:
+                runner = v2.clone()
+                runner.attach_to_context()
+            else:
+                runner = v3.attach_to_context()
+                assert runner.on_shape_change(*descs) == 0
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.default_stream())
+            with torch.cuda.stream(stream):
+                outs = [torch.empty_like(x) for _ in range(20)]
+                for y in outs:
+                    status = runner.enqueue([tensor(x), tensor(p)], [tensor(y)], 0, stream.cuda_stream)
+                    assert status == 0, status
+            stream.synchronize()
+            for y in outs:
+                torch.testing.assert_close(y, want, rtol=2e-3, atol=2e-3)
+        except Exception as e:  # reported below: pytest does not see exceptions raised in threads
+            errors.append(f"thread {i}: {type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert log() == []
