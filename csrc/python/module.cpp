@@ -100,7 +100,8 @@ PYBIND11_MODULE(_C, m) {
   using namespace trtkit::python;
   m.doc() = "trtkit's compiled layers: schemas, field conversion, and running a layer on device pointers";
 
-  py::register_exception_translator([](std::exception_ptr p) {
+  // Local: a plugin package built on the SDK has its own _C (and its own trtkit::Error) beside this one.
+  py::register_local_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {

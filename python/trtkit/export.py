@@ -21,6 +21,7 @@ import onnx
 from trtkit import spec as _spec
 from trtkit.onnx_schema import ONNX_DOMAIN, ONNX_DOMAIN_VERSION
 
+EXTERNAL_DATA_THRESHOLD = 1_800_000_000  # bytes of weights above which they go to a side file (2 GiB limit)
 DEFAULT_OPSET = 18  # the dynamo exporter's default and a version every supported torch's legacy exporter has
 BATCH_DIM = "batch"
 
@@ -43,7 +44,9 @@ def export(
     """Exports ``model(*args)`` to ``path`` with the kit's ops as TensorRT plugin nodes; returns the model
     (as saved; tensors kept in external data files are not loaded into it).
 
-    dynamo: the torch.export-based exporter (default) or the legacy TorchScript one (False).
+    dynamo: the torch.export-based exporter (default) or the legacy TorchScript one (False). Either writes
+        one self-contained file unless the weights exceed ~1.8 GB (then a side file; pass external_data=...
+        to choose).
     dynamic_batch: axis 0 of every tensor input and output becomes the symbolic dim "batch".
     plugin: "v3" (IPluginV3, plugin_version "2") or "v2" (IPluginV2DynamicExt, plugin_version "1").
     input_names / output_names: default to the names of ``model.forward``'s parameters / "output[_i]".
@@ -83,9 +86,8 @@ def export(
                     table[r.overload()] = _spec.dynamo_reroute_translation(s, r, plugin)
         if dynamic_batch and "dynamic_shapes" not in kwargs and "dynamic_axes" not in kwargs:
             kwargs["dynamic_shapes"] = _dynamic_shapes(model, args, tensor_positions)
-        # One self-contained file, as the legacy exporter writes it (the dynamo exporter would move every
-        # initializer over 1 KiB to PATH.data). Models over 2 GiB: pass external_data=True.
-        kwargs.setdefault("external_data", False)
+        # One self-contained file unless the weights cannot fit in a protobuf (the legacy exporter's rule).
+        kwargs.setdefault("external_data", _weight_bytes(model) > EXTERNAL_DATA_THRESHOLD)
         with _quiet(verbose):
             torch.onnx.export(
                 model,
@@ -153,6 +155,15 @@ def canonicalize(model: onnx.ModelProto) -> bool:
         model.functions.extend(keep)
         changed = True
     return changed
+
+
+def _weight_bytes(model: Any) -> int:
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return 0
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def _forward_params(model: Any) -> list[inspect.Parameter]:

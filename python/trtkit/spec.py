@@ -31,6 +31,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Callable, Optional, Union
 
 PLUGIN_NAMESPACE = "trtkit"  # == trtkit::kPluginNamespace (core/layer.hpp); also the ONNX domain
@@ -203,8 +204,9 @@ class OpSpec:
     backward:   ``backward(tensors, attrs, outputs, grad_outputs) -> [grad per tensor input or None]``;
                 None differentiates ``reference`` with torch.autograd.
     reroutes:   see :class:`Reroute`.
-    module:     the pybind11 module compiled with the op's layer: "trtkit._C" for the kit's ops, "<pkg>._C"
-                for a plugin package built on the installed SDK (trtkit_add_plugins(PYTHON_PACKAGE <pkg>)).
+    module:     the pybind11 module compiled with the op's layer (or its name, imported when first needed):
+                "trtkit._C" for the kit's ops, "<pkg>._C" for a plugin package built on the installed SDK
+                (trtkit_add_plugins(PYTHON_PACKAGE <pkg>)).
     """
 
     name: str
@@ -219,7 +221,7 @@ class OpSpec:
     validate: Optional[Callable[[dict[str, Any], Optional[Sequence[Optional[Shape]]]], None]] = None
     backward: Optional[Callable[..., Sequence[Any]]] = None
     reroutes: Sequence[Reroute] = ()
-    module: str = "trtkit._C"
+    module: Union[str, ModuleType] = "trtkit._C"
     _registered: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -475,7 +477,8 @@ def _cpu_kernel(spec: OpSpec) -> Callable[..., Any]:
         dtypes = _output_dtypes(spec, tensors)
         # Custom ops must not return views of their inputs; the reference may well do that.
         fixed = [
-            o.to(d).clone() if (o.dtype != d or _aliases(o, tensors)) else o for o, d in zip(outs, dtypes)
+            o.to(d) if o.dtype != d else o.clone() if _aliases(o, tensors) else o
+            for o, d in zip(outs, dtypes)
         ]
         return _single_or_tuple(spec, [o.contiguous() for o in fixed])
 
@@ -531,6 +534,8 @@ def compiled_module(spec: OpSpec) -> Any:
     """The pybind11 module holding the op's compiled layer (``spec.module``, trtkit._C for the kit's ops)."""
     import importlib
 
+    if not isinstance(spec.module, str):
+        return spec.module
     try:
         return importlib.import_module(spec.module)
     except ImportError as e:

@@ -184,3 +184,43 @@ def test_export_reports_bad_attributes(tmp_path: Path, dynamo: bool) -> None:
 
     with pytest.raises(Exception, match="p has 4 elements"):
         trtkit.export(Bad(), (torch.randn(2, 3, 4),), tmp_path / "bad.onnx", dynamo=dynamo)
+
+
+class ConvNet(torch.nn.Module):
+    """MYSELU between two convolutions: its inputs are an intermediate tensor and an initializer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.act = MySelu(8, gain=1.25, info='{"layer": "act"}')
+        self.conv2 = torch.nn.Conv2d(8, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.act(self.conv1(x)))
+
+
+@pytest.mark.parametrize("plugin", ["v3", "v2"])
+def test_inside_a_network(tmp_path: Path, plugin: str) -> None:
+    models = export_both(tmp_path, ConvNet().eval(), torch.randn(2, 3, 10, 12), plugin)
+    nodes = {}
+    for name, model in models.items():
+        onnx.checker.check_model(model, full_check=True)
+        assert [n.op_type for n in model.graph.node] == ["Conv", "MYSELU", "Conv"], name
+        (node,) = kit_nodes(model)
+        nodes[name] = describe_node(node)
+        produced = {o: n.op_type for n in model.graph.node for o in n.output}
+        assert produced[node.input[0]] == "Conv", "x must come from conv1"
+        assert node.input[1] in {i.name for i in model.graph.initializer}, "p must be an initializer"
+        assert dims(model.graph.output[0]) == ["batch", 4, 10, 12]
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        vi = {v.name: v for v in inferred.graph.value_info}[node.output[0]]
+        assert dims(vi) == ["batch", 8, 10, 12] and vi.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert not [f.name for f in tmp_path.iterdir() if f.suffix != ".onnx"], "small models are one file"
+    legacy, dynamo = nodes["legacy"], nodes["dynamo"]
+    # Intermediate tensor names are the exporters' own; everything else must agree.
+    assert legacy["attributes"] == dynamo["attributes"]
+    assert (legacy["op_type"], legacy["domain"], legacy["inputs"][1]) == (
+        dynamo["op_type"],
+        dynamo["domain"],
+        dynamo["inputs"][1],
+    )
