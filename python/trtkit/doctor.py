@@ -398,8 +398,8 @@ class Registry:
 
     def create(
         self, creator: CreatorRef, plugin_name: str, fields: Sequence[tuple[str, str, bytes, int]]
-    ) -> str:
-        """Calls createPlugin with these fields; returns "" on success, else the reason (TensorRT's log)."""
+    ) -> tuple[str, Any]:
+        """Calls createPlugin with these fields: ("", plugin) on success, else (the reason, None)."""
         import numpy as np
 
         trt = self.trt
@@ -407,11 +407,11 @@ class Registry:
         plugin_fields = []
         for name, dtype, data, length in fields:
             if dtype not in _NUMPY_OF_FIELD:
-                return f"field {name!r}: no PluginField type for {dtype!r}"
+                return f"field {name!r}: no PluginField type for {dtype!r}", None
             np_type, field_type = _NUMPY_OF_FIELD[dtype]
             array = np.frombuffer(bytes(data), dtype=np_type).copy()
             if array.size != length:
-                return f"field {name!r}: {len(data)} bytes of {dtype} do not make {length} elements"
+                return f"field {name!r}: {len(data)} bytes of {dtype} do not make {length} elements", None
             keep.append(array)
             plugin_fields.append(trt.PluginField(name, array, getattr(trt.PluginFieldType, field_type)))
         collection = trt.PluginFieldCollection(plugin_fields)
@@ -426,9 +426,9 @@ class Registry:
             except Exception as e:  # the bindings raise for some failures, return None for others
                 error = f"{type(e).__name__}: {e}"
         if plugin is not None and not error:
-            return ""
+            return "", plugin
         message = _last_lines(log[0]) if log and log[0].strip() else ""
-        return error or message or "createPlugin returned null (TensorRT logged no reason)"
+        return error or message or "createPlugin returned null (TensorRT logged no reason)", None
 
 
 def _edit_distance(a: str, b: str) -> int:
@@ -574,7 +574,11 @@ def _declared_attrs(node: Any) -> dict[str, Any]:
 
 
 def check_node(
-    site: _Site, model: Any, registry: Optional[Registry], creators: Sequence[CreatorRef]
+    site: _Site,
+    model: Any,
+    registry: Optional[Registry],
+    creators: Sequence[CreatorRef],
+    tensors: Optional[dict[str, tuple[Optional[int], Optional[list[Any]]]]] = None,
 ) -> NodeReport:
     node = site.node
     version, version_problem = _string_attr(node, "plugin_version", "1")
@@ -641,11 +645,17 @@ def check_node(
             f"the creator is found only with the node's domain {node.domain!r} as namespace: onnx-tensorrt "
             f"after 10.1 retries with the domain, older parsers do not; set plugin_namespace={node.domain!r}",
         )
-    _check_fields(report, node, creator, registry)
+    _check_fields(report, node, creator, registry, tensors)
     return report
 
 
-def _check_fields(report: NodeReport, node: Any, creator: CreatorRef, registry: Registry) -> None:
+def _check_fields(
+    report: NodeReport,
+    node: Any,
+    creator: CreatorRef,
+    registry: Registry,
+    tensors: Optional[dict[str, tuple[Optional[int], Optional[list[Any]]]]] = None,
+) -> None:
     import onnx
 
     try:
@@ -700,7 +710,7 @@ def _check_fields(report: NodeReport, node: Any, creator: CreatorRef, registry: 
             )
     _check_shape_input_indices(report, node, creator)
     if parser_ok:
-        _check_creation(report, node, creator, registry, declared_names)
+        _check_creation(report, node, creator, registry, declared_names, tensors)
 
 
 def _check_shape_input_indices(report: NodeReport, node: Any, creator: CreatorRef) -> None:
@@ -727,7 +737,12 @@ def _check_shape_input_indices(report: NodeReport, node: Any, creator: CreatorRe
 
 
 def _check_creation(
-    report: NodeReport, node: Any, creator: CreatorRef, registry: Registry, declared: Sequence[str]
+    report: NodeReport,
+    node: Any,
+    creator: CreatorRef,
+    registry: Registry,
+    declared: Sequence[str],
+    tensors: Optional[dict[str, tuple[Optional[int], Optional[list[Any]]]]] = None,
 ) -> None:
     try:
         from trtkit import parser_fields
@@ -739,13 +754,13 @@ def _check_creation(
     except Exception as e:
         report.add(ERROR, "parser-conversion-failed", f"the parser's conversion of the attributes fails: {e}")
         return
-    why = registry.create(creator, node.name or node.op_type, fields)
+    why, plugin = registry.create(creator, node.name or node.op_type, fields)
     if why:
         report.add(ERROR, "create-plugin-failed", f"createPlugin with the parser's fields failed: {why}")
-    else:
-        report.add(
-            INFO, "create-plugin-ok", "createPlugin succeeds with exactly the fields the parser passes"
-        )
+        return
+    report.add(INFO, "create-plugin-ok", "createPlugin succeeds with exactly the fields the parser passes")
+    if tensors is not None:
+        check_io(report, node, creator, plugin, tensors, registry)
 
 
 def diagnose(
@@ -788,15 +803,202 @@ def diagnose(
         report.runtime = e.runtime
         registry = None
     creators = registry.creators() if registry is not None else []
+    tensors = tensor_table(model) if registry is not None else None
     for site in _sites(model):
         if is_standard_op(site.node) and builtins.is_builtin(site.node.op_type):
             continue
-        report.nodes.append(check_node(site, model, registry, creators))
+        report.nodes.append(check_node(site, model, registry, creators, tensors))
     if not report.nodes:
         report.findings.append(
             Finding(INFO, "no-custom-nodes", "the model has no custom (non-standard) nodes")
         )
     return report
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The plugin against the node's tensors (through the C++ harness, as TensorRT's builder would call it)
+
+_ELEM_DTYPES = {
+    1: "float32",
+    10: "float16",
+    16: "bfloat16",
+    3: "int8",
+    6: "int32",
+    7: "int64",
+    9: "bool",
+    2: "uint8",
+}
+
+
+def tensor_table(model: Any) -> dict[str, tuple[Optional[int], Optional[list[Any]]]]:
+    """name -> (ONNX element type or None, shape as ints/None per dim, or None): what the model says, plus
+    what ONNX shape inference adds (custom ops without a registered schema stay unknown)."""
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:
+        inferred = model
+    table: dict[str, tuple[Optional[int], Optional[list[Any]]]] = {}
+    for m in (model, inferred):
+        g = m.graph
+        for init in g.initializer:
+            table.setdefault(init.name, (init.data_type, list(init.dims)))
+        for vi in [*g.input, *g.output, *g.value_info]:
+            t = vi.type.tensor_type
+            if not vi.type.HasField("tensor_type") or vi.name in table:
+                continue
+            shape = None
+            if t.HasField("shape"):
+                shape = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+            table[vi.name] = (t.elem_type or None, shape)
+    return table
+
+
+def _harness(registry: Registry) -> tuple[Any, str]:
+    """trtkit's C++ plugin harness when it matches the runtime's major version, else (None, why not)."""
+    try:
+        from trtkit import _trt_harness as harness
+    except ImportError as e:
+        return None, f"trtkit's plugin harness is not built ({e})"
+    runtime_major = str(getattr(registry.trt, "__version__", "")).split(".")[0]
+    if str(harness.TENSORRT_MAJOR) != runtime_major:
+        return (
+            None,
+            f"the harness is built for TensorRT {harness.TENSORRT_MAJOR}, the runtime is {runtime_major}",
+        )
+    return harness, ""
+
+
+def check_io(
+    report: NodeReport,
+    node: Any,
+    creator: CreatorRef,
+    plugin: Any,
+    tensors: dict[str, tuple[Optional[int], Optional[list[Any]]]],
+    registry: Registry,
+) -> None:
+    """Output count, dtypes (supportsFormatCombination, getOutputDataTypes) and static output shapes of the
+    created plugin against the tensors the model gives the node."""
+    harness, why = _harness(registry)
+    v3 = creator.interface.startswith("IPluginCreatorV3")
+    if harness is None:
+        report.add(INFO, "io-check-skipped", why)
+        return
+    if not v3 and creator.namespace != "trtkit":
+        # The harness drives IPluginV2DynamicExt; another library's V2 creator may make plain IPluginV2s.
+        report.add(
+            INFO, "io-check-skipped", "tensor checks run for IPluginV3 and trtkit-made V2 plugins only"
+        )
+        return
+    before = len(report.findings)
+    with captured_output() as log:
+        try:
+            p = harness.PluginV3(plugin) if v3 else harness.PluginV2(plugin)
+            _io_findings(report, node, p, v3, tensors)
+        except Exception as e:
+            report.add(WARNING, "io-check-failed", f"driving the plugin through the harness failed: {e}")
+    said = _last_lines(log[0], 3) if log and log[0].strip() else ""
+    errors = [f for f in report.findings[before:] if f.severity == ERROR]
+    if said and errors:
+        errors[-1].message += f"; the plugin says: {said}"
+
+
+def _io_findings(
+    report: NodeReport,
+    node: Any,
+    p: Any,
+    v3: bool,
+    tensors: dict[str, tuple[Optional[int], Optional[list[Any]]]],
+) -> None:
+    nb = p.get_nb_outputs()
+    outputs = [o for o in node.output]
+    if len(outputs) > nb:
+        report.add(ERROR, "output-count", f"the node has {len(outputs)} outputs, the plugin produces {nb}")
+        return
+    if len(outputs) < nb:
+        report.add(
+            WARNING, "output-count", f"the plugin produces {nb} outputs, the node names {len(outputs)}"
+        )
+    inputs = list(node.input)
+    if any(not name for name in inputs):
+        return  # absent optional inputs: the plugin sees them as null tensors; nothing to compare
+    known = [tensors.get(name, (None, None)) for name in inputs]
+    elem = [k[0] for k in known]
+    if all(e is not None for e in elem):
+        unsupported = [(name, e) for name, e in zip(inputs, elem) if e not in _ELEM_DTYPES]
+        if unsupported:
+            import onnx
+
+            names = ", ".join(f"{n} ({onnx.TensorProto.DataType.Name(e)})" for n, e in unsupported)
+            report.add(ERROR, "tensor-dtype", f"TensorRT has no tensors of these types: {names}")
+            return
+        in_types = [_ELEM_DTYPES[e] for e in elem]
+        if v3:
+            status, out_types = p.get_output_data_types(in_types)
+            if status != 0:
+                report.add(
+                    ERROR, "output-dtypes", f"getOutputDataTypes fails for inputs ({', '.join(in_types)})"
+                )
+                return
+        else:
+            out_types = [p.get_output_data_type(i, in_types) for i in range(nb)]
+        types = [*in_types, *out_types]
+        refused = [
+            pos
+            for pos in range(len(types))
+            if not p.supports_format_combination(pos, types, nb_inputs=len(in_types))
+        ]
+        if refused:
+            report.add(
+                WARNING,
+                "dtype-unsupported",
+                f"the plugin does not take ({', '.join(in_types)}) -> ({', '.join(out_types)}) (refused at "
+                f"position(s) {refused}): TensorRT inserts casts where the network is not strongly typed and "
+                "fails where it is",
+            )
+        if not refused:
+            report.add(
+                INFO, "io-dtypes-ok", f"the plugin takes ({', '.join(in_types)}) -> ({', '.join(out_types)})"
+            )
+        for name, dtype in zip(outputs, out_types):
+            said = tensors.get(name, (None, None))[0]
+            if said is not None and _ELEM_DTYPES.get(said) not in (None, dtype):
+                report.add(
+                    WARNING,
+                    "output-dtype-mismatch",
+                    f"output {name!r} is {_ELEM_DTYPES.get(said)} in the model, the plugin makes {dtype}",
+                )
+    shapes = [k[1] for k in known]
+    if all(s is not None and all(isinstance(d, int) and d > 0 for d in s) for s in shapes):
+        if v3:
+            status, got, _ = p.get_output_shapes(shapes)
+            if status != 0 or got is None:
+                report.add(ERROR, "output-shapes", f"getOutputShapes fails for input shapes {shapes}")
+                return
+        else:  # (dims or None when the plugin failed, number of expression operations)
+            got = [p.get_output_dimensions(i, shapes)[0] for i in range(nb)]
+            if any(g is None for g in got):
+                report.add(ERROR, "output-shapes", f"getOutputDimensions fails for input shapes {shapes}")
+                return
+        for name, shape in zip(outputs, got):
+            said = tensors.get(name, (None, None))[1]
+            if said is not None and len(said) == len(shape):
+                if any(a is not None and a != b for a, b in zip(said, shape)):
+                    report.add(
+                        WARNING,
+                        "output-shape-mismatch",
+                        f"output {name!r} is {said} in the model, the plugin computes {list(shape)}",
+                    )
+            elif said is not None:
+                report.add(
+                    WARNING,
+                    "output-shape-mismatch",
+                    f"output {name!r} has rank {len(said)} in the model, the plugin computes {list(shape)}",
+                )
+        report.add(
+            INFO, "io-shapes", f"the plugin's output shapes for inputs {shapes}: {[list(s) for s in got]}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -430,3 +430,80 @@ def test_type_level_conversion_agrees_with_parser_fields() -> None:
     for attr in attrs:
         conv = doctor.parser_conversion(attr)
         assert (conv.dtype, conv.length) == fields[attr.name], attr.name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# trt tier: the created plugin against the node's tensors, through the C++ harness
+
+
+def static_model(
+    path: Path,
+    version: str,
+    *,
+    x_type: int = TensorProto.FLOAT,
+    y_type: int = TensorProto.FLOAT,
+    y_shape: tuple[int, ...] = (2, 4, 8, 8),
+    axes: tuple[int, ...] = (1,),
+    outputs: tuple[str, ...] = ("y",),
+) -> str:
+    node = helper.make_node("MYSELU", ["x", "p"], list(outputs), name="act", domain="trtkit")
+    node.attribute.extend(
+        helper.make_attribute(k, v)
+        for k, v in {
+            "axes": list(axes),
+            "gain": 1.0,
+            "info": "{}",
+            "plugin_version": version,
+            "plugin_namespace": "trtkit",
+        }.items()
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", x_type, [2, 4, 8, 8])],
+        [helper.make_tensor_value_info(o, y_type, list(y_shape)) for o in outputs],
+        [numpy_helper.from_array(np.ones(4, np.float32), "p")],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("trtkit", 1)]
+    onnx.save(helper.make_model(graph, opset_imports=opsets), str(path))
+    return str(path)
+
+
+@pytest.fixture
+def harness_ready(trt_ready: None) -> None:
+    try:
+        from trtkit import _trt_harness
+    except ImportError as e:
+        pytest.skip(f"trtkit's plugin harness is not built: {e}")
+    runtime = _library.tensorrt_runtime()
+    if str(_trt_harness.TENSORRT_MAJOR) != runtime.__version__.split(".")[0]:
+        pytest.skip("the harness and the runtime are different TensorRT majors")
+
+
+@pytest.mark.trt
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_io_matches(tmp_path: Path, harness_ready: None, version: str) -> None:
+    report = doctor.diagnose(static_model(tmp_path / "m.onnx", version))
+    assert report.exit_code(strict=True) == 0, doctor.format_table(report)
+    messages = {f.code: f.message for f in report.all_findings()}
+    assert messages["io-dtypes-ok"] == "the plugin takes (float32, float32) -> (float32)"
+    assert messages["io-shapes"].endswith("[[2, 4, 8, 8]]")
+
+
+@pytest.mark.trt
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_io_mismatches(tmp_path: Path, harness_ready: None, version: str) -> None:
+    def found(**kw: Any) -> dict[str, str]:
+        report = doctor.diagnose(static_model(tmp_path / "m.onnx", version, **kw))
+        return {f.code: f.message for f in report.all_findings()}
+
+    assert "[2, 4, 8, 9] in the model" in found(y_shape=(2, 4, 8, 9))["output-shape-mismatch"]
+    assert (
+        "is float16 in the model, the plugin makes float32"
+        in found(y_type=TensorProto.FLOAT16)["output-dtype-mismatch"]
+    )
+    assert "the node has 2 outputs, the plugin produces 1" in found(outputs=("y", "z"))["output-count"]
+    shapes = found(axes=(5,))["output-shapes"]
+    assert "fails for input shapes" in shapes and "axis 5 is out of range" in shapes
+    ints = found(x_type=TensorProto.INT32, y_type=TensorProto.INT32)
+    assert "output-dtypes" in ints or "dtype-unsupported" in ints
