@@ -13,7 +13,10 @@ The doctor loads the kit's plugin library and any ``--lib`` libraries into the T
 installed (full ``tensorrt`` or the lean runtime), then reports per node: the creator or the near misses
 (same name with another version/namespace, other spelling), declared fields missing from the node, node
 attributes the parser ignores, attributes whose converted type does not fit the field, and whether the
-creator actually builds a plugin from exactly the fields the parser would pass.
+creator actually builds a plugin from exactly the fields the parser would pass. The plugin so created is
+then driven through trtkit's C++ harness (where built for this TensorRT major) against the tensors the model
+gives the node: output count, dtypes (getOutputDataTypes, supportsFormatCombination) and, for static input
+shapes, the output shapes it computes versus those the model declares.
 
 Exit status: 0 no errors (warnings allowed unless ``--strict``), 1 problems found, 2 the check could not run
 (model missing or not ONNX, a library missing or not loadable, no TensorRT runtime).
