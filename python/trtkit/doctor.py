@@ -973,7 +973,11 @@ def _io_findings(
                     f"output {name!r} is {_ELEM_DTYPES.get(said)} in the model, the plugin makes {dtype}",
                 )
     shapes = [k[1] for k in known]
-    if all(s is not None and all(isinstance(d, int) and d > 0 for d in s) for s in shapes):
+    if not all(s is not None and all(isinstance(d, int) and d > 0 for d in s) for s in shapes):
+        report.add(
+            INFO, "io-shapes-skipped", "output shapes not checked: the input shapes are not all static"
+        )
+    else:
         if v3:
             status, got, _ = p.get_output_shapes(shapes)
             if status != 0 or got is None:
