@@ -13,6 +13,7 @@ CMakeLists.txt that uses ``find_package(trtkit)`` + ``trtkit_add_plugins(...)``;
 from __future__ import annotations
 
 import argparse
+import builtins as _python_builtins
 import json
 import keyword
 import math
@@ -44,6 +45,29 @@ _CPP_KEYWORDS = frozenset(
 )
 _SCHEMA_WORDS = frozenset({"Tensor", "Scalar", "str", "bool", "int", "float", "None", "self", "out"})
 _GENERATED_NAMES = frozenset({"compute", "total", "outputs", "torch", "Any", "Optional", "Sequence"})
+# Names the generated class (C++ and Python), module and function would shadow: the kit's C++ types, the
+# names the generated Python imports, and Python's builtins the generated code calls.
+_TAKEN_CLASS_NAMES = frozenset(
+    {"Layer", "LayerSchema", "LayerConfig", "LayerEntry", "LayerRegistry", "Expr", "ExprDims", "GTensor",
+     "Span", "DType", "TensorDesc", "Weight", "AttrSpec", "AttrValue", "AttrType", "Error", "Format",
+     "IOType", "Attr", "OpSpec", "Shape", "TensorArg", "Any", "Optional", "Sequence", "Path"}
+)  # fmt: skip
+_TAKEN_MODULE_NAMES = frozenset(
+    {
+        "torch",
+        "onnx",
+        "pytest",
+        "trtkit",
+        "numpy",
+        "ops",
+        "typing",
+        "collections",
+        "pathlib",
+        "plugins",
+        "tests",
+    }
+    | {n for n in dir(_python_builtins) if not n.startswith("_")}
+)
 
 
 class NewError(ValueError):
@@ -456,6 +480,10 @@ def plan(
     snake = snake_case(name)
     if keyword.iskeyword(snake) or snake in _CPP_KEYWORDS:
         raise NewError(f"NAME {name!r}: its Python/C++ module name {snake!r} is a keyword")
+    if snake in _TAKEN_MODULE_NAMES:
+        raise NewError(f"NAME {name!r}: the generated function/module {snake!r} would shadow a Python name")
+    if camel_case(name) in _TAKEN_CLASS_NAMES:
+        raise NewError(f"NAME {name!r}: the generated class {camel_case(name)!r} would clash with trtkit's")
     kit_root = kit_source_root()
     if in_kit:
         root = Path(directory).resolve() if directory else kit_root

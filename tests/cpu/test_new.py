@@ -45,6 +45,10 @@ def make(tmp_path: Path, name: str = "ScaledSum", **kw: Any) -> tuple[new.Plan, 
         ("TRT_PluginV2", "natively"),
         ("MYSELU", "already has a plugin 'MYSELU'"),
         ("MySelu", "already has a plugin 'MYSELU'"),
+        ("Layer", "would clash with trtkit's"),
+        ("OpSpec", "would clash with trtkit's"),
+        ("Zip", "would shadow a Python name"),
+        ("Torch", "would shadow a Python name"),
     ],
 )
 def test_bad_names_are_rejected(tmp_path: Path, name: str, message: str) -> None:
