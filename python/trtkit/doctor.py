@@ -1057,7 +1057,10 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "doctor",
         help="check that TensorRT's ONNX parser maps a model's custom nodes onto loadable plugins",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Will TensorRT's ONNX parser map this model's custom nodes onto plugins it can create? "
+        "Loads the kit's plugin library and --lib libraries into the installed TensorRT runtime and replays "
+        "the parser for every non-standard node.",
+        epilog="exit status: 0 no errors, 1 problems found, 2 the check could not run",
     )
     p.add_argument("model", help="the ONNX model")
     p.add_argument(
