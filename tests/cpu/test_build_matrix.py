@@ -83,8 +83,9 @@ def dynamic_symbols(library: Path, *flags: str) -> list[str]:
     return sorted(line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip())
 
 
-@pytest.mark.parametrize("include", SETS, ids=[p.parent.name for p in SETS])
+@pytest.mark.parametrize("include", SETS or [None], ids=[p.parent.name for p in SETS] or ["none"])
 def test_adapter_builds_and_exports_only_its_entry_points(libraries: dict[str, Path], include: Path) -> None:
+    assert include is not None  # the libraries fixture skips when no header set exists
     library = libraries[str(include)]
     assert library.is_file()
     exported = dynamic_symbols(library, "--defined-only")

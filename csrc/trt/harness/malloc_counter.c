@@ -25,4 +25,6 @@ void* realloc(void* ptr, size_t size) {
   return __libc_realloc(ptr, size);
 }
 
-long trtkit_malloc_count(void) { return allocations; }
+long trtkit_malloc_count(void) {
+  return allocations;
+}
