@@ -269,7 +269,7 @@ def _tools() -> dict[str, str]:
 
 def _pip_install(source: Path, target: Path, build_dir: Path, env: dict[str, str]) -> None:
     """pip install --no-build-isolation --target (one CUDA arch; TensorRT headers where they are here)."""
-    defines = ["-Ccmake.define.CMAKE_CUDA_ARCHITECTURES=75", f"-Cbuild-dir={build_dir}"]
+    defines = ["-Ccmake.define.CMAKE_CUDA_ARCHITECTURES=80", f"-Cbuild-dir={build_dir}"]
     headers = os.environ.get("TENSORRT_INCLUDE_DIR") or "/opt/trt-headers/11.1/include"
     if Path(headers, "NvInfer.h").is_file():
         defines.append(f"-Ccmake.define.TENSORRT_INCLUDE_DIR={headers}")
@@ -354,7 +354,7 @@ def test_generated_in_kit_op_builds_and_passes_its_tests(tmp_path: Path) -> None
     )
     configure = [
         str(tools["cmake"]), "-S", str(kit), "-B", str(kit / "build"), "-G", "Ninja",
-        "-DCMAKE_CUDA_ARCHITECTURES=75", "-DTRTKIT_INPLACE=ON", f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+        "-DCMAKE_CUDA_ARCHITECTURES=80", "-DTRTKIT_INPLACE=ON", f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
         f"-DPython_EXECUTABLE={sys.executable}", f"-DCMAKE_MAKE_PROGRAM={tools['ninja']}",
     ]  # fmt: skip
     headers = os.environ.get("TENSORRT_INCLUDE_DIR") or "/opt/trt-headers/11.1/include"
