@@ -747,6 +747,12 @@ def _check_creation(
     declared: Sequence[str],
     tensors: Optional[dict[str, tuple[Optional[int], Optional[list[Any]]]]] = None,
 ) -> None:
+    if creator.interface not in ("IPluginCreator", "IPluginCreatorV3One"):
+        # e.g. IPluginCreatorV3Quick (Python-defined plugins): created through another signature
+        report.add(
+            INFO, "creation-check-skipped", f"createPlugin is not tried for {creator.interface} creators"
+        )
+        return
     try:
         from trtkit import parser_fields
     except ImportError as e:
