@@ -8,24 +8,26 @@
 namespace trtkit::plugins {
 namespace {
 
+std::string label(const LayerConfig& c) { return " (info " + c.getString("info") + ")"; }
+
 // Normalizes `axes` for rank `rank` and checks they form a contiguous increasing run; returns [first, last].
-void axesRange(const std::vector<int32_t>& axes, int rank, const std::string& where, int* first, int* last) {
+// Runs in enqueue too: the error text is built only on failure, so the success path allocates nothing.
+void axesRange(const LayerConfig& config, int rank, int* first, int* last) {
+  const std::vector<int32_t>& axes = config.getInts("axes");
   *first = rank;  // empty axes: p is one scalar, the run is empty
   *last = rank - 1;
   for (size_t k = 0; k < axes.size(); ++k) {
     const int a = axes[k] < 0 ? axes[k] + rank : axes[k];
-    TRTKIT_CHECK(a >= 0 && a < rank, "MYSELU", where, ": axis ", axes[k], " is out of range for x of rank ", rank);
+    TRTKIT_CHECK(a >= 0 && a < rank, "MYSELU", label(config), ": axis ", axes[k], " is out of range for x of rank ", rank);
     if (k == 0) {
       *first = a;
     } else {
-      TRTKIT_CHECK(a == *last + 1, "MYSELU", where, ": axes must be a contiguous increasing run of x's axes, got axis ",
+      TRTKIT_CHECK(a == *last + 1, "MYSELU", label(config), ": axes must be a contiguous increasing run of x's axes, got axis ",
                    axes[k], " after ", axes[k - 1]);
     }
     *last = a;
   }
 }
-
-std::string label(const LayerConfig& c) { return " (info " + c.getString("info") + ")"; }
 
 }  // namespace
 
@@ -59,14 +61,14 @@ class MySelu final : public Layer {
     const int rank = static_cast<int>(in.at(0).size());
     TRTKIT_CHECK(rank >= 1, "MYSELU", label(config()), ": x must have rank >= 1");
     int first, last;
-    axesRange(config().getInts("axes"), rank, label(config()), &first, &last);
+    axesRange(config(), rank, &first, &last);
     return {in[0]};
   }
 
   void configure(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) override {
     const auto& x = in.at(0).dims;
     int first, last;
-    axesRange(config().getInts("axes"), static_cast<int>(x.size()), label(config()), &first, &last);
+    axesRange(config(), static_cast<int>(x.size()), &first, &last);
     int64_t want = 1;
     bool known = true;
     for (int a = first; a <= last; ++a) {
@@ -86,7 +88,7 @@ class MySelu final : public Layer {
     (void)workspace;
     const GTensor& x = in[0];
     int first, last;
-    axesRange(config().getInts("axes"), x.ndim(), label(config()), &first, &last);
+    axesRange(config(), x.ndim(), &first, &last);
     int64_t pcount = 1;
     for (int a = first; a <= last; ++a) pcount *= x.size(a);
     TRTKIT_CHECK(in[1].count() == pcount, "MYSELU", label(config()), ": p has ", in[1].count(),
