@@ -211,6 +211,8 @@ def register(spec: OpSpec) -> OpSchema:
     """Registers (or re-registers) the op's schema with onnx.defs."""
     schema = build_schema(spec)
     if onnx.defs.has(spec.name, ONNX_DOMAIN):
+        if not hasattr(onnx.defs, "deregister_schema"):  # onnx < 1.16 cannot replace a schema
+            raise RuntimeError(f"onnx {onnx.__version__} already has a schema for {ONNX_DOMAIN}::{spec.name}")
         onnx.defs.deregister_schema(spec.name, ONNX_DOMAIN_VERSION, ONNX_DOMAIN)
     onnx.defs.register_schema(schema)
     _SCHEMAS[spec.name] = schema

@@ -320,7 +320,9 @@ class OpSpec:
         return getattr(getattr(torch.ops, TORCH_NAMESPACE), self.op)
 
     def __call__(self, *tensors: Any, **attrs: Any) -> Any:
-        return self.torch_op(*tensors, **attrs)
+        """Calls the torch op with the attributes checked first (clear errors, float32-exact values)."""
+        bound = self.bind_attrs(attrs)
+        return self.torch_op(*tensors, **{k: _to_c(v) for k, v in bound.items()})
 
     def register(self) -> OpSpec:
         """Registers the torch op, kernels, autograd, ONNX schema and legacy symbolic. Idempotent."""
@@ -604,19 +606,25 @@ def _reference_backward(spec: OpSpec) -> Callable[..., Sequence[Any]]:
     ) -> list[Any]:
         import torch
 
+        create_graph = torch.is_grad_enabled()  # True when the caller asked for double backward
         with torch.enable_grad():
+            # Inputs that require grad are used as they are, so that with create_graph the gradients stay
+            # connected to them (double backward); the others become fresh leaves.
             leaves = [
-                t.detach().requires_grad_(t.is_floating_point()) if t is not None else None for t in tensors
+                t if t is None or t.requires_grad else t.detach().requires_grad_(t.is_floating_point())
+                for t in tensors
             ]
             outs = _as_tuple(spec.reference(*leaves, **attrs))
             wrt = [t for t in leaves if t is not None and t.requires_grad]
             pairs = [(o, g) for o, g in zip(outs, grads) if g is not None and o.requires_grad]
+            if not wrt or not pairs:
+                return [None] * len(tensors)
             found = torch.autograd.grad(
                 [o for o, _ in pairs],
                 wrt,
                 [g.to(o.dtype) for o, g in pairs],
                 allow_unused=True,
-                create_graph=torch.is_grad_enabled(),
+                create_graph=create_graph,
             )
         it = iter(found)
         result = [next(it) if t is not None and t.requires_grad else None for t in leaves]

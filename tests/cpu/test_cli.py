@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("onnxscript")
 
 import trtkit  # noqa: E402
 
@@ -34,14 +33,22 @@ def test_demo(tmp_path: Path) -> None:
     result = run_cli("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
-    for exporter in ("legacy", "dynamo"):
+    try:
+        import onnxscript  # noqa: F401
+
+        exporters = ["legacy", "dynamo"]
+    except ImportError:  # the demo goes on with the legacy exporter and says what is missing
+        exporters = ["legacy"]
+        assert "MISSING  the dynamo exporter" in out
+    for exporter in exporters:
         for plugin in ("v3", "v2"):
             assert (tmp_path / "demo" / f"myselu_{exporter}_{plugin}.onnx").is_file()
             assert f"myselu_{exporter}_{plugin}.onnx: valid" in out
-    assert "IPluginV3: identical nodes" in out and "IPluginV2DynamicExt: identical nodes" in out
+    if len(exporters) == 2:
+        assert "IPluginV3: identical nodes" in out and "IPluginV2DynamicExt: identical nodes" in out
     assert "FAILED" not in out
     # Step 4 either ran (plugins created from the parser's fields) or says what is missing.
-    assert ("from the dynamo node's fields" in out) or ("MISSING" in out.split("== 4.")[1].split("== 5.")[0])
+    assert ("node's fields" in out) or ("MISSING" in out.split("== 4.")[1].split("== 5.")[0])
     # Step 5 likewise: without a GPU it must say so.
     step5 = out.split("== 5.")[1]
     import torch
