@@ -121,8 +121,8 @@ class AttrDecl:
         return f"{self.name}={cast}({self.name})"
 
     def readme(self) -> str:
-        shown = list(self.default) if self.type in ("ints", "floats") else self.default
-        return f"| `{self.name}` | {self.type} | `{shown!r}` | {self.doc} |".replace(" |  |", " |")
+        shown = json.dumps(list(self.default) if self.type in ("ints", "floats") else self.default)
+        return f"| `{self.name}` | {self.type} | `{shown}` | {self.doc} |"
 
 
 def _cpp_float(v: float) -> str:
