@@ -507,3 +507,17 @@ def test_io_mismatches(tmp_path: Path, harness_ready: None, version: str) -> Non
     assert "fails for input shapes" in shapes and "axis 5 is out of range" in shapes
     ints = found(x_type=TensorProto.INT32, y_type=TensorProto.INT32)
     assert "output-dtypes" in ints or "dtype-unsupported" in ints
+
+
+@pytest.mark.trt
+def test_no_kit_library_means_no_kit_creators(tmp_path: Path, trt_ready: None) -> None:
+    # A fresh process: this one has the kit's library registered already.
+    path = myselu_model(tmp_path / "m.onnx")
+    done = subprocess.run(
+        [sys.executable, "-m", "trtkit.cli", "doctor", path, "--no-kit"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "creator-not-found" in done.stdout and "no creator of a similar name is loaded" in done.stdout
