@@ -60,6 +60,9 @@ function(trtkit_add_plugins)
   target_link_libraries(${ARG_NAME}_C PRIVATE trtkit_core)
   target_compile_options(${ARG_NAME}_C PRIVATE ${TRTKIT_WARNINGS})
   set_target_properties(${ARG_NAME}_C PROPERTIES OUTPUT_NAME _C)
+  # Keep whatever static libraries it links private (toolchains that link libstdc++ statically): a static
+  # libstdc++ whose symbols the process's shared one interposes crashes in iostream code.
+  target_link_options(${ARG_NAME}_C PRIVATE "LINKER:--exclude-libs,ALL")
   install(TARGETS ${ARG_NAME}_C LIBRARY DESTINATION ${ARG_PYTHON_PACKAGE})
   if(ARG_INPLACE_DIR)
     set_target_properties(${ARG_NAME}_C PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${ARG_INPLACE_DIR}")
