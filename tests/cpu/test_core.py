@@ -34,7 +34,7 @@ def test_layer_config_round_trip_every_type():
     for k, v in ALL_TYPES.items():
         got = cfg["attrs"][k]
         if isinstance(v, tuple):
-            assert got[0] == "weights" and got[1] == v[1] and list(got[2]) == v[2] and got[3] == v[3]
+            assert got == {"dtype": v[1], "shape": v[2], "data": v[3]}
         elif isinstance(v, list):
             assert got == pytest.approx(v)
         else:
