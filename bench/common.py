@@ -18,6 +18,14 @@ def median_ms(fn: Callable[[], Any], warmup_ms: float = 50, rep_ms: float = 300)
     return float(triton.testing.do_bench(fn, warmup=warmup_ms, rep=rep_ms, return_mode="median"))
 
 
+def graph_median_ms(fn: Callable[[], Any], rep_ms: float = 300) -> float:
+    """Median device time of fn() in milliseconds, replayed from a CUDA graph: host-side launch overhead
+    (Python, argument checks) drops out, as it does in a TensorRT engine."""
+    import triton.testing
+
+    return float(triton.testing.do_bench_cudagraph(fn, rep=rep_ms, return_mode="median"))
+
+
 def environment() -> dict[str, Any]:
     import torch
 
@@ -35,7 +43,9 @@ def environment() -> dict[str, Any]:
 
             env["driver"] = subprocess.run(
                 ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                capture_output=True, text=True, timeout=20,
+                capture_output=True,
+                text=True,
+                timeout=20,
             ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             pass

@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
+#include "convert.hpp"
 #include "trtkit/core/gtensor.hpp"
 #include "trtkit/core/layer_config.hpp"
 #include "trtkit/core/registry.hpp"
@@ -12,12 +13,6 @@ namespace py = pybind11;
 
 namespace trtkit::python {
 namespace {
-
-DType dtypeFromName(const std::string& name) {
-  for (int32_t i = 0; i < kNumDTypes; ++i)
-    if (name == dtypeName(static_cast<DType>(i))) return static_cast<DType>(i);
-  throw py::value_error("unknown dtype '" + name + "'");
-}
 
 // Python value -> AttrValue for a config built directly (no schema): ints, floats, lists, str,
 // or ("weights", dtype, shape, bytes).
@@ -37,22 +32,6 @@ AttrValue toAttr(const py::handle& v) {
   for (auto item : l) allInt = allInt && py::isinstance<py::int_>(item);
   if (allInt) return v.cast<std::vector<int32_t>>();
   return v.cast<std::vector<float>>();
-}
-
-py::object fromAttr(const AttrValue& v) {
-  switch (attrTypeOf(v)) {
-    case AttrType::kInt: return py::int_(std::get<int32_t>(v));
-    case AttrType::kInts: return py::cast(std::get<std::vector<int32_t>>(v));
-    case AttrType::kFloat: return py::float_(std::get<float>(v));
-    case AttrType::kFloats: return py::cast(std::get<std::vector<float>>(v));
-    case AttrType::kString: return py::str(std::get<std::string>(v));
-    case AttrType::kWeights: {
-      const Weight& w = std::get<Weight>(v);
-      return py::make_tuple("weights", dtypeName(w.dtype()), w.shape(),
-                            py::bytes(static_cast<const char*>(w.host()), w.bytes()));
-    }
-  }
-  return py::none();
 }
 
 }  // namespace
@@ -79,8 +58,8 @@ void bindTesting(py::module_& m) {
         const auto bytes = c.serialize();
         return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       },
-      py::arg("op"), py::arg("version"), py::arg("attrs"), py::arg("io") = std::vector<std::pair<std::string, int32_t>>{},
-      py::arg("workspace") = 0);
+      py::arg("op"), py::arg("version"), py::arg("attrs"),
+      py::arg("io") = std::vector<std::pair<std::string, int32_t>>{}, py::arg("workspace") = 0);
 
   m.def("config_from_bytes", [](const py::bytes& data) {
     const std::string s = data;
@@ -90,14 +69,12 @@ void bindTesting(py::module_& m) {
     } catch (const Error& e) {
       throw py::value_error(e.what());
     }
-    py::dict attrs;
-    for (const auto& [name, v] : c.attrs()) attrs[py::str(name)] = fromAttr(v);
     py::list io;
     for (const IOType& t : c.io) io.append(py::make_tuple(dtypeName(t.dtype), static_cast<int32_t>(t.format)));
     py::dict out;
     out["op"] = c.op();
     out["version"] = c.version();
-    out["attrs"] = attrs;
+    out["attrs"] = attrsToPython(c);
     out["io"] = io;
     out["workspace"] = c.workspace;
     return out;
@@ -128,18 +105,18 @@ void bindTesting(py::module_& m) {
 
   m.def("float_to_half_bits", &floatToHalf);
   m.def("half_bits_to_float", &halfToFloat);
-  m.def("weight_convert", [](const std::string& from, const std::vector<int64_t>& shape, const py::bytes& data,
-                             const std::string& to) {
-    const std::string s = data;
-    Weight w(dtypeFromName(from), shape, s.data());
-    if (w.bytes() != s.size()) throw py::value_error("byte count does not match shape");
-    try {
-      Weight c = w.convert(dtypeFromName(to));
-      return py::bytes(static_cast<const char*>(c.host()), c.bytes());
-    } catch (const Error& e) {
-      throw py::value_error(e.what());
-    }
-  });
+  m.def("weight_convert",
+        [](const std::string& from, const std::vector<int64_t>& shape, const py::bytes& data, const std::string& to) {
+          const std::string s = data;
+          Weight w(dtypeFromName(from), shape, s.data());
+          if (w.bytes() != s.size()) throw py::value_error("byte count does not match shape");
+          try {
+            Weight c = w.convert(dtypeFromName(to));
+            return py::bytes(static_cast<const char*>(c.host()), c.bytes());
+          } catch (const Error& e) {
+            throw py::value_error(e.what());
+          }
+        });
 
   m.def("json_check", [](const std::string& text) {
     std::string why;

@@ -8,7 +8,9 @@
 namespace trtkit::plugins {
 namespace {
 
-std::string label(const LayerConfig& c) { return " (info " + c.getString("info") + ")"; }
+std::string label(const LayerConfig& c) {
+  return " (info " + c.getString("info") + ")";
+}
 
 // Normalizes `axes` for rank `rank` and checks they form a contiguous increasing run; returns [first, last].
 // Runs in enqueue too: the error text is built only on failure, so the success path allocates nothing.
@@ -18,12 +20,14 @@ void axesRange(const LayerConfig& config, int rank, int* first, int* last) {
   *last = rank - 1;
   for (size_t k = 0; k < axes.size(); ++k) {
     const int a = axes[k] < 0 ? axes[k] + rank : axes[k];
-    TRTKIT_CHECK(a >= 0 && a < rank, "MYSELU", label(config), ": axis ", axes[k], " is out of range for x of rank ", rank);
+    TRTKIT_CHECK(a >= 0 && a < rank, "MYSELU", label(config), ": axis ", axes[k], " is out of range for x of rank ",
+                 rank);
     if (k == 0) {
       *first = a;
     } else {
-      TRTKIT_CHECK(a == *last + 1, "MYSELU", label(config), ": axes must be a contiguous increasing run of x's axes, got axis ",
-                   axes[k], " after ", axes[k - 1]);
+      TRTKIT_CHECK(a == *last + 1, "MYSELU", label(config),
+                   ": axes must be a contiguous increasing run of x's axes, got axis ", axes[k], " after ",
+                   axes[k - 1]);
     }
     *last = a;
   }
@@ -80,7 +84,8 @@ class MySelu final : public Layer {
       known = known && d >= 0;
       have *= d;
     }
-    TRTKIT_CHECK(!known || have == want, "MYSELU", label(config()), ": p has ", have, " elements, x's axes need ", want);
+    TRTKIT_CHECK(!known || have == want, "MYSELU", label(config()), ": p has ", have, " elements, x's axes need ",
+                 want);
     (void)out;
   }
 

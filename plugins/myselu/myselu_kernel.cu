@@ -36,14 +36,22 @@ struct Vec<__half> {
   __half v[8];
 };
 
-__device__ __forceinline__ float toFloat(float v) { return v; }
-__device__ __forceinline__ float toFloat(__half v) { return __half2float(v); }
+__device__ __forceinline__ float toFloat(float v) {
+  return v;
+}
+__device__ __forceinline__ float toFloat(__half v) {
+  return __half2float(v);
+}
 template <typename T>
 __device__ __forceinline__ T fromFloat(float v);
 template <>
-__device__ __forceinline__ float fromFloat<float>(float v) { return v; }
+__device__ __forceinline__ float fromFloat<float>(float v) {
+  return v;
+}
 template <>
-__device__ __forceinline__ __half fromFloat<__half>(float v) { return __float2half_rn(v); }
+__device__ __forceinline__ __half fromFloat<__half>(float v) {
+  return __float2half_rn(v);
+}
 
 // sigmoid on the special-function unit: ex2.approx and rcp.approx (each within 2 ulp; fp32 tests hold to
 // 3e-5 against float64). At copy bandwidth the fp16 kernel must finish twice as many elements per second as
@@ -67,9 +75,9 @@ __device__ __forceinline__ float selu(float x, float negScale, float gain) {
 
 // Index math in 32 bits (fast division); launched when count < 2^32.
 template <typename T, typename P>
-__global__ void __launch_bounds__(kThreads) mySeluVector(const T* __restrict__ x, const P* __restrict__ p,
-                                                          T* __restrict__ y, uint32_t vectors, FastDiv inner,
-                                                          FastDiv pcount, float gain) {
+__global__ void __launch_bounds__(kThreads)
+    mySeluVector(const T* __restrict__ x, const P* __restrict__ p, T* __restrict__ y, uint32_t vectors, FastDiv inner,
+                 FastDiv pcount, float gain) {
   constexpr int kVec = Vec<T>::kSize;
   const uint32_t first = blockIdx.x * (kThreads * kUnroll) + threadIdx.x;
   Vec<T> in[kUnroll];
@@ -108,9 +116,9 @@ __global__ void __launch_bounds__(kThreads) mySeluVector(const T* __restrict__ x
 
 // Scalar path: the tail after the last full vector, unaligned pointers and tensors of 2^32 elements or more.
 template <typename T, typename P>
-__global__ void __launch_bounds__(kThreads) mySeluScalar(const T* __restrict__ x, const P* __restrict__ p,
-                                                          T* __restrict__ y, int64_t begin, int64_t count,
-                                                          int64_t inner, int64_t pcount, float gain) {
+__global__ void __launch_bounds__(kThreads)
+    mySeluScalar(const T* __restrict__ x, const P* __restrict__ p, T* __restrict__ y, int64_t begin, int64_t count,
+                 int64_t inner, int64_t pcount, float gain) {
   for (int64_t i = begin + blockIdx.x * int64_t{kThreads} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * kThreads) {
     const float negScale = -kLog2e * toFloat(__ldg(p + (i / inner) % pcount));
@@ -125,7 +133,8 @@ cudaError_t launchTyped(const MySeluArgs& a, cudaStream_t stream) {
   T* y = static_cast<T*>(a.y);
   constexpr int kVec = Vec<T>::kSize;
   const bool aligned = (reinterpret_cast<uintptr_t>(x) % 16 == 0) && (reinterpret_cast<uintptr_t>(y) % 16 == 0);
-  const bool fits32 = a.count < (int64_t{1} << 32) - kVec && a.inner < (int64_t{1} << 32) && a.pcount < (int64_t{1} << 32);
+  const bool fits32 =
+      a.count < (int64_t{1} << 32) - kVec && a.inner < (int64_t{1} << 32) && a.pcount < (int64_t{1} << 32);
   int64_t done = 0;
   if (aligned && fits32) {
     const uint32_t vectors = static_cast<uint32_t>(a.count / kVec);
@@ -140,8 +149,8 @@ cudaError_t launchTyped(const MySeluArgs& a, cudaStream_t stream) {
   if (done < a.count) {
     const int64_t left = a.count - done;
     const int64_t blocks = std::min<int64_t>((left + kThreads - 1) / kThreads, 65535 * 8);
-    mySeluScalar<T, P><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(x, p, y, done, a.count, a.inner,
-                                                                               a.pcount, a.gain);
+    mySeluScalar<T, P>
+        <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(x, p, y, done, a.count, a.inner, a.pcount, a.gain);
   }
   return cudaGetLastError();
 }
@@ -151,9 +160,11 @@ cudaError_t launchTyped(const MySeluArgs& a, cudaStream_t stream) {
 cudaError_t launchMySelu(const MySeluArgs& a, cudaStream_t stream) {
   if (a.count == 0) return cudaSuccess;
   if (a.xType == MySeluType::kFloat32) {
-    return a.pType == MySeluType::kFloat32 ? launchTyped<float, float>(a, stream) : launchTyped<float, __half>(a, stream);
+    return a.pType == MySeluType::kFloat32 ? launchTyped<float, float>(a, stream)
+                                           : launchTyped<float, __half>(a, stream);
   }
-  return a.pType == MySeluType::kFloat32 ? launchTyped<__half, float>(a, stream) : launchTyped<__half, __half>(a, stream);
+  return a.pType == MySeluType::kFloat32 ? launchTyped<__half, float>(a, stream)
+                                         : launchTyped<__half, __half>(a, stream);
 }
 
 }  // namespace trtkit::plugins

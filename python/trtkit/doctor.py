@@ -13,7 +13,10 @@ The doctor loads the kit's plugin library and any ``--lib`` libraries into the T
 installed (full ``tensorrt`` or the lean runtime), then reports per node: the creator or the near misses
 (same name with another version/namespace, other spelling), declared fields missing from the node, node
 attributes the parser ignores, attributes whose converted type does not fit the field, and whether the
-creator actually builds a plugin from exactly the fields the parser would pass.
+creator actually builds a plugin from exactly the fields the parser would pass. The plugin so created is
+then driven through trtkit's C++ harness (where built for this TensorRT major) against the tensors the model
+gives the node: output count, dtypes (getOutputDataTypes, supportsFormatCombination) and, for static input
+shapes, the output shapes it computes versus those the model declares.
 
 Exit status: 0 no errors (warnings allowed unless ``--strict``), 1 problems found, 2 the check could not run
 (model missing or not ONNX, a library missing or not loadable, no TensorRT runtime).
@@ -43,6 +46,8 @@ ERROR, WARNING, INFO = "error", "warning", "info"
 class DoctorError(Exception):
     """The check cannot run at all (exit status 2); the message says why and what to do."""
 
+    runtime: Optional[str] = None  # the TensorRT runtime, when it was found before the failure
+
 
 class _StaticOnly(Exception):
     pass
@@ -69,6 +74,7 @@ class NodeReport:
     plugin_namespace: str
     creator: Optional[dict[str, Any]] = None  # name, version, namespace, interface, fields
     findings: list[Finding] = field(default_factory=list)
+    checked_with_runtime: bool = False  # the creator lookup ran (else only the static checks did)
 
     def add(self, severity: str, code: str, message: str) -> None:
         self.findings.append(Finding(severity, code, message))
@@ -79,7 +85,7 @@ class NodeReport:
             return "ERROR"
         if any(f.severity == WARNING for f in self.findings):
             return "warning"
-        return "ok"
+        return "ok" if self.checked_with_runtime else "ok (static checks only)"
 
 
 @dataclass
@@ -181,8 +187,9 @@ def _string_attr(node: Any, name: str, default: str) -> tuple[str, Optional[str]
     for a in node.attribute:
         if a.name == name:
             if a.type != onnx.AttributeProto.STRING:
+                # The parser reads AttributeProto.s regardless of the type: "" for a non-string attribute.
                 kind = onnx.AttributeProto.AttributeType.Name(a.type)
-                return default, f"attribute {name!r} must be a STRING, the node has a {kind}"
+                return "", f'attribute {name!r} must be a STRING, the node has a {kind} (the parser reads "")'
             return a.s.decode("utf-8", errors="replace"), None
     return default, None
 
@@ -394,8 +401,8 @@ class Registry:
 
     def create(
         self, creator: CreatorRef, plugin_name: str, fields: Sequence[tuple[str, str, bytes, int]]
-    ) -> str:
-        """Calls createPlugin with these fields; returns "" on success, else the reason (TensorRT's log)."""
+    ) -> tuple[str, Any]:
+        """Calls createPlugin with these fields: ("", plugin) on success, else (the reason, None)."""
         import numpy as np
 
         trt = self.trt
@@ -403,11 +410,11 @@ class Registry:
         plugin_fields = []
         for name, dtype, data, length in fields:
             if dtype not in _NUMPY_OF_FIELD:
-                return f"field {name!r}: no PluginField type for {dtype!r}"
+                return f"field {name!r}: no PluginField type for {dtype!r}", None
             np_type, field_type = _NUMPY_OF_FIELD[dtype]
             array = np.frombuffer(bytes(data), dtype=np_type).copy()
             if array.size != length:
-                return f"field {name!r}: {len(data)} bytes of {dtype} do not make {length} elements"
+                return f"field {name!r}: {len(data)} bytes of {dtype} do not make {length} elements", None
             keep.append(array)
             plugin_fields.append(trt.PluginField(name, array, getattr(trt.PluginFieldType, field_type)))
         collection = trt.PluginFieldCollection(plugin_fields)
@@ -422,9 +429,9 @@ class Registry:
             except Exception as e:  # the bindings raise for some failures, return None for others
                 error = f"{type(e).__name__}: {e}"
         if plugin is not None and not error:
-            return ""
+            return "", plugin
         message = _last_lines(log[0]) if log and log[0].strip() else ""
-        return error or message or "createPlugin returned null (TensorRT logged no reason)"
+        return error or message or "createPlugin returned null (TensorRT logged no reason)", None
 
 
 def _edit_distance(a: str, b: str) -> int:
@@ -526,7 +533,9 @@ def open_runtime(libraries: Sequence[str], load_kit: bool = True) -> tuple[Regis
     for lib in libraries:
         p = Path(lib)
         if not p.exists():
-            raise DoctorError(f"plugin library not found: {p}")
+            error = DoctorError(f"plugin library not found: {p}")
+            error.runtime = registry.runtime_name
+            raise error
         key = str(p.resolve())
         if kit_path and key == str(Path(kit_path).resolve()) and "kit" in _LOADED_LIBRARIES:
             continue  # the kit's own library: loaded above (loading it twice fails)
@@ -547,11 +556,13 @@ def open_runtime(libraries: Sequence[str], load_kit: bool = True) -> tuple[Regis
                 continue
             if handle is None:
                 why = _last_lines(log[0]) if log and log[0].strip() else "TensorRT gave no reason"
-                raise DoctorError(
+                error = DoctorError(
                     f"plugin library {p} could not be loaded into {registry.runtime_name}: {why}. A TensorRT "
                     "plugin library must export getCreators (or getPluginCreators) and setLoggerFinder, be "
                     "built against this TensorRT major version, and not repeat creators loaded already."
                 )
+                error.runtime = registry.runtime_name
+                raise error
             _LOADED_LIBRARIES[key] = handle
         loaded.append({"path": key, "role": "user", "loaded": True, "message": ""})
     return registry, loaded
@@ -566,7 +577,11 @@ def _declared_attrs(node: Any) -> dict[str, Any]:
 
 
 def check_node(
-    site: _Site, model: Any, registry: Optional[Registry], creators: Sequence[CreatorRef]
+    site: _Site,
+    model: Any,
+    registry: Optional[Registry],
+    creators: Sequence[CreatorRef],
+    tensors: Optional[dict[str, tuple[Optional[int], Optional[list[Any]]]]] = None,
 ) -> NodeReport:
     node = site.node
     version, version_problem = _string_attr(node, "plugin_version", "1")
@@ -574,7 +589,7 @@ def check_node(
     report = NodeReport(node.name, node.op_type, node.domain, site.where, version, namespace)
     for problem in (version_problem, namespace_problem):
         if problem:
-            report.add(ERROR, "bad-plugin-attribute", problem + " (the parser cannot read it)")
+            report.add(ERROR, "bad-plugin-attribute", problem)
 
     if builtins.is_builtin(node.op_type):
         report.add(
@@ -608,7 +623,7 @@ def check_node(
         )
     if registry is None:
         return report
-
+    report.checked_with_runtime = True
     creator = registry.find(node.op_type, version, namespace)
     via_domain = False
     if creator is None and node.domain and node.domain != namespace:
@@ -633,11 +648,17 @@ def check_node(
             f"the creator is found only with the node's domain {node.domain!r} as namespace: onnx-tensorrt "
             f"after 10.1 retries with the domain, older parsers do not; set plugin_namespace={node.domain!r}",
         )
-    _check_fields(report, node, creator, registry)
+    _check_fields(report, node, creator, registry, tensors)
     return report
 
 
-def _check_fields(report: NodeReport, node: Any, creator: CreatorRef, registry: Registry) -> None:
+def _check_fields(
+    report: NodeReport,
+    node: Any,
+    creator: CreatorRef,
+    registry: Registry,
+    tensors: Optional[dict[str, tuple[Optional[int], Optional[list[Any]]]]] = None,
+) -> None:
     import onnx
 
     try:
@@ -692,7 +713,7 @@ def _check_fields(report: NodeReport, node: Any, creator: CreatorRef, registry: 
             )
     _check_shape_input_indices(report, node, creator)
     if parser_ok:
-        _check_creation(report, node, creator, registry, declared_names)
+        _check_creation(report, node, creator, registry, declared_names, tensors)
 
 
 def _check_shape_input_indices(report: NodeReport, node: Any, creator: CreatorRef) -> None:
@@ -719,8 +740,19 @@ def _check_shape_input_indices(report: NodeReport, node: Any, creator: CreatorRe
 
 
 def _check_creation(
-    report: NodeReport, node: Any, creator: CreatorRef, registry: Registry, declared: Sequence[str]
+    report: NodeReport,
+    node: Any,
+    creator: CreatorRef,
+    registry: Registry,
+    declared: Sequence[str],
+    tensors: Optional[dict[str, tuple[Optional[int], Optional[list[Any]]]]] = None,
 ) -> None:
+    if creator.interface not in ("IPluginCreator", "IPluginCreatorV3One"):
+        # e.g. IPluginCreatorV3Quick (Python-defined plugins): created through another signature
+        report.add(
+            INFO, "creation-check-skipped", f"createPlugin is not tried for {creator.interface} creators"
+        )
+        return
     try:
         from trtkit import parser_fields
     except ImportError as e:
@@ -731,13 +763,13 @@ def _check_creation(
     except Exception as e:
         report.add(ERROR, "parser-conversion-failed", f"the parser's conversion of the attributes fails: {e}")
         return
-    why = registry.create(creator, node.name or node.op_type, fields)
+    why, plugin = registry.create(creator, node.name or node.op_type, fields)
     if why:
         report.add(ERROR, "create-plugin-failed", f"createPlugin with the parser's fields failed: {why}")
-    else:
-        report.add(
-            INFO, "create-plugin-ok", "createPlugin succeeds with exactly the fields the parser passes"
-        )
+        return
+    report.add(INFO, "create-plugin-ok", "createPlugin succeeds with exactly the fields the parser passes")
+    if tensors is not None:
+        check_io(report, node, creator, plugin, tensors, registry)
 
 
 def diagnose(
@@ -777,17 +809,209 @@ def diagnose(
         elif text.startswith("plugin library"):
             code = "library-not-loaded"
         report.findings.append(Finding(ERROR, code, text))
+        report.runtime = e.runtime
         registry = None
     creators = registry.creators() if registry is not None else []
+    tensors = tensor_table(model) if registry is not None else None
     for site in _sites(model):
         if is_standard_op(site.node) and builtins.is_builtin(site.node.op_type):
             continue
-        report.nodes.append(check_node(site, model, registry, creators))
+        report.nodes.append(check_node(site, model, registry, creators, tensors))
     if not report.nodes:
         report.findings.append(
             Finding(INFO, "no-custom-nodes", "the model has no custom (non-standard) nodes")
         )
     return report
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The plugin against the node's tensors (through the C++ harness, as TensorRT's builder would call it)
+
+_ELEM_DTYPES = {
+    1: "float32",
+    10: "float16",
+    16: "bfloat16",
+    3: "int8",
+    6: "int32",
+    7: "int64",
+    9: "bool",
+    2: "uint8",
+}
+
+
+def tensor_table(model: Any) -> dict[str, tuple[Optional[int], Optional[list[Any]]]]:
+    """name -> (ONNX element type or None, shape as ints/None per dim, or None): what the model says, plus
+    what ONNX shape inference adds (custom ops without a registered schema stay unknown)."""
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:
+        inferred = model
+    table: dict[str, tuple[Optional[int], Optional[list[Any]]]] = {}
+    for m in (model, inferred):
+        g = m.graph
+        for init in g.initializer:
+            table.setdefault(init.name, (init.data_type, list(init.dims)))
+        for vi in [*g.input, *g.output, *g.value_info]:
+            t = vi.type.tensor_type
+            if not vi.type.HasField("tensor_type") or vi.name in table:
+                continue
+            shape = None
+            if t.HasField("shape"):
+                shape = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+            table[vi.name] = (t.elem_type or None, shape)
+    return table
+
+
+def _harness(registry: Registry) -> tuple[Any, str]:
+    """trtkit's C++ plugin harness when it matches the runtime's major version, else (None, why not)."""
+    try:
+        from trtkit import _trt_harness as harness
+    except ImportError as e:
+        return None, f"trtkit's plugin harness is not built ({e})"
+    runtime_major = str(getattr(registry.trt, "__version__", "")).split(".")[0]
+    if str(harness.TENSORRT_MAJOR) != runtime_major:
+        return (
+            None,
+            f"the harness is built for TensorRT {harness.TENSORRT_MAJOR}, the runtime is {runtime_major}",
+        )
+    return harness, ""
+
+
+def check_io(
+    report: NodeReport,
+    node: Any,
+    creator: CreatorRef,
+    plugin: Any,
+    tensors: dict[str, tuple[Optional[int], Optional[list[Any]]]],
+    registry: Registry,
+) -> None:
+    """Output count, dtypes (supportsFormatCombination, getOutputDataTypes) and static output shapes of the
+    created plugin against the tensors the model gives the node."""
+    harness, why = _harness(registry)
+    v3 = creator.interface.startswith("IPluginCreatorV3")
+    if harness is None:
+        report.add(INFO, "io-check-skipped", why)
+        return
+    if not v3 and creator.namespace != "trtkit":
+        # The harness drives IPluginV2DynamicExt; another library's V2 creator may make plain IPluginV2s.
+        report.add(
+            INFO, "io-check-skipped", "tensor checks run for IPluginV3 and trtkit-made V2 plugins only"
+        )
+        return
+    before = len(report.findings)
+    with captured_output() as log:
+        try:
+            p = harness.PluginV3(plugin) if v3 else harness.PluginV2(plugin)
+            _io_findings(report, node, p, v3, tensors)
+        except Exception as e:
+            report.add(WARNING, "io-check-failed", f"driving the plugin through the harness failed: {e}")
+    said = _last_lines(log[0], 3) if log and log[0].strip() else ""
+    errors = [f for f in report.findings[before:] if f.severity == ERROR]
+    if said and errors:
+        errors[-1].message += f"; the plugin says: {said}"
+
+
+def _io_findings(
+    report: NodeReport,
+    node: Any,
+    p: Any,
+    v3: bool,
+    tensors: dict[str, tuple[Optional[int], Optional[list[Any]]]],
+) -> None:
+    nb = p.get_nb_outputs()
+    outputs = [o for o in node.output]
+    if len(outputs) > nb:
+        report.add(ERROR, "output-count", f"the node has {len(outputs)} outputs, the plugin produces {nb}")
+        return
+    if len(outputs) < nb:
+        report.add(
+            WARNING, "output-count", f"the plugin produces {nb} outputs, the node names {len(outputs)}"
+        )
+    inputs = list(node.input)
+    if any(not name for name in inputs):
+        return  # absent optional inputs: the plugin sees them as null tensors; nothing to compare
+    known = [tensors.get(name, (None, None)) for name in inputs]
+    elem = [k[0] for k in known]
+    if all(e is not None for e in elem):
+        unsupported = [(name, e) for name, e in zip(inputs, elem) if e not in _ELEM_DTYPES]
+        if unsupported:
+            import onnx
+
+            names = ", ".join(f"{n} ({onnx.TensorProto.DataType.Name(e)})" for n, e in unsupported)
+            report.add(ERROR, "tensor-dtype", f"TensorRT has no tensors of these types: {names}")
+            return
+        in_types = [_ELEM_DTYPES[e] for e in elem]
+        if v3:
+            status, out_types = p.get_output_data_types(in_types)
+            if status != 0:
+                report.add(
+                    ERROR, "output-dtypes", f"getOutputDataTypes fails for inputs ({', '.join(in_types)})"
+                )
+                return
+        else:
+            out_types = [p.get_output_data_type(i, in_types) for i in range(nb)]
+        types = [*in_types, *out_types]
+        refused = [
+            pos
+            for pos in range(len(types))
+            if not p.supports_format_combination(pos, types, nb_inputs=len(in_types))
+        ]
+        if refused:
+            report.add(
+                WARNING,
+                "dtype-unsupported",
+                f"the plugin does not take ({', '.join(in_types)}) -> ({', '.join(out_types)}) (refused at "
+                f"position(s) {refused}): TensorRT inserts casts where the network is not strongly typed and "
+                "fails where it is",
+            )
+        if not refused:
+            report.add(
+                INFO, "io-dtypes-ok", f"the plugin takes ({', '.join(in_types)}) -> ({', '.join(out_types)})"
+            )
+        for name, dtype in zip(outputs, out_types):
+            said = tensors.get(name, (None, None))[0]
+            if said is not None and _ELEM_DTYPES.get(said) not in (None, dtype):
+                report.add(
+                    WARNING,
+                    "output-dtype-mismatch",
+                    f"output {name!r} is {_ELEM_DTYPES.get(said)} in the model, the plugin makes {dtype}",
+                )
+    shapes = [k[1] for k in known]
+    if not all(s is not None and all(isinstance(d, int) and d > 0 for d in s) for s in shapes):
+        report.add(
+            INFO, "io-shapes-skipped", "output shapes not checked: the input shapes are not all static"
+        )
+    else:
+        if v3:
+            status, got, _ = p.get_output_shapes(shapes)
+            if status != 0 or got is None:
+                report.add(ERROR, "output-shapes", f"getOutputShapes fails for input shapes {shapes}")
+                return
+        else:  # (dims or None when the plugin failed, number of expression operations)
+            got = [p.get_output_dimensions(i, shapes)[0] for i in range(nb)]
+            if any(g is None for g in got):
+                report.add(ERROR, "output-shapes", f"getOutputDimensions fails for input shapes {shapes}")
+                return
+        for name, shape in zip(outputs, got):
+            said = tensors.get(name, (None, None))[1]
+            if said is not None and len(said) == len(shape):
+                if any(a is not None and a != b for a, b in zip(said, shape)):
+                    report.add(
+                        WARNING,
+                        "output-shape-mismatch",
+                        f"output {name!r} is {said} in the model, the plugin computes {list(shape)}",
+                    )
+            elif said is not None:
+                report.add(
+                    WARNING,
+                    "output-shape-mismatch",
+                    f"output {name!r} has rank {len(said)} in the model, the plugin computes {list(shape)}",
+                )
+        report.add(
+            INFO, "io-shapes", f"the plugin's output shapes for inputs {shapes}: {[list(s) for s in got]}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -839,7 +1063,10 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "doctor",
         help="check that TensorRT's ONNX parser maps a model's custom nodes onto loadable plugins",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Will TensorRT's ONNX parser map this model's custom nodes onto plugins it can create? "
+        "Loads the kit's plugin library and --lib libraries into the installed TensorRT runtime and replays "
+        "the parser for every non-standard node.",
+        epilog="exit status: 0 no errors, 1 problems found, 2 the check could not run",
     )
     p.add_argument("model", help="the ONNX model")
     p.add_argument(

@@ -2,7 +2,7 @@
 
 The generated op is small but real — ``outputs[j] = (j + 1) * alpha * (sum of the inputs)`` elementwise —
 so the package compiles, exports, loads into TensorRT's registry and passes its generated tests before you
-change a line. Then edit the kernel, the layer and the PyTorch reference (see docs/your-own-plugin.md).
+change a line. Then edit the kernel, the layer and the PyTorch reference (see "Your own plugin in ten minutes" in the README).
 
 Default: a standalone package in ``./NAME-plugin`` (outside the kit's tree) with pyproject.toml and a
 CMakeLists.txt that uses ``find_package(trtkit)`` + ``trtkit_add_plugins(...)``; build it with
@@ -13,6 +13,7 @@ CMakeLists.txt that uses ``find_package(trtkit)`` + ``trtkit_add_plugins(...)``;
 from __future__ import annotations
 
 import argparse
+import builtins as _python_builtins
 import json
 import keyword
 import math
@@ -44,6 +45,29 @@ _CPP_KEYWORDS = frozenset(
 )
 _SCHEMA_WORDS = frozenset({"Tensor", "Scalar", "str", "bool", "int", "float", "None", "self", "out"})
 _GENERATED_NAMES = frozenset({"compute", "total", "outputs", "torch", "Any", "Optional", "Sequence"})
+# Names the generated class (C++ and Python), module and function would shadow: the kit's C++ types, the
+# names the generated Python imports, and Python's builtins the generated code calls.
+_TAKEN_CLASS_NAMES = frozenset(
+    {"Layer", "LayerSchema", "LayerConfig", "LayerEntry", "LayerRegistry", "Expr", "ExprDims", "GTensor",
+     "Span", "DType", "TensorDesc", "Weight", "AttrSpec", "AttrValue", "AttrType", "Error", "Format",
+     "IOType", "Attr", "OpSpec", "Shape", "TensorArg", "Any", "Optional", "Sequence", "Path"}
+)  # fmt: skip
+_TAKEN_MODULE_NAMES = frozenset(
+    {
+        "torch",
+        "onnx",
+        "pytest",
+        "trtkit",
+        "numpy",
+        "ops",
+        "typing",
+        "collections",
+        "pathlib",
+        "plugins",
+        "tests",
+    }
+    | {n for n in dir(_python_builtins) if not n.startswith("_")}
+)
 
 
 class NewError(ValueError):
@@ -97,8 +121,8 @@ class AttrDecl:
         return f"{self.name}={cast}({self.name})"
 
     def readme(self) -> str:
-        shown = list(self.default) if self.type in ("ints", "floats") else self.default
-        return f"| `{self.name}` | {self.type} | `{shown!r}` | {self.doc} |".replace(" |  |", " |")
+        shown = json.dumps(list(self.default) if self.type in ("ints", "floats") else self.default)
+        return f"| `{self.name}` | {self.type} | `{shown}` | {self.doc} |"
 
 
 def _cpp_float(v: float) -> str:
@@ -337,7 +361,8 @@ class Plan:
             "py_outputs": _py_list([_q(y) for y in self.outputs], "    "),
             "py_attrs": "\n".join(f"        {a.py_decl()}," for a in self.attrs),
             "py_type_rows": _py_list(py_rows, "    "),
-            "py_spec_extra": "",
+            # the compiled module the eager CUDA path runs the layer from
+            "py_spec_extra": "" if in_kit else f"\n    module={_q(pkg + '._C')},",
             # tests
             "cpu_test_imports": _imports(
                 ["onnx", "pytest", "torch", "trtkit"],
@@ -348,7 +373,7 @@ class Plan:
                 ],
             ),
             "gpu_test_imports": _imports(
-                ["pytest", "torch"], [(layers, "_C"), (ops_module, f"{s}_reference")]
+                ["pytest", "torch"], [(layers, "_C"), (ops_module, f"{s}, {s}_reference")]
             ),
             "trt_test_imports": _imports(
                 ["pytest", "trtkit"] + ([] if in_kit else [pkg]), [("trtkit", "doctor, parser_fields")]
@@ -455,6 +480,10 @@ def plan(
     snake = snake_case(name)
     if keyword.iskeyword(snake) or snake in _CPP_KEYWORDS:
         raise NewError(f"NAME {name!r}: its Python/C++ module name {snake!r} is a keyword")
+    if snake in _TAKEN_MODULE_NAMES:
+        raise NewError(f"NAME {name!r}: the generated function/module {snake!r} would shadow a Python name")
+    if camel_case(name) in _TAKEN_CLASS_NAMES:
+        raise NewError(f"NAME {name!r}: the generated class {camel_case(name)!r} would clash with trtkit's")
     kit_root = kit_source_root()
     if in_kit:
         root = Path(directory).resolve() if directory else kit_root
@@ -568,7 +597,10 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "new",
         help="generate a plugin package of your own (kernel, layer, op spec, tests, build files)",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Generate a plugin package of your own, built against the installed kit: CUDA kernel, "
+        "layer, PyTorch op spec, three test tiers, README, pyproject.toml and CMakeLists.txt. The generated "
+        "op (outputs[j] = (j + 1) * alpha * sum of the inputs) builds and passes its tests as generated.",
+        epilog="exit status: 0 written, 2 invalid NAME/options or an existing target",
     )
     p.add_argument("name", help="plugin name == ONNX op_type (a C++ identifier, e.g. ScaledSum)")
     p.add_argument("--inputs", type=int, default=1, help="number of tensor inputs (1..8, default 1)")
@@ -594,6 +626,8 @@ def run(args: argparse.Namespace) -> int:
     except NewError as e:
         print(f"trtkit new: error: {e}", file=sys.stderr)
         return 2
+    if kit_layer_names() is None:
+        print("trtkit new: note: trtkit._C is not built, so NAME was not checked against the kit's plugins")
     print(f"trtkit new: {p.name} ({len(p.inputs)} input(s), {len(p.outputs)} output(s)) in {p.target}")
     for path in written:
         print(f"  {path.relative_to(p.target)}")

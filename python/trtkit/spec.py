@@ -127,12 +127,23 @@ class Attr:
 
 
 def _to_float32(value: float, where: str) -> float:
+    if _compiling():  # under torch.compile the value was normalized when the graph was first traced
+        return value
     if math.isnan(value) or math.isinf(value):
         return value
     try:
         return struct.unpack("<f", struct.pack("<f", value))[0]
     except OverflowError:
         raise ValueError(f"{where} = {value} does not fit in float32") from None
+
+
+def _compiling() -> bool:
+    try:
+        import torch
+
+        return bool(torch.compiler.is_compiling())
+    except (ImportError, AttributeError):
+        return False
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def test_layer_config_round_trip_every_type():
     for k, v in ALL_TYPES.items():
         got = cfg["attrs"][k]
         if isinstance(v, tuple):
-            assert got[0] == "weights" and got[1] == v[1] and list(got[2]) == v[2] and got[3] == v[3]
+            assert got == {"dtype": v[1], "shape": v[2], "data": v[3]}
         elif isinstance(v, list):
             assert got == pytest.approx(v)
         else:
@@ -113,7 +113,8 @@ def test_gtensor_offsets_and_nchw_accessors():
         full = tuple(idx) + (0,) * (4 - len(idx))
         assert got["offset"] == a[full]
     g = T.gtensor(dims, [])
-    assert (g["count"], g["bytes"], g["batch"], g["channel"], g["height"], g["width"]) == (120, 480, 2, 3, 4, 5)
+    got = (g["count"], g["bytes"], g["batch"], g["channel"], g["height"], g["width"])
+    assert got == (120, 480, 2, 3, 4, 5)
     g = T.gtensor([7], [])
     assert (g["batch"], g["channel"], g["height"], g["width"]) == (7, 1, 1, 1)
     big = T.gtensor([1 << 20, 1 << 20, 8], [1 << 19, 3, 1])  # beyond int32
@@ -128,8 +129,25 @@ def test_half_conversion_matches_numpy_bit_for_bit():
     vals = np.concatenate(
         [
             rng.standard_normal(2000).astype(np.float32) * 10.0 ** rng.integers(-9, 6, 2000),
-            np.array([0.0, -0.0, np.inf, -np.inf, 65504, 65519.99, 65520, 1e-8, 2.9802322e-08, 5.96e-8,
-                      6.1e-5, 6.097555e-05, 1 + 2**-11, 1 + 3 * 2**-11], np.float32),
+            np.array(
+                [
+                    0.0,
+                    -0.0,
+                    np.inf,
+                    -np.inf,
+                    65504,
+                    65519.99,
+                    65520,
+                    1e-8,
+                    2.9802322e-08,
+                    5.96e-8,
+                    6.1e-5,
+                    6.097555e-05,
+                    1 + 2**-11,
+                    1 + 3 * 2**-11,
+                ],
+                np.float32,
+            ),
             (np.arange(0, 1 << 16, 7, dtype=np.uint16).view(np.float16)).astype(np.float32),
         ]
     ).astype(np.float32)
@@ -137,7 +155,8 @@ def test_half_conversion_matches_numpy_bit_for_bit():
     got = np.array([T.float_to_half_bits(float(v)) for v in vals], dtype=np.uint16)
     finite = np.isfinite(vals)
     np.testing.assert_array_equal(got[finite], want[finite])
-    assert T.float_to_half_bits(float("nan")) & 0x7C00 == 0x7C00 and T.float_to_half_bits(float("nan")) & 0x3FF
+    nan_bits = T.float_to_half_bits(float("nan"))
+    assert nan_bits & 0x7C00 == 0x7C00 and nan_bits & 0x3FF
     bits = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
     back = np.array([T.half_bits_to_float(int(b)) for b in bits], dtype=np.float32)
     ref = bits.view(np.float16).astype(np.float32)

@@ -393,3 +393,131 @@ def test_cli_entry_point(tmp_path: Path, trt_ready: None) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["nodes"][0]["status"] == "ERROR"
+
+
+@pytest.mark.trt
+def test_non_string_plugin_version_is_an_error(tmp_path: Path, trt_ready: None) -> None:
+    path = myselu_model(tmp_path / "m.onnx", plugin_version=2)  # an INT: the parser reads "" as the version
+    report = doctor.diagnose(path)
+    assert {"bad-plugin-attribute", "creator-not-found"} <= codes(report)
+    assert report.nodes[0].plugin_version == ""
+
+
+def test_type_level_conversion_agrees_with_parser_fields() -> None:
+    """doctor.parser_conversion (types, lengths) and trtkit.parser_fields (bytes) replay the same rules."""
+    from trtkit import parser_fields
+
+    attrs = [
+        helper.make_attribute("i", -7),
+        helper.make_attribute("big", 2**33 + 5),
+        helper.make_attribute("ints", [1, 2, 3]),
+        helper.make_attribute("f", 0.25),
+        helper.make_attribute("fs", [0.5, 1.5]),
+        helper.make_attribute("s", "json"),
+        helper.make_attribute("ss", ["a", "bc"]),
+        helper.make_attribute("t32", numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3))),
+        helper.make_attribute("t16", numpy_helper.from_array(np.ones(3, np.float16))),
+        helper.make_attribute("ti8", numpy_helper.from_array(np.ones(4, np.int8))),
+        helper.make_attribute("ti32", numpy_helper.from_array(np.ones(2, np.int32))),
+        helper.make_attribute("tf64", numpy_helper.from_array(np.ones(2, np.float64))),
+    ]
+    node = helper.make_node("X", [], [], domain="d")
+    node.attribute.extend(attrs)
+    fields = {
+        name: (dtype, length)
+        for name, dtype, _, length in parser_fields.fields_from_node(node, [a.name for a in attrs])
+    }
+    for attr in attrs:
+        conv = doctor.parser_conversion(attr)
+        assert (conv.dtype, conv.length) == fields[attr.name], attr.name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# trt tier: the created plugin against the node's tensors, through the C++ harness
+
+
+def static_model(
+    path: Path,
+    version: str,
+    *,
+    x_type: int = TensorProto.FLOAT,
+    y_type: int = TensorProto.FLOAT,
+    y_shape: tuple[int, ...] = (2, 4, 8, 8),
+    axes: tuple[int, ...] = (1,),
+    outputs: tuple[str, ...] = ("y",),
+) -> str:
+    node = helper.make_node("MYSELU", ["x", "p"], list(outputs), name="act", domain="trtkit")
+    node.attribute.extend(
+        helper.make_attribute(k, v)
+        for k, v in {
+            "axes": list(axes),
+            "gain": 1.0,
+            "info": "{}",
+            "plugin_version": version,
+            "plugin_namespace": "trtkit",
+        }.items()
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", x_type, [2, 4, 8, 8])],
+        [helper.make_tensor_value_info(o, y_type, list(y_shape)) for o in outputs],
+        [numpy_helper.from_array(np.ones(4, np.float32), "p")],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("trtkit", 1)]
+    onnx.save(helper.make_model(graph, opset_imports=opsets), str(path))
+    return str(path)
+
+
+@pytest.fixture
+def harness_ready(trt_ready: None) -> None:
+    try:
+        from trtkit import _trt_harness
+    except ImportError as e:
+        pytest.skip(f"trtkit's plugin harness is not built: {e}")
+    runtime = _library.tensorrt_runtime()
+    if str(_trt_harness.TENSORRT_MAJOR) != runtime.__version__.split(".")[0]:
+        pytest.skip("the harness and the runtime are different TensorRT majors")
+
+
+@pytest.mark.trt
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_io_matches(tmp_path: Path, harness_ready: None, version: str) -> None:
+    report = doctor.diagnose(static_model(tmp_path / "m.onnx", version))
+    assert report.exit_code(strict=True) == 0, doctor.format_table(report)
+    messages = {f.code: f.message for f in report.all_findings()}
+    assert messages["io-dtypes-ok"] == "the plugin takes (float32, float32) -> (float32)"
+    assert messages["io-shapes"].endswith("[[2, 4, 8, 8]]")
+
+
+@pytest.mark.trt
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_io_mismatches(tmp_path: Path, harness_ready: None, version: str) -> None:
+    def found(**kw: Any) -> dict[str, str]:
+        report = doctor.diagnose(static_model(tmp_path / "m.onnx", version, **kw))
+        return {f.code: f.message for f in report.all_findings()}
+
+    assert "[2, 4, 8, 9] in the model" in found(y_shape=(2, 4, 8, 9))["output-shape-mismatch"]
+    assert (
+        "is float16 in the model, the plugin makes float32"
+        in found(y_type=TensorProto.FLOAT16)["output-dtype-mismatch"]
+    )
+    assert "the node has 2 outputs, the plugin produces 1" in found(outputs=("y", "z"))["output-count"]
+    shapes = found(axes=(5,))["output-shapes"]
+    assert "fails for input shapes" in shapes and "axis 5 is out of range" in shapes
+    ints = found(x_type=TensorProto.INT32, y_type=TensorProto.INT32)
+    assert "output-dtypes" in ints or "dtype-unsupported" in ints
+
+
+@pytest.mark.trt
+def test_no_kit_library_means_no_kit_creators(tmp_path: Path, trt_ready: None) -> None:
+    # A fresh process: this one has the kit's library registered already.
+    path = myselu_model(tmp_path / "m.onnx")
+    done = subprocess.run(
+        [sys.executable, "-m", "trtkit.cli", "doctor", path, "--no-kit"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "creator-not-found" in done.stdout and "no creator of a similar name is loaded" in done.stdout

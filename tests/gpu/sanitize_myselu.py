@@ -1,9 +1,8 @@
-"""Runs the MYSELU kernels on edge-case shapes, to be executed under compute-sanitizer (see test_sanitizer.py)."""
+"""Runs the MYSELU kernels on edge-case shapes, under compute-sanitizer (see test_sanitizer.py)."""
 
 from __future__ import annotations
 
 import torch
-
 from trtkit import _C
 
 NAMES = {torch.float32: "float32", torch.float16: "float16"}
@@ -20,8 +19,16 @@ def run(x: torch.Tensor, p: torch.Tensor, axes: list[int]) -> torch.Tensor:
 
 
 def main() -> None:
-    cases = [([1], []), ([7], [0]), ([3, 5], [1]), ([2, 3, 5, 7], [1]), ([2, 16, 8, 8], [1, 2]), ([4, 9, 33], [-1]),
-             ([1, 1, 1, 1], [1]), ([65, 1031], [])]
+    cases = [
+        ([1], []),
+        ([7], [0]),
+        ([3, 5], [1]),
+        ([2, 3, 5, 7], [1]),
+        ([2, 16, 8, 8], [1, 2]),
+        ([4, 9, 33], [-1]),
+        ([1, 1, 1, 1], [1]),
+        ([65, 1031], []),
+    ]
     for shape, axes in cases:
         for dt in (torch.float32, torch.float16):
             for pdt in {torch.float32, dt}:

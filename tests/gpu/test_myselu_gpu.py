@@ -251,6 +251,7 @@ def test_more_than_two_to_the_32_elements() -> None:
     y = torch.full_like(x, float("nan"))
     run_layer(x, p, [], 1.0, y)
     for start in (0, 2**31 - 8, 2**32 - 8, n - 64):  # spots around every 32-bit boundary, and the tail
+        start = min(start, n - 64)
         xs, ys = x[start : start + 64].view(64), y[start : start + 64].view(64)
         check(ys, xs, p, [], 1.0)
     assert not torch.isnan(y).any()

@@ -37,6 +37,8 @@ def test_kernels_are_sanitizer_clean(script: Path, tool: str) -> None:
     proc = subprocess.run(cmd + [sys.executable, str(script)], capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    summary = re.findall(r"ERROR SUMMARY: (\d+) error", out)
+    # memcheck: "ERROR SUMMARY: 0 errors"
+    # racecheck: "RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)"
+    summary = re.findall(r"ERROR SUMMARY: (\d+) error", out) + re.findall(r"SUMMARY: .*\((\d+) errors?", out)
     assert summary and all(n == "0" for n in summary), out[-4000:]
     assert "done" in out

@@ -27,7 +27,9 @@ def schema_or_skip(name: str) -> dict:
 def myselu_node(version: str = V3, name: str = "myselu_0", **attrs: Any) -> onnx.NodeProto:
     """A MYSELU node as the kit's exporters write it: domain trtkit, creator-named attributes, plus
     plugin_version and plugin_namespace."""
-    return helper.make_node(
+    # onnx.helper cannot infer the type of an empty list: MYSELU's only list attribute is INTS.
+    empty = {k for k, v in attrs.items() if isinstance(v, (list, tuple)) and len(v) == 0}
+    node = helper.make_node(
         "MYSELU",
         ["x", "p"],
         ["y"],
@@ -35,8 +37,11 @@ def myselu_node(version: str = V3, name: str = "myselu_0", **attrs: Any) -> onnx
         domain=NAMESPACE,
         plugin_version=version,
         plugin_namespace=NAMESPACE,
-        **attrs,
+        **{k: v for k, v in attrs.items() if k not in empty},
     )
+    for k in sorted(empty):
+        node.attribute.append(helper.make_attribute(k, [], attr_type=onnx.AttributeProto.INTS))
+    return node
 
 
 def create_from_node(trt: Any, registry: Any, node: onnx.NodeProto) -> Any:

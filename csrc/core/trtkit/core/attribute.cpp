@@ -21,7 +21,9 @@ const char* attrTypeName(AttrType t) {
   return "invalid";
 }
 
-AttrType attrTypeOf(const AttrValue& v) { return static_cast<AttrType>(v.index()); }
+AttrType attrTypeOf(const AttrValue& v) {
+  return static_cast<AttrType>(v.index());
+}
 
 namespace {
 template <typename T>
@@ -242,6 +244,8 @@ class JsonChecker {
 };
 }  // namespace
 
-bool isValidJson(const std::string& text, std::string* why) { return JsonChecker(text).run(why); }
+bool isValidJson(const std::string& text, std::string* why) {
+  return JsonChecker(text).run(why);
+}
 
 }  // namespace trtkit

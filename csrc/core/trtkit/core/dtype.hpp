@@ -24,8 +24,12 @@ enum class Format : int32_t {
 };
 constexpr int32_t kNumFormats = 1;
 
-inline bool isValidDType(int32_t v) { return v >= 0 && v < kNumDTypes; }
-inline bool isValidFormat(int32_t v) { return v >= 0 && v < kNumFormats; }
+inline bool isValidDType(int32_t v) {
+  return v >= 0 && v < kNumDTypes;
+}
+inline bool isValidFormat(int32_t v) {
+  return v >= 0 && v < kNumFormats;
+}
 
 inline size_t dtypeSize(DType t) {
   switch (t) {

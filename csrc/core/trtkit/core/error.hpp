@@ -27,8 +27,8 @@ template <typename... Args>
 }  // namespace trtkit
 
 // TRTKIT_CHECK(cond, "message ", value, ...) throws trtkit::Error with the concatenated message.
-#define TRTKIT_CHECK(cond, ...)                                          \
-  do {                                                                   \
+#define TRTKIT_CHECK(cond, ...)                                           \
+  do {                                                                    \
     if (!(cond)) ::trtkit::detail::fail(__FILE__, __LINE__, __VA_ARGS__); \
   } while (0)
 

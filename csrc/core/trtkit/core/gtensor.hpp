@@ -25,7 +25,9 @@ class GTensor {
 
   void* data() const { return data_; }
   template <typename T>
-  T* ptr() const { return static_cast<T*>(data_); }
+  T* ptr() const {
+    return static_cast<T*>(data_);
+  }
   DType dtype() const { return dtype_; }
   int ndim() const { return ndim_; }
   int64_t size(int axis) const { return dims_[normalize(axis)]; }

@@ -123,8 +123,8 @@ AttrValue readValue(Reader& r, AttrType type, const std::string& name) {
       TRTKIT_CHECK(shape.size() <= kMaxRank, "LayerConfig: weights '", name, "' have rank ", shape.size());
       int64_t count = 1;
       for (int64_t d : shape) {
-        TRTKIT_CHECK(d >= 0 && (d == 0 || count <= std::numeric_limits<int32_t>::max() / d),
-                     "LayerConfig: weights '", name, "' have an invalid shape");
+        TRTKIT_CHECK(d >= 0 && (d == 0 || count <= std::numeric_limits<int32_t>::max() / d), "LayerConfig: weights '",
+                     name, "' have an invalid shape");
         count *= d;
       }
       const uint64_t bytes = r.pod<uint64_t>(what);
@@ -189,18 +189,24 @@ const T& LayerConfig::typed(const std::string& name, AttrType want) const {
   return *p;
 }
 
-int32_t LayerConfig::getInt(const std::string& n) const { return typed<int32_t>(n, AttrType::kInt); }
+int32_t LayerConfig::getInt(const std::string& n) const {
+  return typed<int32_t>(n, AttrType::kInt);
+}
 const std::vector<int32_t>& LayerConfig::getInts(const std::string& n) const {
   return typed<std::vector<int32_t>>(n, AttrType::kInts);
 }
-float LayerConfig::getFloat(const std::string& n) const { return typed<float>(n, AttrType::kFloat); }
+float LayerConfig::getFloat(const std::string& n) const {
+  return typed<float>(n, AttrType::kFloat);
+}
 const std::vector<float>& LayerConfig::getFloats(const std::string& n) const {
   return typed<std::vector<float>>(n, AttrType::kFloats);
 }
 const std::string& LayerConfig::getString(const std::string& n) const {
   return typed<std::string>(n, AttrType::kString);
 }
-const Weight& LayerConfig::getWeight(const std::string& n) const { return typed<Weight>(n, AttrType::kWeights); }
+const Weight& LayerConfig::getWeight(const std::string& n) const {
+  return typed<Weight>(n, AttrType::kWeights);
+}
 
 size_t LayerConfig::serializedSize() const {
   Writer w(nullptr);
@@ -235,7 +241,8 @@ LayerConfig LayerConfig::deserialize(const void* data, size_t size) {
   TRTKIT_CHECK(data != nullptr || size == 0, "LayerConfig: null data");
   TRTKIT_CHECK(size >= kHeaderBytes + 4, "LayerConfig: ", size, " bytes is too short to be a serialized trtkit layer");
   const auto* bytes = static_cast<const uint8_t*>(data);
-  TRTKIT_CHECK(std::memcmp(bytes, kMagic, 4) == 0, "LayerConfig: bad magic: these bytes are not a serialized trtkit layer");
+  TRTKIT_CHECK(std::memcmp(bytes, kMagic, 4) == 0,
+               "LayerConfig: bad magic: these bytes are not a serialized trtkit layer");
   Reader header(bytes + 4, 8);
   const uint32_t version = header.pod<uint32_t>("format version");
   TRTKIT_CHECK(version == kLayerConfigFormatVersion, "LayerConfig: format version ", version,

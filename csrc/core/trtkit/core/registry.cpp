@@ -283,7 +283,8 @@ LayerConfig configFromFields(const LayerSchema& schema, const std::vector<RawFie
   std::vector<std::pair<std::string, AttrValue>> attrs;
   for (const RawField& f : fields) {
     const AttrSpec* spec = schema.findAttr(f.name);
-    TRTKIT_CHECK(spec != nullptr, schema.name, ": unknown field '", f.name, "' (declared: ", declaredNames(schema), ")");
+    TRTKIT_CHECK(spec != nullptr, schema.name, ": unknown field '", f.name, "' (declared: ", declaredNames(schema),
+                 ")");
     TRTKIT_CHECK(f.length >= 0, schema.name, ": field '", f.name, "' has negative length ", f.length);
     TRTKIT_CHECK(f.data != nullptr || f.length == 0, schema.name, ": field '", f.name, "' has no data");
     attrs.emplace_back(f.name, fieldValue(schema, *spec, f));

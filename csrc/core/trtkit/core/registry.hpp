@@ -54,7 +54,18 @@ std::vector<DType> outputTypes(const LayerSchema& schema, const std::vector<DTyp
 bool supportsCombination(const LayerSchema& schema, int pos, const IOType* inOut, int nbInputs, int nbOutputs);
 
 // ---- PluginField conversion, TensorRT-free so the CPU tier tests the parser's exact rules ----
-enum class FieldType : int32_t { kInt8, kInt16, kInt32, kInt64, kFloat16, kBFloat16, kFloat32, kFloat64, kChar, kBytes };
+enum class FieldType : int32_t {
+  kInt8,
+  kInt16,
+  kInt32,
+  kInt64,
+  kFloat16,
+  kBFloat16,
+  kFloat32,
+  kFloat64,
+  kChar,
+  kBytes
+};
 struct RawField {
   std::string name;
   const void* data = nullptr;

@@ -14,7 +14,9 @@ int64_t floorDivInt(int64_t a, int64_t b) {
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
   return q;
 }
-int64_t ceilDivInt(int64_t a, int64_t b) { return -floorDivInt(-a, b); }
+int64_t ceilDivInt(int64_t a, int64_t b) {
+  return -floorDivInt(-a, b);
+}
 
 int64_t apply(ExprOp op, int64_t a, int64_t b) {
   switch (op) {
@@ -67,13 +69,27 @@ Expr Expr::binary(ExprOp op, const Expr& a, const Expr& b) {
   return Expr(std::shared_ptr<const Node>(std::move(n)));
 }
 
-Expr operator+(const Expr& a, const Expr& b) { return Expr::binary(ExprOp::kSum, a, b); }
-Expr operator-(const Expr& a, const Expr& b) { return Expr::binary(ExprOp::kSub, a, b); }
-Expr operator*(const Expr& a, const Expr& b) { return Expr::binary(ExprOp::kProd, a, b); }
-Expr floorDiv(const Expr& a, const Expr& b) { return Expr::binary(ExprOp::kFloorDiv, a, b); }
-Expr ceilDiv(const Expr& a, const Expr& b) { return Expr::binary(ExprOp::kCeilDiv, a, b); }
-Expr max(const Expr& a, const Expr& b) { return Expr::binary(ExprOp::kMax, a, b); }
-Expr min(const Expr& a, const Expr& b) { return Expr::binary(ExprOp::kMin, a, b); }
+Expr operator+(const Expr& a, const Expr& b) {
+  return Expr::binary(ExprOp::kSum, a, b);
+}
+Expr operator-(const Expr& a, const Expr& b) {
+  return Expr::binary(ExprOp::kSub, a, b);
+}
+Expr operator*(const Expr& a, const Expr& b) {
+  return Expr::binary(ExprOp::kProd, a, b);
+}
+Expr floorDiv(const Expr& a, const Expr& b) {
+  return Expr::binary(ExprOp::kFloorDiv, a, b);
+}
+Expr ceilDiv(const Expr& a, const Expr& b) {
+  return Expr::binary(ExprOp::kCeilDiv, a, b);
+}
+Expr max(const Expr& a, const Expr& b) {
+  return Expr::binary(ExprOp::kMax, a, b);
+}
+Expr min(const Expr& a, const Expr& b) {
+  return Expr::binary(ExprOp::kMin, a, b);
+}
 
 int64_t Expr::eval(const std::function<int64_t(int, int)>& dims) const {
   switch (op()) {
@@ -110,8 +126,8 @@ std::vector<std::vector<int64_t>> evalShapes(const std::vector<ExprDims>& output
                                              const std::vector<std::vector<int64_t>>& inputShapes) {
   auto dims = [&](int i, int a) -> int64_t {
     TRTKIT_CHECK(i >= 0 && i < static_cast<int>(inputShapes.size()), "shape expression: no input ", i);
-    TRTKIT_CHECK(a >= 0 && a < static_cast<int>(inputShapes[i].size()), "shape expression: input ", i,
-                 " has no axis ", a);
+    TRTKIT_CHECK(a >= 0 && a < static_cast<int>(inputShapes[i].size()), "shape expression: input ", i, " has no axis ",
+                 a);
     return inputShapes[i][a];
   };
   std::vector<std::vector<int64_t>> out;

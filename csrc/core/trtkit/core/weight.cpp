@@ -91,7 +91,10 @@ Weight& Weight::operator=(const Weight& o) {
 }
 
 Weight::Weight(Weight&& o) noexcept
-    : dtype_(o.dtype_), shape_(std::move(o.shape_)), host_(std::move(o.host_)), device_(std::exchange(o.device_, nullptr)) {}
+    : dtype_(o.dtype_),
+      shape_(std::move(o.shape_)),
+      host_(std::move(o.host_)),
+      device_(std::exchange(o.device_, nullptr)) {}
 
 Weight& Weight::operator=(Weight&& o) noexcept {
   if (this != &o) {
@@ -104,9 +107,13 @@ Weight& Weight::operator=(Weight&& o) noexcept {
   return *this;
 }
 
-Weight::~Weight() { freeDevice(); }
+Weight::~Weight() {
+  freeDevice();
+}
 
-int64_t Weight::count() const { return shapeCount(shape_); }
+int64_t Weight::count() const {
+  return shapeCount(shape_);
+}
 
 Weight Weight::convert(DType to) const {
   if (to == dtype_) return *this;

@@ -30,7 +30,9 @@ class Weight {
   size_t bytes() const { return host_.size(); }
   const void* host() const { return host_.data(); }
   template <typename T>
-  const T* hostAs() const { return reinterpret_cast<const T*>(host_.data()); }
+  const T* hostAs() const {
+    return reinterpret_cast<const T*>(host_.data());
+  }
   bool empty() const { return host_.empty(); }
 
   // A new Weight holding the same values in `to` (float32 <-> float16; same type copies).
