@@ -25,10 +25,9 @@ def kit_runner(x: torch.Tensor, p: torch.Tensor, axes: list[int]):
     ins = [(x.data_ptr(), names[x.dtype], list(x.shape)), (p.data_ptr(), names[p.dtype], list(p.shape))]
     outs = [(y.data_ptr(), names[y.dtype], list(y.shape))]
     layer.configure([(d, s) for _, d, s in ins], [(d, s) for _, d, s in outs])
-    stream = torch.cuda.current_stream().cuda_stream
-
     def run() -> None:
-        layer.enqueue(ins, outs, 0, stream)
+        # the current stream at call time: under CUDA-graph capture it is the capturing stream
+        layer.enqueue(ins, outs, 0, torch.cuda.current_stream().cuda_stream)
 
     return run, y
 
@@ -62,7 +61,8 @@ def main() -> None:
         torch.cuda.synchronize()
         ref = x.double() * torch.sigmoid(p_chan.double().view(1, -1, 1, 1) * x.double())
         err = ((y_c.double() - ref).norm() / ref.norm()).item()
-        times = {k: graph_median_ms(f) for k, f in cases.items()}
+        # two rounds, the faster of each: the first graph captured in a process pays one-time costs
+        times = {k: min(graph_median_ms(f), graph_median_ms(f)) for k, f in cases.items()}
         copy_bw = nbytes / times["copy (y.copy_(x))"] / 1e9
         for k, ms in times.items():
             bw = nbytes / ms / 1e9
