@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One call on the GPU machine (see README "Development"): build with TensorRT headers, run every tier, benchmark.
 # Expects (carried, git-ignored): .whl/ with the cp312 TensorRT lean wheels, .carry/trt-headers/<ver>/include.
-# Usage: tools/gpu_session.sh [pytest args...]; TRTKIT_BENCH=0 skips benchmarks, TRTKIT_BENCH="a.py b.py" picks. Logs and results go to $OUT.
+# Usage: tools/gpu_session.sh [pytest args...]; TRTKIT_TESTS="paths" narrows the tests; TRTKIT_BENCH=0 skips benchmarks, TRTKIT_BENCH="a.py b.py" picks. Logs and results go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -23,7 +23,7 @@ cmake -S . -B build/gpu -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DTRTKIT_INPLACE=
   || { tail -40 "$OUT/cmake.log" "$OUT/build.log"; exit 1; }
 echo "build: $(( $(date +%s) - t0 )) s"
 
-python3 -m pytest tests -q -ra -p no:cacheprovider --junitxml="$OUT/junit.xml" "$@" 2>&1 | tee "$OUT/pytest.log" | tail -40
+python3 -m pytest ${TRTKIT_TESTS:-tests} -q -ra -p no:cacheprovider --junitxml="$OUT/junit.xml" "$@" 2>&1 | tee "$OUT/pytest.log" | tail -40
 status=${PIPESTATUS[0]}
 
 if [ "${TRTKIT_BENCH:-all}" != 0 ]; then
