@@ -24,14 +24,14 @@ struct FastDiv {
 };
 
 template <typename T>
-struct Vec;  // 16 bytes of T
+struct Vec;  // 16 bytes of T, 16-byte aligned so loads and stores are single 128-bit accesses
 template <>
-struct Vec<float> {
+struct alignas(16) Vec<float> {
   static constexpr int kSize = 4;
   float v[4];
 };
 template <>
-struct Vec<__half> {
+struct alignas(16) Vec<__half> {
   static constexpr int kSize = 8;
   __half v[8];
 };
