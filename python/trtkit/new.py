@@ -2,7 +2,8 @@
 
 The generated op is small but real — ``outputs[j] = (j + 1) * alpha * (sum of the inputs)`` elementwise —
 so the package compiles, exports, loads into TensorRT's registry and passes its generated tests before you
-change a line. Then edit the kernel, the layer and the PyTorch reference (see "Your own plugin in ten minutes" in the README).
+change a line. Then edit the kernel, the layer and the PyTorch reference (see "Your own plugin in ten
+minutes" in the README).
 
 Default: a standalone package in ``./NAME-plugin`` (outside the kit's tree) with pyproject.toml and a
 CMakeLists.txt that uses ``find_package(trtkit)`` + ``trtkit_add_plugins(...)``; build it with
