@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "deform_conv2d_kernels.hpp"
+#include "trtkit/core/device_convert.cuh"
 
 namespace trtkit {
 namespace dcn {
@@ -68,23 +69,6 @@ Derived derive(const DeformConvParams& p, Precision prec) {
   d.inputBytes = roundUp(p.batch * p.height * p.width * d.cPad * elem, kAlign);
   d.weightBytes = roundUp(p.groups * d.kk * d.cinG * d.coutGPad * elem, kAlign);
   return d;
-}
-
-__device__ __forceinline__ float toFloat(float v) {
-  return v;
-}
-__device__ __forceinline__ float toFloat(__half v) {
-  return __half2float(v);
-}
-template <typename T>
-__device__ __forceinline__ T fromFloat(float v);
-template <>
-__device__ __forceinline__ float fromFloat<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __half fromFloat<__half>(float v) {
-  return __float2half_rn(v);
 }
 
 // ---- pass 1: NCHW -> [N][H*W][units*unitPad], padding channels written as zeros --------------------------

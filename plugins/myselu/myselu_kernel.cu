@@ -3,6 +3,7 @@
 #include <cuda_fp16.h>
 
 #include "myselu_kernel.cuh"
+#include "trtkit/core/device_convert.cuh"
 
 namespace trtkit::plugins {
 namespace {
@@ -35,23 +36,6 @@ struct alignas(16) Vec<__half> {
   static constexpr int kSize = 8;
   __half v[8];
 };
-
-__device__ __forceinline__ float toFloat(float v) {
-  return v;
-}
-__device__ __forceinline__ float toFloat(__half v) {
-  return __half2float(v);
-}
-template <typename T>
-__device__ __forceinline__ T fromFloat(float v);
-template <>
-__device__ __forceinline__ float fromFloat<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __half fromFloat<__half>(float v) {
-  return __float2half_rn(v);
-}
 
 // sigmoid on the special-function unit: ex2.approx and rcp.approx (each within 2 ulp; fp32 tests hold to
 // 3e-5 against float64). At copy bandwidth the fp16 kernel must finish twice as many elements per second as
