@@ -59,8 +59,17 @@ int64_t outSize(int64_t in, int64_t kernel, int32_t stride, int32_t pad, int32_t
   return (in + 2 * pad - (dilation * (kernel - 1) + 1)) / stride + 1;
 }
 
+// A shape seen without copying it: validateShapes runs in enqueue too, which must not allocate.
+struct ShapeView {
+  const int64_t* dims = nullptr;
+  size_t rank = 0;
+  size_t size() const { return rank; }
+  int64_t operator[](size_t i) const { return dims[i]; }
+};
+using InputShapes = ShapeView[5];
+
 // Checks every relation between the five input shapes that the known dims allow (-1 = not known yet).
-void validateShapes(const Attrs& a, const std::vector<std::vector<int64_t>>& in) {
+void validateShapes(const Attrs& a, const InputShapes& in) {
   auto rank = [&](int i, size_t want, const char* what) {
     TRTKIT_CHECK(in[i].size() == want, kName, ": ", what, " must have rank ", want, ", got rank ", in[i].size());
   };
@@ -186,13 +195,15 @@ class DeformConv2d final : public Layer {
 
   std::vector<ExprDims> outputShapes(const std::vector<ExprDims>& in) const override {
     TRTKIT_CHECK(in.size() == 5, kName, ": expects 5 inputs (input, weight, offset, mask, bias), got ", in.size());
-    std::vector<std::vector<int64_t>> dims;
-    for (const auto& t : in) {
+    std::vector<std::vector<int64_t>> dims;  // build time: allocation is fine here
+    InputShapes shapes;
+    for (size_t i = 0; i < 5; ++i) {
       std::vector<int64_t> d;
-      for (const Expr& e : t) d.push_back(e.isConstant() ? e.constant() : -1);
-      dims.push_back(d);
+      for (const Expr& e : in[i]) d.push_back(e.isConstant() ? e.constant() : -1);
+      dims.push_back(std::move(d));
     }
-    validateShapes(attrs_, dims);
+    for (size_t i = 0; i < 5; ++i) shapes[i] = {dims[i].data(), dims[i].size()};
+    validateShapes(attrs_, shapes);
     const Attrs& a = attrs_;
     auto out = [](const Expr& size, const Expr& kernel, int32_t stride, int32_t pad, int32_t dilation) {
       return floorDiv(size + Expr(2 * pad) - (Expr(dilation) * (kernel - 1) + 1), Expr(stride)) + 1;
@@ -203,9 +214,9 @@ class DeformConv2d final : public Layer {
 
   void configure(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) override {
     TRTKIT_CHECK(in.size() == 5 && out.size() == 1, kName, ": expects 5 inputs and 1 output");
-    std::vector<std::vector<int64_t>> dims;
-    for (const auto& t : in) dims.push_back(t.dims);
-    validateShapes(attrs_, dims);
+    InputShapes shapes;
+    for (size_t i = 0; i < 5; ++i) shapes[i] = {in[i].dims.data(), in[i].dims.size()};
+    validateShapes(attrs_, shapes);
   }
 
   // The channels-last input copy and the re-laid weight (formula in deform_conv2d_kernels.hpp / README.md).
@@ -224,9 +235,9 @@ class DeformConv2d final : public Layer {
 
   void enqueue(Span<const GTensor> in, Span<GTensor> out, void* workspace, cudaStream_t stream) override {
     TRTKIT_CHECK(in.size() == 5 && out.size() == 1, kName, ": expects 5 inputs and 1 output");
-    std::vector<std::vector<int64_t>> dims;
-    for (const GTensor& t : in) dims.emplace_back(t.dims(), t.dims() + t.ndim());
-    validateShapes(attrs_, dims);
+    InputShapes shapes;  // on the stack: enqueue allocates nothing
+    for (int i = 0; i < 5; ++i) shapes[i] = {in[i].dims(), static_cast<size_t>(in[i].ndim())};
+    validateShapes(attrs_, shapes);
     const dcn::DeformConvParams p = makeParams(attrs_, in[kInput].dims(), in[kWeight].dims());
     const char* why = dcn::checkParams(p);
     TRTKIT_CHECK(why[0] == '\0', kName, ": ", why);
