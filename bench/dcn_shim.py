@@ -30,6 +30,7 @@ def build(out: Path | None = None, extra: tuple[str, ...] = ()) -> Path:
         "-fPIC",
         "-lineinfo",
         f"-I{ROOT / 'plugins' / 'deform_conv2d'}",
+        f"-I{ROOT / 'csrc' / 'core'}",
         str(ROOT / "bench" / "dcn_shim.cu"),
         str(ROOT / "plugins" / "deform_conv2d" / "deform_conv2d.cu"),
         "-o",
