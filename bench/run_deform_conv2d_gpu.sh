@@ -8,7 +8,7 @@ out="${OUT:-build/gpu-logs}"
 mkdir -p "$out" build
 export PYTHONUNBUFFERED=1 PYTHONPATH=python
 py=python3
-inc="-Iplugins/deform_conv2d"
+inc="-Iplugins/deform_conv2d -Icsrc/core"
 src="bench/dcn_shim.cu plugins/deform_conv2d/deform_conv2d.cu"
 flags="-O3 -std=c++17 -arch=sm_90 -shared -Xcompiler -fPIC -lineinfo $inc $src"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader | tee "$out/device.txt"
