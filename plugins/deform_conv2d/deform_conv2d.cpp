@@ -251,7 +251,10 @@ class DeformConv2d final : public Layer {
     const cudaError_t err = dcn::launchDeformConv2d(p, prec, in[kInput].data(), in[kWeight].data(), in[kOffset].data(),
                                                     attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(),
                                                     out[0].data(), workspace, stream);
-    TRTKIT_CHECK(err == cudaSuccess, kName, ": kernel launch failed: ", cudaGetErrorString(err));
+    TRTKIT_CHECK(err == cudaSuccess, kName, ": kernel launch failed: ", cudaGetErrorString(err),
+                 err == cudaErrorInvalidConfiguration
+                     ? " (GPUs with under ~75 KB of shared memory per block, such as sm_75, are not supported yet)"
+                     : "");
   }
 
  private:

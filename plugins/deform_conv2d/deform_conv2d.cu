@@ -597,8 +597,9 @@ template <Precision P, int BM, int BN, int BK, int MINB = 1>
 cudaError_t launchGemm(const GemmArgs& args, int64_t groups, cudaStream_t stream) {
   using Shape = TileShape<P, BM, BN, BK>;
   if (Shape::kSmemBytes > 48 * 1024) {
-    // Idempotent, so concurrent first launches may both set it; the static only avoids repeating the call.
-    static const cudaError_t raised =
+    // Set on every launch: the attribute belongs to the function on the current device, so a process-wide
+    // "done once" flag would miss the second GPU of a multi-GPU process. Idempotent and allocation-free.
+    const cudaError_t raised =
         cudaFuncSetAttribute(deformGemm<P, BM, BN, BK, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(Shape::kSmemBytes));
     if (raised != cudaSuccess) return raised;
