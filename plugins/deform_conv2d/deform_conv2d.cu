@@ -14,6 +14,7 @@
 #include <cuda_fp16.h>
 #include <mma.h>
 
+#include <atomic>
 #include <cstdint>
 #include <type_traits>
 
@@ -597,12 +598,21 @@ template <Precision P, int BM, int BN, int BK, int MINB = 1>
 cudaError_t launchGemm(const GemmArgs& args, int64_t groups, cudaStream_t stream) {
   using Shape = TileShape<P, BM, BN, BK>;
   if (Shape::kSmemBytes > 48 * 1024) {
-    // Set on every launch: the attribute belongs to the function on the current device, so a process-wide
-    // "done once" flag would miss the second GPU of a multi-GPU process. Idempotent and allocation-free.
-    const cudaError_t raised =
-        cudaFuncSetAttribute(deformGemm<P, BM, BN, BK, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(Shape::kSmemBytes));
-    if (raised != cudaSuccess) return raised;
+    // The attribute belongs to the function on the current device, so it is raised once per device (a
+    // process-wide flag would miss a second GPU). cudaFuncSetAttribute allocates on the host: the atomic
+    // per-device flags keep later enqueues allocation-free; racing first launches both set the same value.
+    constexpr int kMaxDevices = 64;
+    static std::atomic<bool> raised[kMaxDevices];  // static storage: zero-initialized (false)
+    int device = 0;
+    cudaError_t err = cudaGetDevice(&device);
+    if (err != cudaSuccess) return err;
+    const bool cached = device >= 0 && device < kMaxDevices;
+    if (!cached || !raised[device].load(std::memory_order_acquire)) {
+      err = cudaFuncSetAttribute(deformGemm<P, BM, BN, BK, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(Shape::kSmemBytes));
+      if (err != cudaSuccess) return err;
+      if (cached) raised[device].store(true, std::memory_order_release);
+    }
   }
   const dim3 grid(static_cast<unsigned>((args.totalPix + BN - 1) / BN),
                   static_cast<unsigned>(groups * args.mTilesPerGroup));
