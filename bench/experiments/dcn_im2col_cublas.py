@@ -152,7 +152,7 @@ class Lib:
         lib.dcn_im2col_forward.argtypes = (
             [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(Params)]
             + [ctypes.c_int] * 3
-            + [ctypes.c_void_p] * 8
+            + [ctypes.c_void_p] * 7  # x, weight, offset, mask, bias, out, workspace
             + [ctypes.c_size_t]
         )
         lib.dcn_im2col_cublas_version.restype = ctypes.c_int
