@@ -9,7 +9,9 @@ converts each attribute:
   STRING -> char, the bytes plus a trailing NUL; length counts the NUL
   STRINGS -> char, each string NUL-terminated, concatenated; length = total bytes
   TENSOR -> the tensor's values in its own type (FLOAT, FLOAT16, BFLOAT16, INT8, INT16, INT32, DOUBLE);
-            length = element count. INT64, BOOL, UINT* tensors make the parser fail the node.
+            length = element count. INT64, BOOL, UINT* tensors are refused here: depending on the
+            onnx-tensorrt version the parser fails the node, or (10.1+, per its source) passes the raw
+            bytes mistyped as FLOAT16; either way the creator cannot use them.
 
 Each field is (name, dtype, data bytes, length) with dtype one of: int8, int16, int32, int64, float16,
 bfloat16, float32, float64, char, bytes (the strings trtkit._C.config_from_fields accepts).
@@ -66,7 +68,7 @@ def _tensor_field(node_name: str, name: str, tensor: TensorProto) -> Field:
         raise ValueError(
             f"node {node_name!r}: attribute {name!r} is a {type_name} tensor; TensorRT's ONNX parser "
             "accepts only FLOAT, FLOAT16, BFLOAT16, INT8, INT16, INT32 and DOUBLE tensors as plugin "
-            "fields (it fails the node)"
+            "fields (older parsers fail the node; newer ones pass the raw bytes mistyped as FLOAT16)"
         )
     array = numpy_helper.to_array(tensor)
     if dtype == "bfloat16":
