@@ -31,6 +31,8 @@ static int fail(const char* what, int code) {
   return code ? code : -1;
 }
 
+#include "trtkit/core/device_convert.cuh"
+
 #define CUDA_TRY(x)                                                 \
   do {                                                              \
     cudaError_t e_ = (x);                                           \
@@ -42,22 +44,8 @@ static int fail(const char* what, int code) {
     if (s_ != CUBLAS_STATUS_SUCCESS) return fail(#x, 1000 + (int)s_); \
   } while (0)
 
-__device__ __forceinline__ float toF(float v) {
-  return v;
-}
-__device__ __forceinline__ float toF(__half v) {
-  return __half2float(v);
-}
-template <typename T>
-__device__ __forceinline__ T fromF(float v);
-template <>
-__device__ __forceinline__ float fromF<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __half fromF<__half>(float v) {
-  return __float2half_rn(v);
-}
+using trtkit::fromFloat;
+using trtkit::toFloat;
 
 template <typename T, int V>
 struct alignas(sizeof(T) * V) Vec {
@@ -121,9 +109,9 @@ __global__ void sampleCols(const T* __restrict__ xs, const T* __restrict__ offse
     if (g != gCur) {                     // coordinates of this offset group
       gCur = g;
       const size_t ob = (((size_t)n * p.og + g) * 2 * taps + 2 * tap) * P + pix;
-      const float y = ybase + toF(offset[ob]);
-      const float x = xbase + toF(offset[ob + P]);
-      m = mask ? toF(mask[(((size_t)n * p.og + g) * taps + tap) * P + pix]) : 1.f;
+      const float y = ybase + toFloat(offset[ob]);
+      const float x = xbase + toFloat(offset[ob + P]);
+      m = mask ? toFloat(mask[(((size_t)n * p.og + g) * taps + tap) * P + pix]) : 1.f;
       o1 = o2 = o3 = o4 = -1;
       w1 = w2 = w3 = w4 = 0.f;
       if (!(y <= -1.f || y >= (float)p.H || x <= -1.f || x >= (float)p.W)) {
@@ -157,14 +145,14 @@ __global__ void sampleCols(const T* __restrict__ xs, const T* __restrict__ offse
         a[q] = *reinterpret_cast<const Vec<T, V>*>(img + (size_t)offs[q] * p.Cin + c0);
       } else {
 #pragma unroll
-        for (int e = 0; e < V; ++e) a[q].v[e] = fromF<T>(0.f);
+        for (int e = 0; e < V; ++e) a[q].v[e] = fromFloat<T>(0.f);
       }
     }
     Vec<T, V> r;
 #pragma unroll
     for (int e = 0; e < V; ++e) {
-      float val = w1 * toF(a[0].v[e]) + w2 * toF(a[1].v[e]) + w3 * toF(a[2].v[e]) + w4 * toF(a[3].v[e]);
-      r.v[e] = fromF<T>(m * val);
+      float val = w1 * toFloat(a[0].v[e]) + w2 * toFloat(a[1].v[e]) + w3 * toFloat(a[2].v[e]) + w4 * toFloat(a[3].v[e]);
+      r.v[e] = fromFloat<T>(m * val);
     }
     *reinterpret_cast<Vec<T, V>*>(dst + c0) = r;
   }
@@ -176,17 +164,17 @@ __global__ void biasKernel(T* __restrict__ out, const T* __restrict__ bias, size
   const size_t stride = (size_t)gridDim.x * blockDim.x;
   if (P % 8 == 0) {
     for (size_t i = (blockIdx.x * (size_t)blockDim.x + threadIdx.x) * 8; i < total; i += stride * 8) {
-      const float b = toF(bias[(i / P) % Cout]);
+      const float b = toFloat(bias[(i / P) % Cout]);
       Vec<T, 8> o;
       if (ADD) o = *reinterpret_cast<const Vec<T, 8>*>(out + i);
 #pragma unroll
-      for (int e = 0; e < 8; ++e) o.v[e] = fromF<T>(ADD ? toF(o.v[e]) + b : b);
+      for (int e = 0; e < 8; ++e) o.v[e] = fromFloat<T>(ADD ? toFloat(o.v[e]) + b : b);
       *reinterpret_cast<Vec<T, 8>*>(out + i) = o;
     }
   } else {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += stride) {
-      const float b = toF(bias[(i / P) % Cout]);
-      out[i] = fromF<T>(ADD ? toF(out[i]) + b : b);
+      const float b = toFloat(bias[(i / P) % Cout]);
+      out[i] = fromFloat<T>(ADD ? toFloat(out[i]) + b : b);
     }
   }
 }

@@ -86,6 +86,7 @@ def build(out: Path | None = None) -> Path:
         "-fPIC",
         "-lineinfo",
         f"-I{inc}",
+        f"-I{ROOT / 'csrc' / 'core'}",
         f"-L{lib}",
         str(HERE / "dcn_im2col_cublas.cu"),
         flag,
