@@ -76,13 +76,24 @@ def main() -> None:
     ap.add_argument("--shim", action="append", default=[], help="NAME=PATH of a built shim (default: build)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--algorithms", default="sampled,fused", help="comma-separated: sampled (cuBLAS), fused, auto"
+    )
+    ap.add_argument("--profile", action="store_true", help="print each kernel's share of one run (sampled)")
     args = ap.parse_args()
-    shims = {}
+    built = {}
     for spec in args.shim:
         name, path = spec.split("=", 1)
-        shims[name] = dcn_shim.Shim(Path(path))
-    if not shims:
-        shims["kit"] = dcn_shim.Shim(dcn_shim.build())
+        built[name] = dcn_shim.Shim(Path(path))
+    if not built:
+        built["kit"] = dcn_shim.Shim(dcn_shim.build())
+    algorithms = args.algorithms.split(",")
+    # (label, shim, algorithm): the label is the algorithm when one shim is measured
+    shims = {}
+    for name, shim in built.items():
+        for a in algorithms:
+            shims[a if len(built) == 1 else f"{name}-{a}"] = (shim, a)
+    blas_version = next(iter(built.values())).blas_version()
     import torchvision
 
     torch.backends.cudnn.benchmark = True
@@ -124,9 +135,13 @@ def main() -> None:
                     row["conv_tf32_ms"] = bench_ms(lambda: F.conv2d(x, weight, bias, 1, 1))  # noqa: B023
                     torch.backends.cudnn.allow_tf32 = False
                 precisions = ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]
-                for shim_name, shim in shims.items():
+                for shim_name, (shim, algorithm) in shims.items():
                     for prec in precisions:
-                        run = shim.prepare(x, weight, offset, mask, bias, (1, 1), (1, 1), (1, 1), 1, og, prec)
+                        run = shim.prepare(
+                            x, weight, offset, mask, bias, (1, 1), (1, 1), (1, 1), 1, og, prec, algorithm
+                        )
+                        if args.profile and algorithm == "sampled":
+                            row[f"{shim_name}_{prec}_kernels_us"] = profile_kernels(run)
                         out = run().double()
                         torch.cuda.synchronize()
                         err = ((out - ref).norm() / ref.norm()).item()
@@ -149,6 +164,7 @@ def main() -> None:
             "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version(),
             "python": platform.python_version(),
+            "cublas (loaded by the kit)": blas_version,
         },
         "peaks": peaks,
         "notes": "median of triton do_bench; mask on (DCNv2), bias on, stride 1, pad 1, offsets ~N(0,1); "
@@ -162,6 +178,28 @@ def main() -> None:
     table = markdown(result, list(shims))
     (out_dir / f"deform_conv2d_{tag}.md").write_text(table)
     print(table)
+    for r in rows:
+        for k, v in r.items():
+            if k.endswith("_kernels_us"):
+                print(r["shape"], r["offset_groups"], k, json.dumps(v))
+
+
+def profile_kernels(run) -> dict:
+    """Microseconds per kernel name over one run (torch.profiler, after a warm-up)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    run()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        run()
+        torch.cuda.synchronize()
+    out: dict = {}
+    for e in prof.key_averages():
+        if e.device_type.name == "CUDA" or getattr(e, "self_device_time_total", 0) > 0:
+            t = getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)
+            if t > 0:
+                out[e.key[:60]] = round(float(t), 1)
+    return out
 
 
 def markdown(result: dict, shim_names: list[str]) -> str:

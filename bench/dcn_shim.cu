@@ -1,7 +1,7 @@
 // Test/benchmark shim: a C ABI over the deform_conv2d launcher so that scripts can call the kernels through
 // ctypes on torch tensors' device pointers without the kit's core or the TensorRT adapter. Build:
-//   nvcc -O3 -std=c++17 -arch=sm_90 -shared -Xcompiler -fPIC -Iplugins/deform_conv2d \
-//        bench/dcn_shim.cu plugins/deform_conv2d/deform_conv2d.cu -o build/libdcn_shim.so
+// see build() in dcn_shim.py (nvcc; the two algorithms' .cu files, csrc/core/trtkit/core/blas.cpp with the
+// cuBLAS headers of the CUDA toolkit or the nvidia-cublas wheel; cuBLAS itself is loaded at run time).
 #include <cstdint>
 
 #include "deform_conv2d_kernels.hpp"
@@ -43,10 +43,28 @@ extern "C" __attribute__((visibility("default"))) const char* dcn_check(const in
   return trtkit::dcn::checkParams(unpack(params));
 }
 
-extern "C" __attribute__((visibility("default"))) int dcn_run(const int64_t* params, int precision, void* input,
-                                                              void* weight, void* offset, void* mask, void* bias,
-                                                              void* output, void* workspace, void* stream) {
-  return static_cast<int>(trtkit::dcn::launchDeformConv2d(unpack(params), static_cast<Precision>(precision), input,
-                                                          weight, offset, mask, bias, output, workspace,
-                                                          static_cast<cudaStream_t>(stream)));
+// One cuBLAS handle for the process (the tests and benchmark run one stream at a time).
+static const trtkit::blas::Handle& handle() {
+  static trtkit::blas::Handle h;
+  return h;
+}
+
+// "" when cuBLAS is usable, else why not.
+extern "C" __attribute__((visibility("default"))) const char* dcn_blas_status() {
+  return handle().ok() ? "" : (trtkit::blas::available() ? "cublasCreate failed" : trtkit::blas::unavailableReason());
+}
+
+extern "C" __attribute__((visibility("default"))) int dcn_blas_version() {
+  return trtkit::blas::loadedVersion();
+}
+
+// algorithm: 0 auto, 1 fused, 2 sampled + cuBLAS. Returns "" once enqueued, else what failed.
+extern "C" __attribute__((visibility("default"))) const char* dcn_run(const int64_t* params, int precision,
+                                                                      int algorithm, void* input, void* weight,
+                                                                      void* offset, void* mask, void* bias,
+                                                                      void* output, void* workspace, void* stream) {
+  const char* why = trtkit::dcn::launchDeformConv2d(
+      unpack(params), static_cast<Precision>(precision), static_cast<trtkit::dcn::Algorithm>(algorithm), &handle(),
+      input, weight, offset, mask, bias, output, workspace, static_cast<cudaStream_t>(stream));
+  return why == nullptr ? "" : why;
 }

@@ -16,10 +16,31 @@ ROOT = Path(__file__).resolve().parents[1]
 PRECISION = {"fp32": 0, "tf32": 1, "fp16": 2}
 
 
+ALGORITHM = {"auto": 0, "fused": 1, "sampled": 2}
+
+
+def cublas_include_dir() -> Path | None:
+    """Folder holding cublas_api.h: the CUDA toolkit's, else an nvidia wheel's (PyTorch installs them)."""
+    cands = [Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "include"]
+    try:
+        import nvidia  # namespace package of the nvidia-* wheels
+
+        for base in nvidia.__path__:
+            cands += sorted(Path(base).glob("*/include"))
+    except ImportError:
+        pass
+    return next((d for d in cands if (d / "cublas_api.h").exists()), None)
+
+
 def build(out: Path | None = None, extra: tuple[str, ...] = ()) -> Path:
     out = out or ROOT / "build" / "libdcn_shim.so"
     out.parent.mkdir(parents=True, exist_ok=True)
     arch = os.environ.get("DCN_ARCH", "sm_90")
+    plugin = ROOT / "plugins" / "deform_conv2d"
+    blas = []
+    inc = cublas_include_dir()
+    if inc is not None:
+        blas = ["-DTRTKIT_HAVE_CUBLAS_HEADERS", f"-Xcompiler=-idirafter,{inc}"]
     cmd = [
         "nvcc",
         "-O3",
@@ -29,10 +50,14 @@ def build(out: Path | None = None, extra: tuple[str, ...] = ()) -> Path:
         "-Xcompiler",
         "-fPIC",
         "-lineinfo",
-        f"-I{ROOT / 'plugins' / 'deform_conv2d'}",
+        f"-I{plugin}",
         f"-I{ROOT / 'csrc' / 'core'}",
+        *blas,
         str(ROOT / "bench" / "dcn_shim.cu"),
-        str(ROOT / "plugins" / "deform_conv2d" / "deform_conv2d.cu"),
+        str(plugin / "deform_conv2d.cu"),
+        str(plugin / "deform_conv2d_sampled.cu"),
+        str(ROOT / "csrc" / "core" / "trtkit" / "core" / "blas.cpp"),
+        "-ldl",
         "-o",
         str(out),
         *extra,
@@ -48,8 +73,19 @@ class Shim:
         self.lib.dcn_workspace.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int]
         self.lib.dcn_check.restype = ctypes.c_char_p
         self.lib.dcn_check.argtypes = [ctypes.POINTER(ctypes.c_int64)]
-        self.lib.dcn_run.restype = ctypes.c_int
-        self.lib.dcn_run.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int] + [ctypes.c_void_p] * 8
+        self.lib.dcn_run.restype = ctypes.c_char_p
+        self.lib.dcn_run.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int, ctypes.c_int] + [
+            ctypes.c_void_p
+        ] * 8
+        self.lib.dcn_blas_status.restype = ctypes.c_char_p
+        self.lib.dcn_blas_version.restype = ctypes.c_int
+
+    def blas_status(self) -> str:
+        """ "" when the sampled algorithm can run (cuBLAS loaded), else why not."""
+        return self.lib.dcn_blas_status().decode()
+
+    def blas_version(self) -> int:
+        return self.lib.dcn_blas_version()
 
     @staticmethod
     def params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups):
@@ -80,7 +116,19 @@ class Shim:
         return (ctypes.c_int64 * len(vals))(*vals)
 
     def prepare(
-        self, x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups, precision: str
+        self,
+        x,
+        weight,
+        offset,
+        mask,
+        bias,
+        stride,
+        padding,
+        dilation,
+        groups,
+        offset_groups,
+        precision: str,
+        algorithm: str = "auto",
     ):
         """Returns a zero-argument callable that runs the op into a preallocated output (for timing)."""
         p = self.params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups)
@@ -88,6 +136,7 @@ class Shim:
         if why:
             raise ValueError(why)
         prec = PRECISION[precision]
+        algo = ALGORITHM[algorithm]
         ws_bytes = self.lib.dcn_workspace(p, prec)
         ws = torch.empty(max(ws_bytes, 1), dtype=torch.uint8, device=x.device)
         out = torch.full(
@@ -100,9 +149,9 @@ class Shim:
 
         def run() -> torch.Tensor:
             stream = torch.cuda.current_stream().cuda_stream
-            rc = self.lib.dcn_run(p, prec, *args, out.data_ptr(), ws.data_ptr(), stream)
-            if rc != 0:
-                raise RuntimeError(f"dcn_run failed with cudaError {rc}")
+            why = self.lib.dcn_run(p, prec, algo, *args, out.data_ptr(), ws.data_ptr(), stream).decode()
+            if why:
+                raise RuntimeError(f"dcn_run failed: {why}")
             return out
 
         return run

@@ -37,6 +37,18 @@ if(NOT TARGET trtkit_core)
   target_include_directories(trtkit_core PUBLIC "${TRTKIT_SDK_ROOT}/csrc/core")
   target_link_libraries(trtkit_core PUBLIC CUDA::cudart_static)
   target_compile_options(trtkit_core PRIVATE ${TRTKIT_WARNINGS})
+  target_link_libraries(trtkit_core PUBLIC ${CMAKE_DL_LIBS})
+  include("${TRTKIT_SDK_ROOT}/cmake/FindCublasHeaders.cmake")
+  if(TRTKIT_CUBLAS_HEADERS)
+    # -idirafter: the folder may be a wheel's whole CUDA include tree; the toolkit's own headers must win.
+    set_source_files_properties("${TRTKIT_SDK_ROOT}/csrc/core/trtkit/core/blas.cpp" TARGET_DIRECTORY trtkit_core
+                                PROPERTIES COMPILE_DEFINITIONS TRTKIT_HAVE_CUBLAS_HEADERS
+                                           COMPILE_OPTIONS "-idirafter;${TRTKIT_CUBLAS_HEADERS}")
+    message(STATUS "trtkit: cuBLAS headers at ${TRTKIT_CUBLAS_HEADERS} (cuBLAS is loaded at run time)")
+  else()
+    message(WARNING "trtkit: cuBLAS headers not found: layers that use cuBLAS fall back to their own kernels. "
+                    "Set TRTKIT_CUBLAS_INCLUDE_DIR (the folder holding cublas_api.h) to enable it.")
+  endif()
   set_target_properties(trtkit_core PROPERTIES POSITION_INDEPENDENT_CODE ON CXX_VISIBILITY_PRESET hidden
                                                VISIBILITY_INLINES_HIDDEN ON)
 endif()

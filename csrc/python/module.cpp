@@ -11,6 +11,7 @@
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "layer_binding.hpp"
+#include "trtkit/core/blas.hpp"
 #include "trtkit/core/registry.hpp"
 
 namespace py = pybind11;
@@ -131,6 +132,15 @@ PYBIND11_MODULE(_C, m) {
   m.def("config_from_fields", &configFromFieldsPy, py::arg("name"), py::arg("fields"),
         "The attrs a TensorRT creator builds from PluginFields [(name, type, bytes, length)]; type is one of "
         "int8, int16, int32, int64, float16, bfloat16, float32, float64, char, bytes.");
+
+  m.def(
+      "cublas_status",
+      [] {
+        const bool ok = blas::available();
+        return py::make_tuple(ok ? blas::loadedVersion() : 0, std::string(ok ? "" : blas::unavailableReason()));
+      },
+      "(version, reason): the cuBLAS layers load at run time (major*10000 + minor*100 + patch), or 0 and why "
+      "not. Loads it on first call.");
 
   bindLayer(m);
 

@@ -3,7 +3,9 @@
 // getPluginCreators. Nothing here calls into libnvinfer, so the library links against no TensorRT library.
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
+#include "trtkit/core/notice.hpp"
 #include "trtkit/trt/creators.hpp"
 #include "trtkit/trt/logging.hpp"
 #include "trtkit/trt/nvinfer.hpp"
@@ -17,6 +19,12 @@ T* const* creatorsOrNull(const std::vector<T*>& creators, int32_t& nbCreators) n
   nbCreators = static_cast<int32_t>(creators.size());
   return creators.empty() ? nullptr : creators.data();
 }
+
+// Layers' notices (a slower fallback, say) go to TensorRT's logger as warnings.
+void noticeToTensorRT(const char* message) noexcept {
+  trtkit::trt::log(trtkit::trt::Severity::kWarning, std::string("trtkit: ") + message);
+}
+const bool kNoticeSinkInstalled = (trtkit::setNoticeSink(&noticeToTensorRT), true);
 
 }  // namespace
 

@@ -1,10 +1,13 @@
 // DeformConv2d: torchvision.ops.deform_conv2d (DCNv1 / DCNv2) as a kit layer. Inputs in torchvision's operator
 // order (input, weight, offset, mask, bias); the mask is a dummy (any shape, not read) when use_mask is 0, as
 // torchvision's own op passes [N, 1] zeros. Kernels in deform_conv2d.cu; semantics and numbers in README.md.
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "deform_conv2d_kernels.hpp"
+#include "trtkit/core/notice.hpp"
 #include "trtkit/core/registry.hpp"
 
 namespace trtkit::plugins {
@@ -219,7 +222,8 @@ class DeformConv2d final : public Layer {
     validateShapes(attrs_, shapes);
   }
 
-  // The channels-last input copy and the re-laid weight (formula in deform_conv2d_kernels.hpp / README.md).
+  // Enough for either algorithm (formulas in deform_conv2d_kernels.hpp and README.md): the engine may run where
+  // cuBLAS loads (sampled algorithm) or where it does not (fused).
   size_t workspaceSize(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) const override {
     (void)out;
     const auto& x = in.at(kInput).dims;
@@ -248,17 +252,31 @@ class DeformConv2d final : public Layer {
     const dcn::Precision prec = precisionOf(t, attrs_);
     TRTKIT_CHECK(p.batch == 0 || workspace != nullptr || dcn::workspaceBytes(p, prec) == 0, kName,
                  ": no workspace was given (", dcn::workspaceBytes(p, prec), " bytes needed)");
-    const cudaError_t err = dcn::launchDeformConv2d(p, prec, in[kInput].data(), in[kWeight].data(), in[kOffset].data(),
-                                                    attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(),
-                                                    out[0].data(), workspace, stream);
-    TRTKIT_CHECK(err == cudaSuccess, kName, ": kernel launch failed: ", cudaGetErrorString(err),
-                 err == cudaErrorInvalidConfiguration
-                     ? " (GPUs with under ~75 KB of shared memory per block, such as sm_75, are not supported yet)"
-                     : "");
+    const char* err = dcn::launchDeformConv2d(p, prec, dcn::Algorithm::kAuto, blas_.get(), in[kInput].data(),
+                                              in[kWeight].data(), in[kOffset].data(),
+                                              attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(),
+                                              out[0].data(), workspace, stream);
+    TRTKIT_CHECK(err == nullptr, kName, ": ", err);
   }
+
+  // One cuBLAS handle per execution context (TensorRT 10+ passes plugins none). Without cuBLAS it stays
+  // unusable and enqueue runs the fused kernel.
+  void attach() override {
+    blas_ = std::make_unique<blas::Handle>();
+    if (!blas_->ok()) {
+      static std::once_flag once;  // once per process: every context would say the same
+      std::call_once(once, [] {
+        notice(std::string(kName) + ": cuBLAS is not usable (" +
+               (blas::available() ? "cublasCreate failed" : blas::unavailableReason()) +
+               "); running the fused kernel instead, which is slower (plugins/deform_conv2d/README.md)");
+      });
+    }
+  }
+  void detach() noexcept override { blas_.reset(); }
 
  private:
   Attrs attrs_;
+  std::unique_ptr<blas::Handle> blas_;
 };
 
 TRTKIT_REGISTER_LAYER(DeformConv2d);

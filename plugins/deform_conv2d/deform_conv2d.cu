@@ -14,6 +14,7 @@
 #include <cuda_fp16.h>
 #include <mma.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <type_traits>
@@ -731,20 +732,31 @@ const char* checkParams(const DeformConvParams& p) {
   return "";
 }
 
-size_t workspaceBytes(const DeformConvParams& p, Precision precision) {
+size_t fusedWorkspaceBytes(const DeformConvParams& p, Precision precision) {
   if (checkParams(p)[0] != '\0') return 0;
   const Derived d = derive(p, precision);
   return static_cast<size_t>(d.inputBytes + d.weightBytes);
 }
 
-cudaError_t launchDeformConv2d(const DeformConvParams& p, Precision precision, const void* input, const void* weight,
-                               const void* offset, const void* mask, const void* bias, void* output, void* workspace,
-                               cudaStream_t stream) {
-  if (checkParams(p)[0] != '\0') return cudaErrorInvalidValue;
+size_t workspaceBytes(const DeformConvParams& p, Precision precision) {
+  if (checkParams(p)[0] != '\0') return 0;
+  const size_t fused = fusedWorkspaceBytes(p, precision);
+  return sampledPathSupports(p) ? std::max(fused, sampledWorkspaceBytes(p, precision)) : fused;
+}
+
+Algorithm chooseAlgorithm(const DeformConvParams& p, Algorithm requested, const blas::Handle* blas) {
+  if (requested != Algorithm::kAuto) return requested;
+  return blas != nullptr && blas->ok() && sampledPathSupports(p) ? Algorithm::kSampledGemm : Algorithm::kFused;
+}
+
+const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, Algorithm algorithm,
+                               const blas::Handle* blas, const void* input, const void* weight, const void* offset,
+                               const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
+  if (const char* why = checkParams(p); why[0] != '\0') return why;
   const Derived d = derive(p, precision);
-  if (d.totalPix == 0) return cudaSuccess;  // empty batch: nothing to write (its tensors may be null)
-  if (p.useMask && mask == nullptr) return cudaErrorInvalidValue;
-  if (p.hasBias && bias == nullptr) return cudaErrorInvalidValue;
+  if (d.totalPix == 0) return nullptr;  // empty batch: nothing to write (its tensors may be null)
+  if (p.useMask && mask == nullptr) return "use_mask is set but no mask was given";
+  if (p.hasBias && bias == nullptr) return "no bias was given";
   if (precision == Precision::kFloat32TF32) {
     // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).
     int device = 0, major = 8;
@@ -752,15 +764,28 @@ cudaError_t launchDeformConv2d(const DeformConvParams& p, Precision precision, c
       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
     if (major < 8) precision = Precision::kFloat32Strict;
   }
+  algorithm = chooseAlgorithm(p, algorithm, blas);
+  if (algorithm == Algorithm::kSampledGemm) {
+    if (blas == nullptr || !blas->ok()) return "the sampled algorithm needs cuBLAS, which is not available";
+    if (!sampledPathSupports(p)) return "kernel taps x offset_groups too large for the sampled algorithm";
+    return launchSampled(p, precision, *blas, input, weight, offset, mask, bias, output, workspace, stream);
+  }
+  cudaError_t err = cudaErrorInvalidValue;
   switch (precision) {
     case Precision::kFloat32Strict:
-      return launchTyped<Precision::kFloat32Strict>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
+      err = launchTyped<Precision::kFloat32Strict>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
+      break;
     case Precision::kFloat32TF32:
-      return launchTyped<Precision::kFloat32TF32>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
+      err = launchTyped<Precision::kFloat32TF32>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
+      break;
     case Precision::kFloat16:
-      return launchTyped<Precision::kFloat16>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
+      err = launchTyped<Precision::kFloat16>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
+      break;
   }
-  return cudaErrorInvalidValue;
+  if (err == cudaErrorInvalidConfiguration)
+    return "the fused kernel needs ~75 KB of shared memory per block, which this GPU lacks (sm_75); load cuBLAS "
+           "to use the sampled algorithm";
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
 }  // namespace dcn

@@ -1,11 +1,19 @@
-// deform_conv2d kernels: a TensorRT-free, core-free launcher (the Layer in deform_conv2d.cpp and the
-// standalone test shim in bench/ both call it). Semantics are torchvision.ops.deform_conv2d's.
+// deform_conv2d kernels: a TensorRT-free launcher (the Layer in deform_conv2d.cpp and the standalone test shim
+// in bench/ both call it; from the core it needs only blas.hpp). Semantics are torchvision.ops.deform_conv2d's.
+//
+// Two algorithms compute the same thing:
+//   kSampledGemm (deform_conv2d_sampled.cu): bilinear samples into a column matrix, then cuBLAS. The fast one
+//     (bench/results); needs a usable blas::Handle and sampledPathSupports().
+//   kFused (deform_conv2d.cu): one implicit-GEMM kernel that samples into shared memory. No cuBLAS, no large
+//     workspace; the fallback where cuBLAS cannot be loaded. Needs ~75 KB of shared memory per block (not sm_75).
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
 #include <cstdint>
+
+#include "trtkit/core/blas.hpp"
 
 namespace trtkit {
 namespace dcn {
@@ -30,17 +38,52 @@ enum class Precision : int32_t {
 // Returns an empty string when the parameters are consistent, else what is wrong (shapes, groups...).
 const char* checkParams(const DeformConvParams& p);
 
-// Scratch bytes for one launch: the input re-laid as NHWC (channels padded per run of channels that share
+enum class Algorithm : int32_t {
+  kAuto = 0,         // kSampledGemm where it can run, else kFused
+  kFused = 1,        //
+  kSampledGemm = 2,  //
+};
+
+// Images per chunk of the sampled path: as many as keep the channels-last input and column matrix of the chunk
+// under this many bytes (at least one image).
+#ifndef TRTKIT_DCN_SAMPLED_CHUNK_BYTES
+#define TRTKIT_DCN_SAMPLED_CHUNK_BYTES (size_t{256} << 20)  // tests build a small value to cover many chunks
+#endif
+constexpr size_t kSampledChunkBytes = TRTKIT_DCN_SAMPLED_CHUNK_BYTES;
+
+// Whether kSampledGemm handles these parameters (one pixel's kh*kw*offsetGroups entries fit shared memory).
+bool sampledPathSupports(const DeformConvParams& p);
+
+// Scratch bytes of kSampledGemm at these (maximum) shapes, e = element size, V = 16 / e:
+//   kgPad = roundUp(kh*kw*Cin/groups + 1, V)          (a weight group's K: taps x channels + the bias column)
+//   perImage = H*W*Cin*e + Ho*Wo*groups*kgPad*e     (channels-last input + column matrix of one image)
+//   bytes = 32 MiB (cuBLAS) + align256(Cout*kgPad*e) + min(N*perImage, max(kSampledChunkBytes, perImage)) + 512
+size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision);
+
+// Scratch bytes of kFused: the input re-laid as NHWC (channels padded per run of channels that share
 // a group and an offset group) plus the weight re-laid as [groups][kh*kw][Cin/groups][Cout/groups padded].
 //   unit  = gcd(Cin/groups, Cin/offsetGroups), unitPad = roundUp(unit, V), V = 16 bytes / element size
 //   bytes = align256(N*H*W*(Cin/unit)*unitPad*e) + align256(groups*kh*kw*(Cin/groups)*roundUp(Cout/groups, V)*e)
+size_t fusedWorkspaceBytes(const DeformConvParams& p, Precision precision);
+
+// What a layer declares: max(fused, sampled) bytes, so an engine runs with either algorithm wherever it is
+// deserialized (cuBLAS may load on one machine and not on another).
 size_t workspaceBytes(const DeformConvParams& p, Precision precision);
 
-// Runs the whole op on `stream`. mask may be null when !useMask, bias null when !hasBias. Returns the launch
-// error, if any (no synchronisation). The workspace must hold workspaceBytes() and be 256-byte aligned.
-cudaError_t launchDeformConv2d(const DeformConvParams& p, Precision precision, const void* input, const void* weight,
-                               const void* offset, const void* mask, const void* bias, void* output, void* workspace,
-                               cudaStream_t stream);
+// Which algorithm kAuto picks given the handle (null: none).
+Algorithm chooseAlgorithm(const DeformConvParams& p, Algorithm requested, const blas::Handle* blas);
+
+// Runs the whole op on `stream`. mask may be null when !useMask, bias null when !hasBias. The workspace must hold
+// workspaceBytes() (or the chosen algorithm's own bytes) and be 256-byte aligned. Returns nullptr once the work is
+// enqueued (no synchronisation), else a static message saying what failed.
+const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, Algorithm algorithm,
+                               const blas::Handle* blas, const void* input, const void* weight, const void* offset,
+                               const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
+
+// The sampled path alone (launchDeformConv2d dispatches to it).
+const char* launchSampled(const DeformConvParams& p, Precision precision, const blas::Handle& blas, const void* input,
+                          const void* weight, const void* offset, const void* mask, const void* bias, void* output,
+                          void* workspace, cudaStream_t stream);
 
 }  // namespace dcn
 }  // namespace trtkit

@@ -401,17 +401,51 @@ def test_valid_shapes_configure_and_dummy_mask_is_accepted() -> None:
 
 
 def test_workspace_is_bounded_by_the_documented_formula() -> None:
+    """max(fused, sampled) bytes, each as documented in deform_conv2d_kernels.hpp and the plugin README."""
     _C = _c_module()
     layer = _C.Layer("DeformConv2d", GOOD_ATTRS)
+    align = lambda b: -(-b // 256) * 256  # noqa: E731
+    n, cin, h, w, cout, kk, groups, ho, wo = 2, 6, 9, 9, 4, 9, 2, 7, 7
     for dtype, elem, vec in (("float32", 4, 4), ("float16", 2, 8)):
         got = layer.workspace_size([(dtype, s) for s in GOOD], [(dtype, [2, 4, 7, 7])])
         unit = 3  # gcd(Cin/groups, Cin/offset_groups) = gcd(3, 3)
         unit_pad = -(-unit // vec) * vec
-        align = lambda b: -(-b // 256) * 256  # noqa: E731
-        want = align(2 * 9 * 9 * (6 // unit) * unit_pad * elem) + align(
-            2 * 9 * 3 * (-(-2 // vec) * vec) * elem
+        fused = align(n * h * w * (cin // unit) * unit_pad * elem) + align(
+            groups * kk * (cin // groups) * (-(-(cout // groups) // vec) * vec) * elem
         )
-        assert got == want, (dtype, got, want)
+        kg_pad = -(-(kk * cin // groups + 1) // vec) * vec
+        per_image = h * w * cin * elem + ho * wo * groups * kg_pad * elem
+        sampled = (
+            (32 << 20) + align(cout * kg_pad * elem) + min(n * per_image, max(256 << 20, per_image)) + 512
+        )
+        assert got == max(fused, sampled), (dtype, got, fused, sampled)
+
+
+def test_workspace_grows_with_every_dimension() -> None:
+    """TensorRT sizes the workspace at a profile's maximum shapes; enqueue lays it out for the actual ones, so
+    the formula must never shrink when a dimension grows (batch, channels, spatial size, output channels)."""
+    _C = _c_module()
+    layer = _C.Layer("DeformConv2d", {})
+
+    def size(n: int, cin: int, hw: int, cout: int, dtype: str = "float16") -> int:
+        shapes = [
+            [n, cin, hw, hw],
+            [cout, cin, 3, 3],
+            [n, 18, hw - 2, hw - 2],
+            [n, 9, hw - 2, hw - 2],
+            [cout],
+        ]
+        return layer.workspace_size([(dtype, s) for s in shapes], [(dtype, [n, cout, hw - 2, hw - 2])])
+
+    base = (8, 256, 66, 256)  # fp16: 169 MB of chunk at N=8, past the 256 MiB chunk budget from N=16 on
+    for dim in range(4):
+        prev = 0
+        for factor in (1, 2, 3) if dim == 2 else (1, 2, 3, 5, 8):
+            args = list(base)
+            args[dim] = base[dim] * factor if dim != 2 else 10 + (base[dim] - 10) * factor
+            got = size(*args)
+            assert got >= prev > 0 or (prev == 0 and got > 0), (dim, factor, got, prev)
+            prev = got
 
 
 def test_layer_serializes_and_rejects_bad_bytes() -> None:

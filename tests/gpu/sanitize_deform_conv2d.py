@@ -1,5 +1,7 @@
 """Runs the DeformConv2d kernels through trtkit._C on edge cases, to be executed under compute-sanitizer
-(see test_sanitizer.py): every tile shape, padding channels, offsets far outside, odd sizes, batch 1."""
+(see test_sanitizer.py): every tile shape, padding channels, offsets far outside, odd sizes, batch 1.
+The layer runs the sampled algorithm where cuBLAS loads; test_sanitizer.py also runs it with
+TRTKIT_CUBLAS_LIBRARY pointing nowhere, which leaves the fused kernel."""
 
 from __future__ import annotations
 
@@ -60,7 +62,9 @@ def main() -> None:
             y = run(cfg, dtype, tf32)
             torch.cuda.synchronize()
             assert torch.isfinite(y).all(), (cfg, dtype, tf32)
-    print("sanitize_deform_conv2d: done")
+    version, reason = _C.cublas_status()
+    algorithm = f"sampled + cuBLAS {version}" if version else f"fused (cuBLAS unavailable: {reason})"
+    print(f"sanitize_deform_conv2d ({algorithm}): done")
 
 
 if __name__ == "__main__":

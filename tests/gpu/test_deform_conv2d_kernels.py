@@ -1,6 +1,7 @@
 """deform_conv2d CUDA kernels against the float64 PyTorch reference over random configurations.
 
-Runs the kernels through bench/dcn_shim.cu (ctypes, no TensorRT adapter needed); built with nvcc on first use.
+Both algorithms (fused implicit GEMM; sampling + cuBLAS) run through bench/dcn_shim.cu (ctypes, no TensorRT
+adapter needed), built with nvcc on first use. Outputs are poisoned with NaN before every run.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +41,24 @@ def shim():
     if not path.exists():
         dcn_shim.build(path)
     return dcn_shim.Shim(path)
+
+
+@pytest.fixture(scope="module")
+def small_chunk_shim(shim, tmp_path_factory):
+    """The shim with 1 MiB sampled chunks, so that batches run as many chunks (the default is 256 MiB)."""
+    import dcn_shim
+
+    path = tmp_path_factory.mktemp("shim") / "libdcn_shim_small_chunks.so"
+    dcn_shim.build(path, extra=("-DTRTKIT_DCN_SAMPLED_CHUNK_BYTES=(size_t{1}<<20)",))
+    return dcn_shim.Shim(path)
+
+
+ALGORITHMS = ["fused", "sampled"]
+
+
+def need(shim, algorithm: str) -> None:
+    if algorithm == "sampled" and shim.blas_status():
+        pytest.skip(f"sampled algorithm needs cuBLAS: {shim.blas_status()}")
 
 
 def random_config(rng: random.Random) -> dict:
@@ -202,7 +222,7 @@ def make_inputs(cfg: dict, dtype, seed: int):
     return x, weight, offset, mask, bias
 
 
-def check(shim, cfg: dict, precision: str, seed: int) -> None:
+def check(shim, cfg: dict, precision: str, seed: int, algorithm: str = "auto") -> None:
     dtype = torch.float16 if precision == "fp16" else torch.float32
     x, weight, offset, mask, bias = make_inputs(cfg, dtype, seed)
     run = shim.prepare(
@@ -217,6 +237,7 @@ def check(shim, cfg: dict, precision: str, seed: int) -> None:
         cfg["groups"],
         cfg["offset_groups"],
         precision,
+        algorithm,
     )
     out = run().clone()
     torch.cuda.synchronize()
@@ -237,29 +258,77 @@ def check(shim, cfg: dict, precision: str, seed: int) -> None:
     err = (out.double() - ref).norm() / ref.norm().clamp_min(1e-30)
     worst = (out.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30)
     tol = TOLERANCE[precision]
-    assert err < tol and worst < 10 * tol, f"{precision} rel err {err:.3g} worst {worst:.3g} for {cfg}"
+    label = f"{algorithm} {precision}"
+    assert err < tol and worst < 10 * tol, f"{label} rel err {err:.3g} worst {worst:.3g} for {cfg}"
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("precision", ["fp32", "tf32", "fp16"])
-def test_random_configs(shim, precision):
+def test_random_configs(shim, precision, algorithm):
+    need(shim, algorithm)
     rng = random.Random(1234 + len(precision))
     failures = []
     for i in range(NUM_RANDOM):
         cfg = random_config(rng)
         try:
-            check(shim, cfg, precision, seed=i)
+            check(shim, cfg, precision, seed=i, algorithm=algorithm)
         except AssertionError as e:
             failures.append(str(e))
     assert not failures, f"{len(failures)}/{NUM_RANDOM} failed; first: " + "\n".join(failures[:5])
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("precision", ["fp32", "tf32", "fp16"])
 @pytest.mark.parametrize("index", range(len(LARGE)))
-def test_large_configs(shim, precision, index):
-    check(shim, LARGE[index], precision, seed=100 + index)
+def test_large_configs(shim, precision, index, algorithm):
+    need(shim, algorithm)
+    check(shim, LARGE[index], precision, seed=100 + index, algorithm=algorithm)
 
 
-def test_empty_batch_writes_nothing(shim):
+# With 1 MiB chunks: 11 images per chunk and a short last chunk (30 = 11 + 11 + 8) at fp32, 21 + 9 at fp16.
+MANY_SMALL_IMAGES = dict(LARGE[0], n=30, cin=16, cout=24, h=12, w=12, offset_groups=2)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("index", range(len(LARGE) + 1))
+def test_sampled_many_chunks(small_chunk_shim, precision, index):
+    """Batches split into several chunks, and images larger than the chunk budget, give the same result."""
+    need(small_chunk_shim, "sampled")
+    cfg = MANY_SMALL_IMAGES if index == len(LARGE) else dict(LARGE[index], n=max(LARGE[index]["n"], 3))
+    check(small_chunk_shim, cfg, precision, seed=200 + index, algorithm="sampled")
+
+
+def test_auto_uses_cublas_where_it_loads(shim):
+    need(shim, "sampled")
+    assert shim.blas_version() >= 10000, "the shim reports no loaded cuBLAS version"
+
+
+def test_fallback_without_cublas(shim):
+    """With cuBLAS unloadable, the status says why and "auto" still computes the right result (fused)."""
+    code = f"""
+import os, sys, random
+sys.path[:0] = [{str(ROOT / "bench")!r}, {str(Path(__file__).parent)!r}]
+import dcn_shim, test_deform_conv2d_kernels as t
+shim = dcn_shim.Shim(dcn_shim.Path({str(os.environ.get("DCN_SHIM", ROOT / "build" / "libdcn_shim.so"))!r}))
+status = shim.blas_status()
+assert "cannot load /nonexistent/libcublas.so" in status, status
+t.check(shim, t.LARGE[0], "fp16", seed=7, algorithm="auto")
+t.check(shim, t.LARGE[1], "fp32", seed=8, algorithm="auto")
+try:
+    t.check(shim, t.LARGE[0], "fp32", seed=7, algorithm="sampled")
+    raise SystemExit("the sampled algorithm ran without cuBLAS")
+except RuntimeError as e:
+    assert "needs cuBLAS" in str(e), e
+print("ok")
+"""
+    env = dict(os.environ, TRTKIT_CUBLAS_LIBRARY="/nonexistent/libcublas.so")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_empty_batch_writes_nothing(shim, algorithm):
+    need(shim, algorithm)
     cfg = dict(LARGE[0], n=0)
     x, weight, offset, mask, bias = make_inputs(cfg, torch.float32, 0)
     run = shim.prepare(
@@ -274,6 +343,7 @@ def test_empty_batch_writes_nothing(shim):
         cfg["groups"],
         cfg["offset_groups"],
         "fp32",
+        algorithm,
     )
     assert run().numel() == 0
 

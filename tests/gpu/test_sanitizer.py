@@ -25,16 +25,28 @@ def sanitizer() -> str:
     return exe
 
 
+# Each script as it runs by default; the deform_conv2d one again without cuBLAS (its fused fallback kernel).
+RUNS = [(s, {}) for s in SCRIPTS] + [
+    (s, {"TRTKIT_CUBLAS_LIBRARY": "/nonexistent/libcublas.so"}) for s in SCRIPTS if "deform_conv2d" in s.name
+]
+
+
 @pytest.mark.parametrize("tool", ["memcheck", "racecheck"])
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
-def test_kernels_are_sanitizer_clean(script: Path, tool: str) -> None:
+@pytest.mark.parametrize("script,env", RUNS, ids=[s.stem + ("-without-cublas" if e else "") for s, e in RUNS])
+def test_kernels_are_sanitizer_clean(script: Path, env: dict, tool: str) -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
     exe = sanitizer()
     cmd = [exe, "--tool", tool, "--error-exitcode", "99"]
     if tool == "memcheck":
         cmd += ["--leak-check", "no"]
-    proc = subprocess.run(cmd + [sys.executable, str(script)], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        cmd + [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, **env),
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     # memcheck: "ERROR SUMMARY: 0 errors"
@@ -42,3 +54,5 @@ def test_kernels_are_sanitizer_clean(script: Path, tool: str) -> None:
     summary = re.findall(r"ERROR SUMMARY: (\d+) error", out) + re.findall(r"SUMMARY: .*\((\d+) errors?", out)
     assert summary and all(n == "0" for n in summary), out[-4000:]
     assert "done" in out
+    if env:
+        assert "fused (cuBLAS unavailable" in out, out[-2000:]

@@ -1,0 +1,341 @@
+// deform_conv2d as "sample, then one GEMM per weight group" (the path used where cuBLAS loads).
+//
+// Per chunk of images (bounded workspace, formula in deform_conv2d_kernels.hpp):
+//   1. toChannelsLastPlain: x[n][C][H][W] -> xs[n][H][W][C], so a bilinear corner is one contiguous run of
+//      channels (16-byte loads).
+//   2. sampleColumns: cols[n][p][g][tap][c] = mask * bilinear(xs, p, tap, c), then per weight group a "bias
+//      column" (1, 0, ..., 0) that pads the group's K to a multiple of 16 bytes. A block owns a tile of output
+//      pixels and every tap of them, so the 3x3 (or larger) neighbourhoods it reads overlap in L1. It first
+//      computes each (pixel, tap, offset group)'s four corner indices and weights (mask folded in) once into
+//      shared memory; then lanes stream channel vectors: 4 loads, an fp32 blend, one 16-byte store.
+//   3. cuBLAS: out[n][g*Cout/g + co][p] = sum_k Wr[g][co][k] * cols[n][p][g][k], one strided-batched GEMM over
+//      the chunk's images per weight group, fp32 sums; the bias rides in the GEMM as Wr's extra column.
+// The weight is re-laid once per call: Wr[g][co][tap*Cin/g + c], Wr[g][co][kk*Cin/g] = bias[co], zeros after.
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "deform_conv2d_kernels.hpp"
+#include "trtkit/core/device_convert.cuh"
+
+namespace trtkit {
+namespace dcn {
+namespace {
+
+constexpr int64_t kAlign = 256;
+constexpr int kSampleThreads = 256;
+constexpr int kMaxEntriesPerBlock = 1024;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
+
+inline int64_t roundUp(int64_t a, int64_t b) {
+  return (a + b - 1) / b * b;
+}
+
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Vec {
+  T v[V];
+};
+
+// ---- 1. NCHW -> NHWC, one image per grid.z, 32x32 tiles through shared memory ---------------------------
+template <typename T>
+__global__ void toChannelsLastPlain(const T* __restrict__ x, T* __restrict__ xs, int channels, int hw) {
+  __shared__ T tile[32][33];
+  const int64_t img = static_cast<int64_t>(blockIdx.z) * channels * hw;
+  const int hw0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
+  for (int r = threadIdx.y; r < 32; r += 8) {
+    const int c = c0 + r, i = hw0 + threadIdx.x;
+    if (c < channels && i < hw) tile[r][threadIdx.x] = x[img + static_cast<int64_t>(c) * hw + i];
+  }
+  __syncthreads();
+  for (int r = threadIdx.y; r < 32; r += 8) {
+    const int i = hw0 + r, c = c0 + threadIdx.x;
+    if (c < channels && i < hw) xs[img + static_cast<int64_t>(i) * channels + c] = tile[threadIdx.x][r];
+  }
+}
+
+// ---- weight [Cout][Cin/g][kh][kw] + bias -> Wr[g][co][kgPad] ------------------------------------------------
+template <typename T>
+__global__ void relayoutWeightForGemm(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr,
+                                      int64_t outChannels, int cinG, int kk, int kgPad) {
+  const int64_t total = outChannels * kgPad;
+  const int taps = kk * cinG;
+  for (int64_t o = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; o < total;
+       o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int k = static_cast<int>(o % kgPad);
+    const int64_t co = o / kgPad;  // global output channel: g * Cout/g + co
+    T value = fromFloat<T>(0.f);
+    if (k < taps) {
+      const int tap = k / cinG, c = k - tap * cinG;
+      value = w[(co * cinG + c) * kk + tap];
+    } else if (k == taps && bias != nullptr) {
+      value = bias[co];
+    }
+    wr[o] = value;
+  }
+}
+
+// ---- 2. sampling ---------------------------------------------------------------------------------------------
+struct SampleArgs {
+  int height, width, channels, outW, pixels;  // pixels = Ho*Wo
+  int kernelW, kk, strideH, strideW, padH, padW, dilationH, dilationW;
+  int offsetGroups, cinOG, cinG, groups, kgPad, kTot;
+  int tileShift, laneShift;  // tile = 1 << tileShift pixels; lanes per (pixel, tap) item = 1 << laneShift
+  int useMask;
+};
+
+// Entries are indexed (tap * tile + pixel) * offsetGroups + og: item-major, so phase 2 finds an item's
+// offset groups side by side.
+template <typename T, int V>
+__global__ void __launch_bounds__(kSampleThreads)
+    sampleColumns(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
+                  T* __restrict__ cols, SampleArgs a, int64_t firstImage) {
+  extern __shared__ int4 smem[];
+  const int tile = 1 << a.tileShift;
+  const int entries = tile * a.kk * a.offsetGroups;
+  int4* corners = smem;
+  float4* weights = reinterpret_cast<float4*>(smem + entries);
+  const int nl = blockIdx.y;
+  const int64_t n = firstImage + nl;
+  const int p0 = blockIdx.x * tile;
+
+  // Phase 1: corner indices (pixel index in the image, -1 outside) and weights (mask folded in), once per entry.
+  for (int en = threadIdx.x; en < entries; en += blockDim.x) {
+    const int pl = en & (tile - 1), r = en >> a.tileShift;
+    const int tap = r % a.kk, og = r / a.kk;
+    const int p = p0 + pl;
+    int4 c = make_int4(-1, -1, -1, -1);
+    float4 wt = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (p < a.pixels) {
+      const int ho = p / a.outW, wo = p - ho * a.outW;
+      const int ki = tap / a.kernelW, kj = tap - ki * a.kernelW;
+      const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
+      const float y = static_cast<float>(ho * a.strideH - a.padH + ki * a.dilationH) + toFloat(offset[ob]);
+      const float x = static_cast<float>(wo * a.strideW - a.padW + kj * a.dilationW) + toFloat(offset[ob + a.pixels]);
+      const float m = a.useMask ? toFloat(mask[((n * a.offsetGroups + og) * a.kk + tap) * a.pixels + p]) : 1.f;
+      // torchvision: zero unless -1 < y < H and -1 < x < W; then each corner counts only inside the image.
+      if (!(y <= -1.f || y >= static_cast<float>(a.height) || x <= -1.f || x >= static_cast<float>(a.width))) {
+        const float yf = floorf(y), xf = floorf(x);
+        const int yl = static_cast<int>(yf), xl = static_cast<int>(xf), yh = yl + 1, xh = xl + 1;
+        const float ly = y - yf, lx = x - xf, hy = 1.f - ly, hx = 1.f - lx;
+        if (yl >= 0 && xl >= 0) {
+          c.x = yl * a.width + xl;
+          wt.x = hy * hx * m;
+        }
+        if (yl >= 0 && xh < a.width) {
+          c.y = yl * a.width + xh;
+          wt.y = hy * lx * m;
+        }
+        if (yh < a.height && xl >= 0) {
+          c.z = yh * a.width + xl;
+          wt.z = ly * hx * m;
+        }
+        if (yh < a.height && xh < a.width) {
+          c.w = yh * a.width + xh;
+          wt.w = ly * lx * m;
+        }
+      }
+    }
+    const int idx = (tap * tile + pl) * a.offsetGroups + og;
+    corners[idx] = c;
+    weights[idx] = wt;
+  }
+  __syncthreads();
+
+  // Phase 2: lanes along channel vectors of one (pixel, tap) item; several items per warp when Cin is small.
+  const T* img = xs + nl * static_cast<int64_t>(a.height) * a.width * a.channels;  // xs holds the chunk only
+  T* colsTile = cols + (static_cast<int64_t>(nl) * a.pixels + p0) * a.kTot;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const int lanes = 1 << a.laneShift, itemsPerWarp = 32 >> a.laneShift;
+  const int sub = lane >> a.laneShift, vl = lane & (lanes - 1);
+  const int items = tile * a.kk, vectors = a.channels / V;
+  for (int u = vl; u < vectors; u += lanes) {
+    const int c0 = u * V, og = c0 / a.cinOG, g = c0 / a.cinG;
+    const int dstChannel = c0 + g * (a.kgPad - a.cinG);  // g * kgPad + (c0 - g * cinG)
+    for (int item = warp * itemsPerWarp + sub; item < items; item += warps * itemsPerWarp) {
+      const int pl = item & (tile - 1), tap = item >> a.tileShift;
+      if (p0 + pl >= a.pixels) continue;
+      const int e = item * a.offsetGroups + og;
+      const int4 c = corners[e];
+      const float4 wt = weights[e];
+      const int idx[4] = {c.x, c.y, c.z, c.w};
+      const float wq[4] = {wt.x, wt.y, wt.z, wt.w};
+      float acc[V];
+#pragma unroll
+      for (int i = 0; i < V; ++i) acc[i] = 0.f;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        if (idx[q] >= 0) {
+          const Vec<T, V> s = *reinterpret_cast<const Vec<T, V>*>(img + static_cast<int64_t>(idx[q]) * a.channels + c0);
+#pragma unroll
+          for (int i = 0; i < V; ++i) acc[i] = fmaf(wq[q], toFloat(s.v[i]), acc[i]);
+        }
+      }
+      Vec<T, V> out;
+#pragma unroll
+      for (int i = 0; i < V; ++i) out.v[i] = fromFloat<T>(acc[i]);
+      *reinterpret_cast<Vec<T, V>*>(colsTile + static_cast<int64_t>(pl) * a.kTot + tap * a.cinG + dstChannel) = out;
+    }
+  }
+
+  // The bias column of each weight group: 1 then zeros up to kgPad.
+  const int padLen = a.kgPad - a.kk * a.cinG;
+  for (int i = threadIdx.x; i < tile * a.groups * padLen; i += blockDim.x) {
+    const int pl = i / (a.groups * padLen), r = i - pl * a.groups * padLen;
+    const int g = r / padLen, k = r - g * padLen;
+    if (p0 + pl < a.pixels)
+      colsTile[static_cast<int64_t>(pl) * a.kTot + g * a.kgPad + a.kk * a.cinG + k] = fromFloat<T>(k == 0 ? 1.f : 0.f);
+  }
+}
+
+// Sizes shared by the workspace formula and the launcher.
+struct Layout {
+  int64_t elem, cinG, coutG, cinOG, kk, kgPad, kTot, pixels;
+  bool vectorized;
+  int64_t weightBytes, xsPerImage, colsPerImage;
+};
+
+Layout layoutOf(const DeformConvParams& p, Precision prec) {
+  Layout l{};
+  l.elem = prec == Precision::kFloat16 ? 2 : 4;
+  const int64_t vec = 16 / l.elem;
+  l.cinG = p.inChannels / p.groups;
+  l.coutG = p.outChannels / p.groups;
+  l.cinOG = p.inChannels / p.offsetGroups;
+  l.kk = p.kernelH * p.kernelW;
+  l.kgPad = roundUp(l.kk * l.cinG + 1, vec);  // + the bias column, rounded to 16 bytes
+  l.kTot = p.groups * l.kgPad;
+  l.pixels = p.outH * p.outW;
+  l.vectorized = l.cinG % vec == 0 && l.cinOG % vec == 0;  // a 16-byte vector stays in one group of each kind
+  l.weightBytes = roundUp(p.outChannels * l.kgPad * l.elem, kAlign);
+  l.xsPerImage = p.height * p.width * p.inChannels * l.elem;
+  l.colsPerImage = l.pixels * l.kTot * l.elem;
+  return l;
+}
+
+int64_t chunkImages(const Layout& l, int64_t batch) {
+  const int64_t perImage = l.xsPerImage + l.colsPerImage;
+  return std::max<int64_t>(1, std::min<int64_t>(batch, static_cast<int64_t>(kSampledChunkBytes) / perImage));
+}
+
+template <typename T>
+const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const blas::Handle& blas, const T* x,
+                               const T* w, const T* offset, const T* mask, const T* bias, T* out, char* workspace,
+                               cudaStream_t stream) {
+  const Layout l = layoutOf(p, prec);
+  const int64_t chunk = chunkImages(l, p.batch);
+  // Workspace: [cuBLAS][Wr][xs chunk][cols chunk], each 256-byte aligned.
+  char* blasWs = workspace;
+  T* wr = reinterpret_cast<T*>(blasWs + blas::kWorkspaceBytes);
+  T* xs = reinterpret_cast<T*>(reinterpret_cast<char*>(wr) + l.weightBytes);
+  T* cols = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kAlign));
+
+  const int64_t wrElems = p.outChannels * l.kgPad;
+  relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 4096)), 256, 0, stream>>>(
+      w, p.hasBias ? bias : nullptr, wr, p.outChannels, static_cast<int>(l.cinG), static_cast<int>(l.kk),
+      static_cast<int>(l.kgPad));
+  if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
+
+  // Tile: the most pixels (a power of two, <= 32) whose entries fit kMaxEntriesPerBlock.
+  SampleArgs a{};
+  const int64_t perPixel = l.kk * p.offsetGroups;
+  int tileShift = 5;
+  while (tileShift > 0 && (perPixel << tileShift) > kMaxEntriesPerBlock) --tileShift;
+  const int V = l.vectorized ? static_cast<int>(16 / sizeof(T)) : 1;
+  const int vectors = static_cast<int>(p.inChannels / V);
+  int laneShift = 0;
+  while ((1 << laneShift) < vectors && laneShift < 5) ++laneShift;
+  a.height = static_cast<int>(p.height);
+  a.width = static_cast<int>(p.width);
+  a.channels = static_cast<int>(p.inChannels);
+  a.outW = static_cast<int>(p.outW);
+  a.pixels = static_cast<int>(l.pixels);
+  a.kernelW = static_cast<int>(p.kernelW);
+  a.kk = static_cast<int>(l.kk);
+  a.strideH = p.strideH;
+  a.strideW = p.strideW;
+  a.padH = p.padH;
+  a.padW = p.padW;
+  a.dilationH = p.dilationH;
+  a.dilationW = p.dilationW;
+  a.offsetGroups = p.offsetGroups;
+  a.cinOG = static_cast<int>(l.cinOG);
+  a.cinG = static_cast<int>(l.cinG);
+  a.groups = p.groups;
+  a.kgPad = static_cast<int>(l.kgPad);
+  a.kTot = static_cast<int>(l.kTot);
+  a.tileShift = tileShift;
+  a.laneShift = laneShift;
+  a.useMask = p.useMask ? 1 : 0;
+  const size_t smem = static_cast<size_t>(perPixel << tileShift) * (sizeof(int4) + sizeof(float4));
+  auto sampler = l.vectorized ? sampleColumns<T, 16 / sizeof(T)> : sampleColumns<T, 1>;
+  if (smem > 48 * 1024) return "too many taps x offset groups for the sampled path (see sampledPathSupports)";
+
+  const blas::Math math = prec == Precision::kFloat16     ? blas::Math::kFloat16
+                          : prec == Precision::kFloat32TF32 ? blas::Math::kFloat32TF32
+                                                            : blas::Math::kFloat32Strict;
+  for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
+    const int64_t nc = std::min(chunk, p.batch - n0);
+    const dim3 tgrid(static_cast<unsigned>((p.height * p.width + 31) / 32),
+                     static_cast<unsigned>((p.inChannels + 31) / 32), static_cast<unsigned>(nc));
+    toChannelsLastPlain<T><<<tgrid, dim3(32, 8), 0, stream>>>(x + n0 * l.xsPerImage / l.elem, xs,
+                                                              static_cast<int>(p.inChannels),
+                                                              static_cast<int>(p.height * p.width));
+    const dim3 sgrid(static_cast<unsigned>((l.pixels + (1 << tileShift) - 1) >> tileShift), static_cast<unsigned>(nc));
+    sampler<<<sgrid, kSampleThreads, smem, stream>>>(xs, offset, mask, cols, a, n0);
+    if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
+    for (int64_t g = 0; g < p.groups; ++g) {
+      blas::StridedBatchedGemm gemm;
+      gemm.transA = true;  // cols is [pixel][k]: column-major K x P, used transposed
+      gemm.m = l.pixels;
+      gemm.n = l.coutG;
+      gemm.k = l.kgPad;
+      gemm.a = cols + g * l.kgPad;
+      gemm.lda = l.kTot;
+      gemm.strideA = l.pixels * l.kTot;
+      gemm.b = wr + g * l.coutG * l.kgPad;
+      gemm.ldb = l.kgPad;
+      gemm.strideB = 0;
+      gemm.c = out + (n0 * p.outChannels + g * l.coutG) * l.pixels;
+      gemm.ldc = l.pixels;
+      gemm.strideC = p.outChannels * l.pixels;
+      gemm.batch = nc;
+      if (const char* why = blas.gemm(gemm, math, stream, blasWs)) return why;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool sampledPathSupports(const DeformConvParams& p) {
+  // One pixel's taps x offset groups (32 bytes each) must fit the 48 KB of shared memory every GPU gives a block.
+  return p.kernelH * p.kernelW * p.offsetGroups * 32 <= 48 * 1024;
+}
+
+size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision) {
+  const Layout l = layoutOf(p, precision);
+  const int64_t perImage = l.xsPerImage + l.colsPerImage;
+  // Monotone in every dimension (TensorRT sizes the workspace at the profile's maximum shapes, enqueue lays it out
+  // for the actual ones): chunk * perImage <= min(N * perImage, max(cap, perImage)), + 2 alignments.
+  const int64_t chunkBytes =
+      std::min<int64_t>(p.batch * perImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), perImage));
+  return blas::kWorkspaceBytes + static_cast<size_t>(l.weightBytes + chunkBytes + 2 * kAlign);
+}
+
+const char* launchSampled(const DeformConvParams& p, Precision precision, const blas::Handle& blas, const void* input,
+                          const void* weight, const void* offset, const void* mask, const void* bias, void* output,
+                          void* workspace, cudaStream_t stream) {
+  auto* ws = static_cast<char*>(workspace);
+  if (precision == Precision::kFloat16)
+    return launchSampledTyped<__half>(p, precision, blas, static_cast<const __half*>(input),
+                                      static_cast<const __half*>(weight), static_cast<const __half*>(offset),
+                                      static_cast<const __half*>(mask), static_cast<const __half*>(bias),
+                                      static_cast<__half*>(output), ws, stream);
+  return launchSampledTyped<float>(p, precision, blas, static_cast<const float*>(input),
+                                   static_cast<const float*>(weight), static_cast<const float*>(offset),
+                                   static_cast<const float*>(mask), static_cast<const float*>(bias),
+                                   static_cast<float*>(output), ws, stream);
+}
+
+}  // namespace dcn
+}  // namespace trtkit
