@@ -25,7 +25,11 @@ namespace {
 
 constexpr int64_t kAlign = 256;
 constexpr int kSampleThreads = 256;
-constexpr int kMaxEntriesPerBlock = 1024;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
+constexpr int kMaxEntriesPerBlock = 1024;
+#ifndef TRTKIT_DCN_K_ALIGN_BYTES
+#define TRTKIT_DCN_K_ALIGN_BYTES 16  // benchmark switch
+#endif
+constexpr int64_t kKAlignBytes = TRTKIT_DCN_K_ALIGN_BYTES;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
 
 inline int64_t roundUp(int64_t a, int64_t b) {
   return (a + b - 1) / b * b;
@@ -36,20 +40,29 @@ struct alignas(sizeof(T) * V) Vec {
   T v[V];
 };
 
-// ---- 1. NCHW -> NHWC, one image per grid.z, 32x32 tiles through shared memory ---------------------------
+// ---- 1. NCHW -> NHWC, one image per grid.z --------------------------------------------------------------------
+// Tiles of kT x kT elements through shared memory, kT = 128 bytes of elements: every warp reads and writes whole
+// 128-byte lines (a 32x32 tile of halves would move half lines).
 template <typename T>
 __global__ void toChannelsLastPlain(const T* __restrict__ x, T* __restrict__ xs, int channels, int hw) {
-  __shared__ T tile[32][33];
+  constexpr int kT = 128 / sizeof(T), kPer = kT / 32;
+  __shared__ T tile[kT][kT + 1];
   const int64_t img = static_cast<int64_t>(blockIdx.z) * channels * hw;
-  const int hw0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
-  for (int r = threadIdx.y; r < 32; r += 8) {
-    const int c = c0 + r, i = hw0 + threadIdx.x;
-    if (c < channels && i < hw) tile[r][threadIdx.x] = x[img + static_cast<int64_t>(c) * hw + i];
+  const int hw0 = blockIdx.x * kT, c0 = blockIdx.y * kT;
+  for (int r = threadIdx.y; r < kT; r += blockDim.y) {
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      const int c = c0 + r, i = hw0 + threadIdx.x + 32 * j;
+      if (c < channels && i < hw) tile[r][threadIdx.x + 32 * j] = x[img + static_cast<int64_t>(c) * hw + i];
+    }
   }
   __syncthreads();
-  for (int r = threadIdx.y; r < 32; r += 8) {
-    const int i = hw0 + r, c = c0 + threadIdx.x;
-    if (c < channels && i < hw) xs[img + static_cast<int64_t>(i) * channels + c] = tile[threadIdx.x][r];
+  for (int r = threadIdx.y; r < kT; r += blockDim.y) {
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      const int i = hw0 + r, c = c0 + threadIdx.x + 32 * j;
+      if (c < channels && i < hw) xs[img + static_cast<int64_t>(i) * channels + c] = tile[threadIdx.x + 32 * j][r];
+    }
   }
 }
 
@@ -76,36 +89,48 @@ __global__ void relayoutWeightForGemm(const T* __restrict__ w, const T* __restri
 
 // ---- 2. sampling ---------------------------------------------------------------------------------------------
 struct SampleArgs {
-  int height, width, channels, outW, pixels;  // pixels = Ho*Wo
+  int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
   int kernelW, kk, strideH, strideW, padH, padW, dilationH, dilationW;
   int offsetGroups, cinOG, cinG, groups, kgPad, kTot;
-  int tileShift, laneShift;  // tile = 1 << tileShift pixels; lanes per (pixel, tap) item = 1 << laneShift
+  int tileWShift, tileHShift, tilesX;  // a block's pixels: a (1 << tileHShift) x (1 << tileWShift) rectangle
+  int laneShift;                       // lanes per (pixel, tap) item = 1 << laneShift (<= 8): one channel slice
   int useMask;
 };
 
-// Entries are indexed (tap * tile + pixel) * offsetGroups + og: item-major, so phase 2 finds an item's
-// offset groups side by side.
+// Why rectangles and channel slices: the bilinear corners are read from L2 unless L1 still holds them. A block's
+// footprint is (tile + kernel extent + offsets) pixels x slice bytes; 8x4 pixels x 128 bytes stays ~10-25 KB, so
+// the blocks resident on an SM keep theirs in L1 and the 36 corner reads per input pixel (3x3 taps x 4 corners)
+// mostly hit there. The same kernel over whole 32-pixel rows and all channels ran at L2 bandwidth.
+//
+// Entries (corner indices and weights) are indexed (tap * tile + pixel) * offsetGroups + og: item-major, so
+// phase 2 finds an item's offset groups side by side.
 template <typename T, int V>
 __global__ void __launch_bounds__(kSampleThreads)
     sampleColumns(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                   T* __restrict__ cols, SampleArgs a, int64_t firstImage) {
   extern __shared__ int4 smem[];
-  const int tile = 1 << a.tileShift;
+  const int tileShift = a.tileWShift + a.tileHShift, tile = 1 << tileShift;
   const int entries = tile * a.kk * a.offsetGroups;
   int4* corners = smem;
   float4* weights = reinterpret_cast<float4*>(smem + entries);
-  const int nl = blockIdx.y;
+  const int nl = blockIdx.z, slice = blockIdx.y;
   const int64_t n = firstImage + nl;
-  const int p0 = blockIdx.x * tile;
+  const int tileY = blockIdx.x / a.tilesX, tileX = blockIdx.x - tileY * a.tilesX;
+  const int ho0 = tileY << a.tileHShift, wo0 = tileX << a.tileWShift;
+  // pixel index of tile slot pl, or -1 past the output's edge
+  auto pixelOf = [&](int pl) {
+    const int ho = ho0 + (pl >> a.tileWShift), wo = wo0 + (pl & ((1 << a.tileWShift) - 1));
+    return ho < a.outH && wo < a.outW ? ho * a.outW + wo : -1;
+  };
 
   // Phase 1: corner indices (pixel index in the image, -1 outside) and weights (mask folded in), once per entry.
   for (int en = threadIdx.x; en < entries; en += blockDim.x) {
-    const int pl = en & (tile - 1), r = en >> a.tileShift;
+    const int pl = en & (tile - 1), r = en >> tileShift;
     const int tap = r % a.kk, og = r / a.kk;
-    const int p = p0 + pl;
+    const int p = pixelOf(pl);
     int4 c = make_int4(-1, -1, -1, -1);
     float4 wt = make_float4(0.f, 0.f, 0.f, 0.f);
-    if (p < a.pixels) {
+    if (p >= 0) {
       const int ho = p / a.outW, wo = p - ho * a.outW;
       const int ki = tap / a.kernelW, kj = tap - ki * a.kernelW;
       const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
@@ -141,19 +166,21 @@ __global__ void __launch_bounds__(kSampleThreads)
   }
   __syncthreads();
 
-  // Phase 2: lanes along channel vectors of one (pixel, tap) item; several items per warp when Cin is small.
+  // Phase 2: each lane owns one channel vector of this block's slice; a warp covers 32 >> laneShift items at once.
   const T* img = xs + nl * static_cast<int64_t>(a.height) * a.width * a.channels;  // xs holds the chunk only
-  T* colsTile = cols + (static_cast<int64_t>(nl) * a.pixels + p0) * a.kTot;
+  T* colsImage = cols + static_cast<int64_t>(nl) * a.pixels * a.kTot;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  const int lanes = 1 << a.laneShift, itemsPerWarp = 32 >> a.laneShift;
-  const int sub = lane >> a.laneShift, vl = lane & (lanes - 1);
-  const int items = tile * a.kk, vectors = a.channels / V;
-  for (int u = vl; u < vectors; u += lanes) {
+  const int itemsPerWarp = 32 >> a.laneShift;
+  const int sub = lane >> a.laneShift;
+  const int u = (slice << a.laneShift) + (lane & ((1 << a.laneShift) - 1));  // channel vector of this lane
+  if (u < a.channels / V) {
     const int c0 = u * V, og = c0 / a.cinOG, g = c0 / a.cinG;
     const int dstChannel = c0 + g * (a.kgPad - a.cinG);  // g * kgPad + (c0 - g * cinG)
+    const int items = tile * a.kk;
     for (int item = warp * itemsPerWarp + sub; item < items; item += warps * itemsPerWarp) {
-      const int pl = item & (tile - 1), tap = item >> a.tileShift;
-      if (p0 + pl >= a.pixels) continue;
+      const int pl = item & (tile - 1), tap = item >> tileShift;
+      const int p = pixelOf(pl);
+      if (p < 0) continue;
       const int e = item * a.offsetGroups + og;
       const int4 c = corners[e];
       const float4 wt = weights[e];
@@ -173,17 +200,19 @@ __global__ void __launch_bounds__(kSampleThreads)
       Vec<T, V> out;
 #pragma unroll
       for (int i = 0; i < V; ++i) out.v[i] = fromFloat<T>(acc[i]);
-      *reinterpret_cast<Vec<T, V>*>(colsTile + static_cast<int64_t>(pl) * a.kTot + tap * a.cinG + dstChannel) = out;
+      *reinterpret_cast<Vec<T, V>*>(colsImage + static_cast<int64_t>(p) * a.kTot + tap * a.cinG + dstChannel) = out;
     }
   }
 
-  // The bias column of each weight group: 1 then zeros up to kgPad.
+  // The bias column of each weight group (written by the first slice): 1 then zeros up to kgPad.
+  if (slice != 0) return;
   const int padLen = a.kgPad - a.kk * a.cinG;
   for (int i = threadIdx.x; i < tile * a.groups * padLen; i += blockDim.x) {
     const int pl = i / (a.groups * padLen), r = i - pl * a.groups * padLen;
     const int g = r / padLen, k = r - g * padLen;
-    if (p0 + pl < a.pixels)
-      colsTile[static_cast<int64_t>(pl) * a.kTot + g * a.kgPad + a.kk * a.cinG + k] = fromFloat<T>(k == 0 ? 1.f : 0.f);
+    const int p = pixelOf(pl);
+    if (p >= 0)
+      colsImage[static_cast<int64_t>(p) * a.kTot + g * a.kgPad + a.kk * a.cinG + k] = fromFloat<T>(k == 0 ? 1.f : 0.f);
   }
 }
 
@@ -202,7 +231,8 @@ Layout layoutOf(const DeformConvParams& p, Precision prec) {
   l.coutG = p.outChannels / p.groups;
   l.cinOG = p.inChannels / p.offsetGroups;
   l.kk = p.kernelH * p.kernelW;
-  l.kgPad = roundUp(l.kk * l.cinG + 1, vec);  // + the bias column, rounded to 16 bytes
+  // + the bias column, rounded to kKAlignBytes (cuBLAS picks slower kernels for some leading dimensions)
+  l.kgPad = roundUp(l.kk * l.cinG + 1, std::max<int64_t>(vec, kKAlignBytes / l.elem));
   l.kTot = p.groups * l.kgPad;
   l.pixels = p.outH * p.outW;
   l.vectorized = l.cinG % vec == 0 && l.cinOG % vec == 0;  // a 16-byte vector stays in one group of each kind
@@ -212,9 +242,14 @@ Layout layoutOf(const DeformConvParams& p, Precision prec) {
   return l;
 }
 
+// The most images under kSampledChunkBytes (at least one), then balanced: 8 images with room for 6 run as 4 + 4,
+// two GEMMs of one shape rather than 6 + 2.
 int64_t chunkImages(const Layout& l, int64_t batch) {
   const int64_t perImage = l.xsPerImage + l.colsPerImage;
-  return std::max<int64_t>(1, std::min<int64_t>(batch, static_cast<int64_t>(kSampledChunkBytes) / perImage));
+  const int64_t most =
+      std::max<int64_t>(1, std::min<int64_t>(batch, static_cast<int64_t>(kSampledChunkBytes) / perImage));
+  const int64_t chunks = (batch + most - 1) / most;
+  return std::max<int64_t>(1, (batch + chunks - 1) / chunks);
 }
 
 template <typename T>
@@ -235,18 +270,25 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
       static_cast<int>(l.kgPad));
   if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
 
-  // Tile: the most pixels (a power of two, <= 32) whose entries fit kMaxEntriesPerBlock.
+  // Tile: the most pixels (a power of two, <= 32, as square as possible) whose entries fit kMaxEntriesPerBlock;
+  // a channel slice is what 8 lanes (or fewer, for few channels) cover.
   SampleArgs a{};
   const int64_t perPixel = l.kk * p.offsetGroups;
   int tileShift = 5;
   while (tileShift > 0 && (perPixel << tileShift) > kMaxEntriesPerBlock) --tileShift;
+  const int tileWShift = (tileShift + 1) / 2, tileHShift = tileShift / 2;
   const int V = l.vectorized ? static_cast<int>(16 / sizeof(T)) : 1;
   const int vectors = static_cast<int>(p.inChannels / V);
   int laneShift = 0;
-  while ((1 << laneShift) < vectors && laneShift < 5) ++laneShift;
+  while ((1 << laneShift) < vectors && laneShift < 3) ++laneShift;
+  const int slices = (vectors + (1 << laneShift) - 1) >> laneShift;
+  const int64_t tilesX = (p.outW + (1 << tileWShift) - 1) >> tileWShift;
+  const int64_t tilesY = (p.outH + (1 << tileHShift) - 1) >> tileHShift;
+  if (tilesX * tilesY > 0x7fffffff || slices > 65535) return "output too large for the sampled algorithm's grid";
   a.height = static_cast<int>(p.height);
   a.width = static_cast<int>(p.width);
   a.channels = static_cast<int>(p.inChannels);
+  a.outH = static_cast<int>(p.outH);
   a.outW = static_cast<int>(p.outW);
   a.pixels = static_cast<int>(l.pixels);
   a.kernelW = static_cast<int>(p.kernelW);
@@ -263,7 +305,9 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   a.groups = p.groups;
   a.kgPad = static_cast<int>(l.kgPad);
   a.kTot = static_cast<int>(l.kTot);
-  a.tileShift = tileShift;
+  a.tileWShift = tileWShift;
+  a.tileHShift = tileHShift;
+  a.tilesX = static_cast<int>(tilesX);
   a.laneShift = laneShift;
   a.useMask = p.useMask ? 1 : 0;
   const size_t smem = static_cast<size_t>(perPixel << tileShift) * (sizeof(int4) + sizeof(float4));
@@ -275,12 +319,13 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
                                                             : blas::Math::kFloat32Strict;
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
-    const dim3 tgrid(static_cast<unsigned>((p.height * p.width + 31) / 32),
-                     static_cast<unsigned>((p.inChannels + 31) / 32), static_cast<unsigned>(nc));
+    constexpr int kT = 128 / sizeof(T);
+    const dim3 tgrid(static_cast<unsigned>((p.height * p.width + kT - 1) / kT),
+                     static_cast<unsigned>((p.inChannels + kT - 1) / kT), static_cast<unsigned>(nc));
     toChannelsLastPlain<T><<<tgrid, dim3(32, 8), 0, stream>>>(x + n0 * l.xsPerImage / l.elem, xs,
                                                               static_cast<int>(p.inChannels),
                                                               static_cast<int>(p.height * p.width));
-    const dim3 sgrid(static_cast<unsigned>((l.pixels + (1 << tileShift) - 1) >> tileShift), static_cast<unsigned>(nc));
+    const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices), static_cast<unsigned>(nc));
     sampler<<<sgrid, kSampleThreads, smem, stream>>>(xs, offset, mask, cols, a, n0);
     if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
     for (int64_t g = 0; g < p.groups; ++g) {
