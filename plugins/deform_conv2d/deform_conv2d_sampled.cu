@@ -27,7 +27,10 @@ constexpr int64_t kAlign = 256;
 constexpr int kSampleThreads = 256;
 constexpr int kMaxEntriesPerBlock = 1024;
 #ifndef TRTKIT_DCN_K_ALIGN_BYTES
-#define TRTKIT_DCN_K_ALIGN_BYTES 16  // benchmark switch
+#define TRTKIT_DCN_K_ALIGN_BYTES 128  // benchmark switch; 16 makes cuBLAS's SGEMM 25 % slower (bench/results)
+#endif
+#ifndef TRTKIT_DCN_SAMPLE_MIN_BLOCKS
+#define TRTKIT_DCN_SAMPLE_MIN_BLOCKS 4  // benchmark switch: sampler blocks per SM the register budget must allow
 #endif
 constexpr int64_t kKAlignBytes = TRTKIT_DCN_K_ALIGN_BYTES;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
 
@@ -87,6 +90,29 @@ __global__ void relayoutWeightForGemm(const T* __restrict__ w, const T* __restri
   }
 }
 
+// The same per output channel through shared memory: its [Cin/g][kh*kw] row is read once, coalesced (the
+// element-wise kernel above reads with a kh*kw stride). Used when a row fits 48 KB.
+template <typename T>
+__global__ void relayoutWeightRows(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr, int cinG,
+                                   int kk, int kgPad) {
+  extern __shared__ unsigned char rowBytes[];
+  T* row = reinterpret_cast<T*>(rowBytes);
+  const int64_t co = blockIdx.x;
+  const int taps = kk * cinG;
+  for (int i = threadIdx.x; i < taps; i += blockDim.x) row[i] = w[co * taps + i];
+  __syncthreads();
+  for (int k = threadIdx.x; k < kgPad; k += blockDim.x) {
+    T value = fromFloat<T>(0.f);
+    if (k < taps) {
+      const int tap = k / cinG, c = k - tap * cinG;
+      value = row[c * kk + tap];
+    } else if (k == taps && bias != nullptr) {
+      value = bias[co];
+    }
+    wr[co * kgPad + k] = value;
+  }
+}
+
 // ---- 2. sampling ---------------------------------------------------------------------------------------------
 struct SampleArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
@@ -94,6 +120,7 @@ struct SampleArgs {
   int offsetGroups, cinOG, cinG, groups, kgPad, kTot;
   int tileWShift, tileHShift, tilesX;  // a block's pixels: a (1 << tileHShift) x (1 << tileWShift) rectangle
   int laneShift;                       // lanes per (pixel, tap) item = 1 << laneShift (<= 8): one channel slice
+  int ogSpan;                          // most offset groups one slice's channels touch
   int useMask;
 };
 
@@ -102,18 +129,21 @@ struct SampleArgs {
 // the blocks resident on an SM keep theirs in L1 and the 36 corner reads per input pixel (3x3 taps x 4 corners)
 // mostly hit there. The same kernel over whole 32-pixel rows and all channels ran at L2 bandwidth.
 //
-// Entries (corner indices and weights) are indexed (tap * tile + pixel) * offsetGroups + og: item-major, so
-// phase 2 finds an item's offset groups side by side.
+// Entries (corner indices and weights) exist only for the offset groups of the block's slice, indexed
+// (tap * tile + pixel) * ogSpan + (og - first og of the slice).
 template <typename T, int V>
-__global__ void __launch_bounds__(kSampleThreads)
+__global__ void __launch_bounds__(kSampleThreads, TRTKIT_DCN_SAMPLE_MIN_BLOCKS)
     sampleColumns(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                   T* __restrict__ cols, SampleArgs a, int64_t firstImage) {
   extern __shared__ int4 smem[];
   const int tileShift = a.tileWShift + a.tileHShift, tile = 1 << tileShift;
-  const int entries = tile * a.kk * a.offsetGroups;
-  int4* corners = smem;
-  float4* weights = reinterpret_cast<float4*>(smem + entries);
   const int nl = blockIdx.z, slice = blockIdx.y;
+  const int sliceChannels = V << a.laneShift;
+  const int ogFirst = slice * sliceChannels / a.cinOG;
+  const int ogCount = min(a.offsetGroups - 1, ((slice + 1) * sliceChannels - 1) / a.cinOG) - ogFirst + 1;
+  const int entries = tile * a.kk * ogCount;
+  int4* corners = smem;
+  float4* weights = reinterpret_cast<float4*>(smem + tile * a.kk * a.ogSpan);
   const int64_t n = firstImage + nl;
   const int tileY = blockIdx.x / a.tilesX, tileX = blockIdx.x - tileY * a.tilesX;
   const int ho0 = tileY << a.tileHShift, wo0 = tileX << a.tileWShift;
@@ -126,7 +156,7 @@ __global__ void __launch_bounds__(kSampleThreads)
   // Phase 1: corner indices (pixel index in the image, -1 outside) and weights (mask folded in), once per entry.
   for (int en = threadIdx.x; en < entries; en += blockDim.x) {
     const int pl = en & (tile - 1), r = en >> tileShift;
-    const int tap = r % a.kk, og = r / a.kk;
+    const int tap = r % a.kk, og = ogFirst + r / a.kk;
     const int p = pixelOf(pl);
     int4 c = make_int4(-1, -1, -1, -1);
     float4 wt = make_float4(0.f, 0.f, 0.f, 0.f);
@@ -160,7 +190,7 @@ __global__ void __launch_bounds__(kSampleThreads)
         }
       }
     }
-    const int idx = (tap * tile + pl) * a.offsetGroups + og;
+    const int idx = (tap * tile + pl) * a.ogSpan + (og - ogFirst);
     corners[idx] = c;
     weights[idx] = wt;
   }
@@ -177,11 +207,12 @@ __global__ void __launch_bounds__(kSampleThreads)
     const int c0 = u * V, og = c0 / a.cinOG, g = c0 / a.cinG;
     const int dstChannel = c0 + g * (a.kgPad - a.cinG);  // g * kgPad + (c0 - g * cinG)
     const int items = tile * a.kk;
+#pragma unroll 2
     for (int item = warp * itemsPerWarp + sub; item < items; item += warps * itemsPerWarp) {
       const int pl = item & (tile - 1), tap = item >> tileShift;
       const int p = pixelOf(pl);
       if (p < 0) continue;
-      const int e = item * a.offsetGroups + og;
+      const int e = item * a.ogSpan + (og - ogFirst);
       const int4 c = corners[e];
       const float4 wt = weights[e];
       const int idx[4] = {c.x, c.y, c.z, c.w};
@@ -264,24 +295,38 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   T* xs = reinterpret_cast<T*>(reinterpret_cast<char*>(wr) + l.weightBytes);
   T* cols = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kAlign));
 
-  const int64_t wrElems = p.outChannels * l.kgPad;
-  relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 4096)), 256, 0, stream>>>(
-      w, p.hasBias ? bias : nullptr, wr, p.outChannels, static_cast<int>(l.cinG), static_cast<int>(l.kk),
-      static_cast<int>(l.kgPad));
+  const size_t rowBytes = static_cast<size_t>(l.kk * l.cinG * l.elem);
+  if (rowBytes <= 48 * 1024 && p.outChannels <= 0x7fffffff) {
+    relayoutWeightRows<T><<<static_cast<unsigned>(p.outChannels), 256, rowBytes, stream>>>(
+        w, p.hasBias ? bias : nullptr, wr, static_cast<int>(l.cinG), static_cast<int>(l.kk),
+        static_cast<int>(l.kgPad));
+  } else {
+    const int64_t wrElems = p.outChannels * l.kgPad;
+    relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 4096)), 256, 0, stream>>>(
+        w, p.hasBias ? bias : nullptr, wr, p.outChannels, static_cast<int>(l.cinG), static_cast<int>(l.kk),
+        static_cast<int>(l.kgPad));
+  }
   if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
 
   // Tile: the most pixels (a power of two, <= 32, as square as possible) whose entries fit kMaxEntriesPerBlock;
   // a channel slice is what 8 lanes (or fewer, for few channels) cover.
   SampleArgs a{};
-  const int64_t perPixel = l.kk * p.offsetGroups;
-  int tileShift = 5;
-  while (tileShift > 0 && (perPixel << tileShift) > kMaxEntriesPerBlock) --tileShift;
-  const int tileWShift = (tileShift + 1) / 2, tileHShift = tileShift / 2;
   const int V = l.vectorized ? static_cast<int>(16 / sizeof(T)) : 1;
   const int vectors = static_cast<int>(p.inChannels / V);
   int laneShift = 0;
   while ((1 << laneShift) < vectors && laneShift < 3) ++laneShift;
   const int slices = (vectors + (1 << laneShift) - 1) >> laneShift;
+  const int64_t sliceChannels = static_cast<int64_t>(V) << laneShift;
+  int64_t ogSpan = 1;
+  for (int64_t sl = 0; sl < slices; ++sl) {
+    const int64_t first = sl * sliceChannels / l.cinOG;
+    const int64_t last = std::min<int64_t>(p.offsetGroups - 1, ((sl + 1) * sliceChannels - 1) / l.cinOG);
+    ogSpan = std::max(ogSpan, last - first + 1);
+  }
+  const int64_t perPixel = l.kk * ogSpan;
+  int tileShift = 5;
+  while (tileShift > 0 && (perPixel << tileShift) > kMaxEntriesPerBlock) --tileShift;
+  const int tileWShift = (tileShift + 1) / 2, tileHShift = tileShift / 2;
   const int64_t tilesX = (p.outW + (1 << tileWShift) - 1) >> tileWShift;
   const int64_t tilesY = (p.outH + (1 << tileHShift) - 1) >> tileHShift;
   if (tilesX * tilesY > 0x7fffffff || slices > 65535) return "output too large for the sampled algorithm's grid";
@@ -309,6 +354,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   a.tileHShift = tileHShift;
   a.tilesX = static_cast<int>(tilesX);
   a.laneShift = laneShift;
+  a.ogSpan = static_cast<int>(ogSpan);
   a.useMask = p.useMask ? 1 : 0;
   const size_t smem = static_cast<size_t>(perPixel << tileShift) * (sizeof(int4) + sizeof(float4));
   auto sampler = l.vectorized ? sampleColumns<T, 16 / sizeof(T)> : sampleColumns<T, 1>;
