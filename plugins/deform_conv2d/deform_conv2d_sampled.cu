@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "deform_conv2d_kernels.hpp"
 #include "trtkit/core/device_convert.cuh"
@@ -30,7 +31,7 @@ constexpr int kMaxEntriesPerBlock = 1024;
 #define TRTKIT_DCN_K_ALIGN_BYTES 128  // benchmark switch; 16 makes cuBLAS's SGEMM 25 % slower (bench/results)
 #endif
 #ifndef TRTKIT_DCN_SAMPLE_MIN_BLOCKS
-#define TRTKIT_DCN_SAMPLE_MIN_BLOCKS 4  // benchmark switch: sampler blocks per SM the register budget must allow
+#define TRTKIT_DCN_SAMPLE_MIN_BLOCKS 6  // benchmark switch: sampler blocks per SM the register budget must allow
 #endif
 constexpr int64_t kKAlignBytes = TRTKIT_DCN_K_ALIGN_BYTES;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
 
@@ -69,47 +70,24 @@ __global__ void toChannelsLastPlain(const T* __restrict__ x, T* __restrict__ xs,
   }
 }
 
-// ---- weight [Cout][Cin/g][kh][kw] + bias -> Wr[g][co][kgPad] ------------------------------------------------
+// ---- weight [Cout][Cin/g][kh][kw] + bias -> Wr[g][co][kgPad] ---------------------------------------------------
+// Threads walk the source in order (coalesced reads); the scattered 2-4 byte writes merge in L2. Then the bias
+// column and the zero padding after it.
 template <typename T>
 __global__ void relayoutWeightForGemm(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr,
                                       int64_t outChannels, int cinG, int kk, int kgPad) {
-  const int64_t total = outChannels * kgPad;
-  const int taps = kk * cinG;
-  for (int64_t o = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; o < total;
-       o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int k = static_cast<int>(o % kgPad);
-    const int64_t co = o / kgPad;  // global output channel: g * Cout/g + co
-    T value = fromFloat<T>(0.f);
-    if (k < taps) {
-      const int tap = k / cinG, c = k - tap * cinG;
-      value = w[(co * cinG + c) * kk + tap];
-    } else if (k == taps && bias != nullptr) {
-      value = bias[co];
-    }
-    wr[o] = value;
+  const int taps = kk * cinG, pad = kgPad - taps;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  for (int64_t i = first; i < outChannels * taps; i += stride) {
+    const int64_t co = i / taps;
+    const int r = static_cast<int>(i - co * taps), c = r / kk, tap = r - c * kk;  // source [co][c][tap]
+    wr[co * kgPad + tap * cinG + c] = w[i];
   }
-}
-
-// The same per output channel through shared memory: its [Cin/g][kh*kw] row is read once, coalesced (the
-// element-wise kernel above reads with a kh*kw stride). Used when a row fits 48 KB.
-template <typename T>
-__global__ void relayoutWeightRows(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr, int cinG,
-                                   int kk, int kgPad) {
-  extern __shared__ unsigned char rowBytes[];
-  T* row = reinterpret_cast<T*>(rowBytes);
-  const int64_t co = blockIdx.x;
-  const int taps = kk * cinG;
-  for (int i = threadIdx.x; i < taps; i += blockDim.x) row[i] = w[co * taps + i];
-  __syncthreads();
-  for (int k = threadIdx.x; k < kgPad; k += blockDim.x) {
-    T value = fromFloat<T>(0.f);
-    if (k < taps) {
-      const int tap = k / cinG, c = k - tap * cinG;
-      value = row[c * kk + tap];
-    } else if (k == taps && bias != nullptr) {
-      value = bias[co];
-    }
-    wr[co * kgPad + k] = value;
+  for (int64_t i = first; i < outChannels * pad; i += stride) {
+    const int64_t co = i / pad;
+    const int k = static_cast<int>(i - co * pad);
+    wr[co * kgPad + taps + k] = k == 0 && bias != nullptr ? bias[co] : fromFloat<T>(0.f);
   }
 }
 
@@ -217,20 +195,43 @@ __global__ void __launch_bounds__(kSampleThreads, TRTKIT_DCN_SAMPLE_MIN_BLOCKS)
       const float4 wt = weights[e];
       const int idx[4] = {c.x, c.y, c.z, c.w};
       const float wq[4] = {wt.x, wt.y, wt.z, wt.w};
-      float acc[V];
-#pragma unroll
-      for (int i = 0; i < V; ++i) acc[i] = 0.f;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        if (idx[q] >= 0) {
-          const Vec<T, V> s = *reinterpret_cast<const Vec<T, V>*>(img + static_cast<int64_t>(idx[q]) * a.channels + c0);
-#pragma unroll
-          for (int i = 0; i < V; ++i) acc[i] = fmaf(wq[q], toFloat(s.v[i]), acc[i]);
-        }
-      }
       Vec<T, V> out;
+      if constexpr (std::is_same_v<T, __half> && V % 2 == 0) {
+        // fp16: the blend in half2 FMAs (4 per corner for 8 channels instead of 8 conversions + 8 FFMAs). This
+        // kernel is issue-bound, and one more rounding of a 4-term convex combination costs little next to the
+        // fp16 storage of the sample (relative errors in bench/results).
+        __half2 acc[V / 2];
 #pragma unroll
-      for (int i = 0; i < V; ++i) out.v[i] = fromFloat<T>(acc[i]);
+        for (int i = 0; i < V / 2; ++i) acc[i] = __float2half2_rn(0.f);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          if (idx[q] >= 0) {
+            const Vec<T, V> s =
+                *reinterpret_cast<const Vec<T, V>*>(img + static_cast<int64_t>(idx[q]) * a.channels + c0);
+            const __half2 w2 = __float2half2_rn(wq[q]);
+            const __half2* h = reinterpret_cast<const __half2*>(s.v);
+#pragma unroll
+            for (int i = 0; i < V / 2; ++i) acc[i] = __hfma2(w2, h[i], acc[i]);
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < V / 2; ++i) reinterpret_cast<__half2*>(out.v)[i] = acc[i];
+      } else {
+        float acc[V];
+#pragma unroll
+        for (int i = 0; i < V; ++i) acc[i] = 0.f;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          if (idx[q] >= 0) {
+            const Vec<T, V> s =
+                *reinterpret_cast<const Vec<T, V>*>(img + static_cast<int64_t>(idx[q]) * a.channels + c0);
+#pragma unroll
+            for (int i = 0; i < V; ++i) acc[i] = fmaf(wq[q], toFloat(s.v[i]), acc[i]);
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < V; ++i) out.v[i] = fromFloat<T>(acc[i]);
+      }
       *reinterpret_cast<Vec<T, V>*>(colsImage + static_cast<int64_t>(p) * a.kTot + tap * a.cinG + dstChannel) = out;
     }
   }
@@ -295,17 +296,10 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   T* xs = reinterpret_cast<T*>(reinterpret_cast<char*>(wr) + l.weightBytes);
   T* cols = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kAlign));
 
-  const size_t rowBytes = static_cast<size_t>(l.kk * l.cinG * l.elem);
-  if (rowBytes <= 48 * 1024 && p.outChannels <= 0x7fffffff) {
-    relayoutWeightRows<T><<<static_cast<unsigned>(p.outChannels), 256, rowBytes, stream>>>(
-        w, p.hasBias ? bias : nullptr, wr, static_cast<int>(l.cinG), static_cast<int>(l.kk),
-        static_cast<int>(l.kgPad));
-  } else {
-    const int64_t wrElems = p.outChannels * l.kgPad;
-    relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 4096)), 256, 0, stream>>>(
-        w, p.hasBias ? bias : nullptr, wr, p.outChannels, static_cast<int>(l.cinG), static_cast<int>(l.kk),
-        static_cast<int>(l.kgPad));
-  }
+  const int64_t wrElems = p.outChannels * l.kgPad;
+  relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 8192)), 256, 0, stream>>>(
+      w, p.hasBias ? bias : nullptr, wr, p.outChannels, static_cast<int>(l.cinG), static_cast<int>(l.kk),
+      static_cast<int>(l.kgPad));
   if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
 
   // Tile: the most pixels (a power of two, <= 32, as square as possible) whose entries fit kMaxEntriesPerBlock;
