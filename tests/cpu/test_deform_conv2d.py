@@ -413,7 +413,7 @@ def test_workspace_is_bounded_by_the_documented_formula() -> None:
         fused = align(n * h * w * (cin // unit) * unit_pad * elem) + align(
             groups * kk * (cin // groups) * (-(-(cout // groups) // vec) * vec) * elem
         )
-        kg_pad = -(-(kk * cin // groups + 1) // vec) * vec
+        kg_pad = -(-(kk * cin // groups + 1) // (128 // elem)) * (128 // elem)  # 128-byte rows
         per_image = h * w * cin * elem + ho * wo * groups * kg_pad * elem
         sampled = (
             (32 << 20) + align(cout * kg_pad * elem) + min(n * per_image, max(256 << 20, per_image)) + 512
