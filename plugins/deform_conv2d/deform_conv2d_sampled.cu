@@ -91,6 +91,31 @@ __global__ void relayoutWeightForGemm(const T* __restrict__ w, const T* __restri
   }
 }
 
+// The same through shared memory, for one output channel and 64 input channels per block: the [64][kh*kw]
+// source block is read contiguously and written as kh*kw runs of 64 contiguous channels. Used when kh*kw <= 96.
+constexpr int kRelayoutChannels = 64;
+template <typename T>
+__global__ void relayoutWeightTiles(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr, int cinG,
+                                    int kk, int kgPad) {
+  extern __shared__ unsigned char tileBytes[];
+  T* tile = reinterpret_cast<T*>(tileBytes);
+  const int64_t co = blockIdx.x;
+  const int c0 = blockIdx.y * kRelayoutChannels;
+  const int cn = min(kRelayoutChannels, cinG - c0);
+  const T* src = w + (co * cinG + c0) * kk;
+  for (int i = threadIdx.x; i < cn * kk; i += blockDim.x) tile[i] = src[i];
+  __syncthreads();
+  T* dst = wr + co * kgPad + c0;
+  for (int i = threadIdx.x; i < kk * kRelayoutChannels; i += blockDim.x) {
+    const int tap = i / kRelayoutChannels, c = i - tap * kRelayoutChannels;
+    if (c < cn) dst[tap * cinG + c] = tile[c * kk + tap];
+  }
+  if (blockIdx.y != 0) return;
+  const int taps = kk * cinG;
+  for (int k = taps + threadIdx.x; k < kgPad; k += blockDim.x)
+    wr[co * kgPad + k] = k == taps && bias != nullptr ? bias[co] : fromFloat<T>(0.f);
+}
+
 // ---- 2. sampling ---------------------------------------------------------------------------------------------
 struct SampleArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
@@ -296,10 +321,18 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   T* xs = reinterpret_cast<T*>(reinterpret_cast<char*>(wr) + l.weightBytes);
   T* cols = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kAlign));
 
-  const int64_t wrElems = p.outChannels * l.kgPad;
-  relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 8192)), 256, 0, stream>>>(
-      w, p.hasBias ? bias : nullptr, wr, p.outChannels, static_cast<int>(l.cinG), static_cast<int>(l.kk),
-      static_cast<int>(l.kgPad));
+  const int64_t channelTiles = (l.cinG + kRelayoutChannels - 1) / kRelayoutChannels;
+  if (l.kk <= 96 && channelTiles <= 65535 && p.outChannels <= 0x7fffffff) {
+    const dim3 grid(static_cast<unsigned>(p.outChannels), static_cast<unsigned>(channelTiles));
+    relayoutWeightTiles<T><<<grid, 256, kRelayoutChannels * l.kk * sizeof(T), stream>>>(
+        w, p.hasBias ? bias : nullptr, wr, static_cast<int>(l.cinG), static_cast<int>(l.kk),
+        static_cast<int>(l.kgPad));
+  } else {
+    const int64_t wrElems = p.outChannels * l.kgPad;
+    relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 8192)), 256, 0, stream>>>(
+        w, p.hasBias ? bias : nullptr, wr, p.outChannels, static_cast<int>(l.cinG), static_cast<int>(l.kk),
+        static_cast<int>(l.kgPad));
+  }
   if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
 
   // Tile: the most pixels (a power of two, <= 32, as square as possible) whose entries fit kMaxEntriesPerBlock;
