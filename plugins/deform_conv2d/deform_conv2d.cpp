@@ -252,10 +252,9 @@ class DeformConv2d final : public Layer {
     const dcn::Precision prec = precisionOf(t, attrs_);
     TRTKIT_CHECK(p.batch == 0 || workspace != nullptr || dcn::workspaceBytes(p, prec) == 0, kName,
                  ": no workspace was given (", dcn::workspaceBytes(p, prec), " bytes needed)");
-    const char* err = dcn::launchDeformConv2d(p, prec, dcn::Algorithm::kAuto, blas_.get(), in[kInput].data(),
-                                              in[kWeight].data(), in[kOffset].data(),
-                                              attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(),
-                                              out[0].data(), workspace, stream);
+    const char* err = dcn::launchDeformConv2d(
+        p, prec, dcn::Algorithm::kAuto, blas_.get(), in[kInput].data(), in[kWeight].data(), in[kOffset].data(),
+        attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(), out[0].data(), workspace, stream);
     TRTKIT_CHECK(err == nullptr, kName, ": ", err);
   }
 

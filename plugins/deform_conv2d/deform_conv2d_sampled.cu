@@ -33,7 +33,8 @@ constexpr int kMaxEntriesPerBlock = 1024;
 #ifndef TRTKIT_DCN_SAMPLE_MIN_BLOCKS
 #define TRTKIT_DCN_SAMPLE_MIN_BLOCKS 6  // benchmark switch: sampler blocks per SM the register budget must allow
 #endif
-constexpr int64_t kKAlignBytes = TRTKIT_DCN_K_ALIGN_BYTES;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
+constexpr int64_t kKAlignBytes =
+    TRTKIT_DCN_K_ALIGN_BYTES;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
 
 inline int64_t roundUp(int64_t a, int64_t b) {
   return (a + b - 1) / b * b;
@@ -325,8 +326,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   if (l.kk <= 96 && channelTiles <= 65535 && p.outChannels <= 0x7fffffff) {
     const dim3 grid(static_cast<unsigned>(p.outChannels), static_cast<unsigned>(channelTiles));
     relayoutWeightTiles<T><<<grid, 256, kRelayoutChannels * l.kk * sizeof(T), stream>>>(
-        w, p.hasBias ? bias : nullptr, wr, static_cast<int>(l.cinG), static_cast<int>(l.kk),
-        static_cast<int>(l.kgPad));
+        w, p.hasBias ? bias : nullptr, wr, static_cast<int>(l.cinG), static_cast<int>(l.kk), static_cast<int>(l.kgPad));
   } else {
     const int64_t wrElems = p.outChannels * l.kgPad;
     relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 8192)), 256, 0, stream>>>(
@@ -387,7 +387,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   auto sampler = l.vectorized ? sampleColumns<T, 16 / sizeof(T)> : sampleColumns<T, 1>;
   if (smem > 48 * 1024) return "too many taps x offset groups for the sampled path (see sampledPathSupports)";
 
-  const blas::Math math = prec == Precision::kFloat16     ? blas::Math::kFloat16
+  const blas::Math math = prec == Precision::kFloat16       ? blas::Math::kFloat16
                           : prec == Precision::kFloat32TF32 ? blas::Math::kFloat32TF32
                                                             : blas::Math::kFloat32Strict;
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
@@ -395,9 +395,8 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
     constexpr int kT = 128 / sizeof(T);
     const dim3 tgrid(static_cast<unsigned>((p.height * p.width + kT - 1) / kT),
                      static_cast<unsigned>((p.inChannels + kT - 1) / kT), static_cast<unsigned>(nc));
-    toChannelsLastPlain<T><<<tgrid, dim3(32, 8), 0, stream>>>(x + n0 * l.xsPerImage / l.elem, xs,
-                                                              static_cast<int>(p.inChannels),
-                                                              static_cast<int>(p.height * p.width));
+    toChannelsLastPlain<T><<<tgrid, dim3(32, 8), 0, stream>>>(
+        x + n0 * l.xsPerImage / l.elem, xs, static_cast<int>(p.inChannels), static_cast<int>(p.height * p.width));
     const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices), static_cast<unsigned>(nc));
     sampler<<<sgrid, kSampleThreads, smem, stream>>>(xs, offset, mask, cols, a, n0);
     if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());

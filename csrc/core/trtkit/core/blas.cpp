@@ -74,8 +74,8 @@ Library& library() {
     lib.getProperty(MINOR_VERSION, &minor);
     lib.getProperty(PATCH_LEVEL, &patch);
     if (major != CUBLAS_VER_MAJOR) {
-      std::snprintf(lib.reason, sizeof(lib.reason), "%s is cuBLAS %d.%d, but trtkit was built against cuBLAS %d",
-                    name, major, minor, CUBLAS_VER_MAJOR);
+      std::snprintf(lib.reason, sizeof(lib.reason), "%s is cuBLAS %d.%d, but trtkit was built against cuBLAS %d", name,
+                    major, minor, CUBLAS_VER_MAJOR);
       return;
     }
     lib.version = major * 10000 + minor * 100 + patch;
@@ -114,9 +114,10 @@ const char* Handle::gemm(const StridedBatchedGemm& g, Math math, cudaStream_t st
   if (lib.setStream(h, stream) != CUBLAS_STATUS_SUCCESS) return "cublasSetStream failed";
   if (lib.setWorkspace(h, workspace, kWorkspaceBytes) != CUBLAS_STATUS_SUCCESS) return "cublasSetWorkspace failed";
   // Default math never turns FP32 compute into TF32; fp16 sums stay fp32 even inside split-K reductions.
-  const cublasMath_t mode = math == Math::kFloat16 ? static_cast<cublasMath_t>(
-                                                         CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)
-                                                   : CUBLAS_DEFAULT_MATH;
+  const cublasMath_t mode =
+      math == Math::kFloat16
+          ? static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)
+          : CUBLAS_DEFAULT_MATH;
   if (lib.setMathMode(h, mode) != CUBLAS_STATUS_SUCCESS) return "cublasSetMathMode failed";
   const cudaDataType type = math == Math::kFloat16 ? CUDA_R_16F : CUDA_R_32F;
   const cublasComputeType_t compute = math == Math::kFloat32TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
@@ -131,18 +132,12 @@ const char* Handle::gemm(const StridedBatchedGemm& g, Math math, cudaStream_t st
                type, static_cast<int>(g.ldb), g.strideB, &g.beta, g.c, type, static_cast<int>(g.ldc), g.strideC,
                static_cast<int>(g.batch), compute, CUBLAS_GEMM_DEFAULT);
   switch (s) {
-    case CUBLAS_STATUS_SUCCESS:
-      return nullptr;
-    case CUBLAS_STATUS_NOT_SUPPORTED:
-      return "cublasGemmStridedBatchedEx: not supported for these operands";
-    case CUBLAS_STATUS_INVALID_VALUE:
-      return "cublasGemmStridedBatchedEx: invalid value";
-    case CUBLAS_STATUS_ARCH_MISMATCH:
-      return "cublasGemmStridedBatchedEx: not supported on this GPU";
-    case CUBLAS_STATUS_EXECUTION_FAILED:
-      return "cublasGemmStridedBatchedEx: kernel launch failed";
-    default:
-      return "cublasGemmStridedBatchedEx failed";
+    case CUBLAS_STATUS_SUCCESS: return nullptr;
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "cublasGemmStridedBatchedEx: not supported for these operands";
+    case CUBLAS_STATUS_INVALID_VALUE: return "cublasGemmStridedBatchedEx: invalid value";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "cublasGemmStridedBatchedEx: not supported on this GPU";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "cublasGemmStridedBatchedEx: kernel launch failed";
+    default: return "cublasGemmStridedBatchedEx failed";
   }
 }
 
