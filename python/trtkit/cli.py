@@ -38,6 +38,12 @@ def info() -> int:
         print(f"  {'trtkit._C':<22} built; layers: {layers}")
         for problem in _C.registry_problems():
             print(f"  {'':<22} REJECTED LAYER: {problem}")
+        version, why = _C.cublas_status()
+        if version:
+            blas = f"{version // 10000}.{version // 100 % 100}.{version % 100} (loaded at run time)"
+        else:
+            blas = f"not loaded: {why} (DeformConv2d then runs its slower fused kernel)"
+        print(f"  {'cuBLAS':<22} {blas}")
     except ImportError as e:
         print(f"  {'trtkit._C':<22} MISSING ({e}): build trtkit (pip install . or the developer build)")
 
