@@ -43,16 +43,15 @@ extern "C" __attribute__((visibility("default"))) const char* dcn_check(const in
   return trtkit::dcn::checkParams(unpack(params));
 }
 
-// One sampled-algorithm context (cuBLAS handle, auxiliary stream) for the process: the tests and benchmark run one
-// stream at a time.
-static const trtkit::dcn::SampledContext& context() {
-  static trtkit::dcn::SampledContext c;
-  return c;
+// One cuBLAS handle for the process (the tests and benchmark run one stream at a time).
+static const trtkit::blas::Handle& handle() {
+  static trtkit::blas::Handle h;
+  return h;
 }
 
 // "" when cuBLAS is usable, else why not.
 extern "C" __attribute__((visibility("default"))) const char* dcn_blas_status() {
-  return context().ok() ? "" : (trtkit::blas::available() ? "cublasCreate failed" : trtkit::blas::unavailableReason());
+  return handle().ok() ? "" : (trtkit::blas::available() ? "cublasCreate failed" : trtkit::blas::unavailableReason());
 }
 
 extern "C" __attribute__((visibility("default"))) int dcn_blas_version() {
@@ -65,7 +64,7 @@ extern "C" __attribute__((visibility("default"))) const char* dcn_run(const int6
                                                                       void* offset, void* mask, void* bias,
                                                                       void* output, void* workspace, void* stream) {
   const char* why = trtkit::dcn::launchDeformConv2d(
-      unpack(params), static_cast<Precision>(precision), static_cast<trtkit::dcn::Algorithm>(algorithm), &context(),
+      unpack(params), static_cast<Precision>(precision), static_cast<trtkit::dcn::Algorithm>(algorithm), &handle(),
       input, weight, offset, mask, bias, output, workspace, static_cast<cudaStream_t>(stream));
   return why == nullptr ? "" : why;
 }

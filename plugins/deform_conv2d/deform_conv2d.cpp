@@ -253,16 +253,16 @@ class DeformConv2d final : public Layer {
     TRTKIT_CHECK(p.batch == 0 || workspace != nullptr || dcn::workspaceBytes(p, prec) == 0, kName,
                  ": no workspace was given (", dcn::workspaceBytes(p, prec), " bytes needed)");
     const char* err = dcn::launchDeformConv2d(
-        p, prec, dcn::Algorithm::kAuto, sampled_.get(), in[kInput].data(), in[kWeight].data(), in[kOffset].data(),
+        p, prec, dcn::Algorithm::kAuto, blas_.get(), in[kInput].data(), in[kWeight].data(), in[kOffset].data(),
         attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(), out[0].data(), workspace, stream);
     TRTKIT_CHECK(err == nullptr, kName, ": ", err);
   }
 
-  // One cuBLAS handle, auxiliary stream and events per execution context (TensorRT 10+ passes plugins no cuBLAS
-  // handle). Without cuBLAS the context is unusable and enqueue runs the fused kernel.
+  // One cuBLAS handle per execution context (TensorRT 10+ passes plugins none). Without cuBLAS it stays
+  // unusable and enqueue runs the fused kernel.
   void attach() override {
-    sampled_ = std::make_unique<dcn::SampledContext>();
-    if (!sampled_->ok()) {
+    blas_ = std::make_unique<blas::Handle>();
+    if (!blas_->ok()) {
       static std::once_flag once;  // once per process: every context would say the same
       std::call_once(once, [] {
         notice(std::string(kName) + ": cuBLAS is not usable (" +
@@ -271,11 +271,11 @@ class DeformConv2d final : public Layer {
       });
     }
   }
-  void detach() noexcept override { sampled_.reset(); }
+  void detach() noexcept override { blas_.reset(); }
 
  private:
   Attrs attrs_;
-  std::unique_ptr<dcn::SampledContext> sampled_;
+  std::unique_ptr<blas::Handle> blas_;
 };
 
 TRTKIT_REGISTER_LAYER(DeformConv2d);

@@ -744,13 +744,13 @@ size_t workspaceBytes(const DeformConvParams& p, Precision precision) {
   return sampledPathSupports(p) ? std::max(fused, sampledWorkspaceBytes(p, precision)) : fused;
 }
 
-Algorithm chooseAlgorithm(const DeformConvParams& p, Algorithm requested, const SampledContext* context) {
+Algorithm chooseAlgorithm(const DeformConvParams& p, Algorithm requested, const blas::Handle* blas) {
   if (requested != Algorithm::kAuto) return requested;
-  return context != nullptr && context->ok() && sampledPathSupports(p) ? Algorithm::kSampledGemm : Algorithm::kFused;
+  return blas != nullptr && blas->ok() && sampledPathSupports(p) ? Algorithm::kSampledGemm : Algorithm::kFused;
 }
 
 const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, Algorithm algorithm,
-                               const SampledContext* context, const void* input, const void* weight, const void* offset,
+                               const blas::Handle* blas, const void* input, const void* weight, const void* offset,
                                const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
   if (const char* why = checkParams(p); why[0] != '\0') return why;
   const Derived d = derive(p, precision);
@@ -764,11 +764,11 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
     if (major < 8) precision = Precision::kFloat32Strict;
   }
-  algorithm = chooseAlgorithm(p, algorithm, context);
+  algorithm = chooseAlgorithm(p, algorithm, blas);
   if (algorithm == Algorithm::kSampledGemm) {
-    if (context == nullptr || !context->ok()) return "the sampled algorithm needs cuBLAS, which is not available";
+    if (blas == nullptr || !blas->ok()) return "the sampled algorithm needs cuBLAS, which is not available";
     if (!sampledPathSupports(p)) return "kernel taps x offset_groups too large for the sampled algorithm";
-    return launchSampled(p, precision, *context, input, weight, offset, mask, bias, output, workspace, stream);
+    return launchSampled(p, precision, *blas, input, weight, offset, mask, bias, output, workspace, stream);
   }
   cudaError_t err = cudaErrorInvalidValue;
   switch (precision) {

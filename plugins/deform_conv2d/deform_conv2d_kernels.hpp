@@ -51,45 +51,13 @@ enum class Algorithm : int32_t {
 #endif
 constexpr size_t kSampledChunkBytes = TRTKIT_DCN_SAMPLED_CHUNK_BYTES;
 
-#ifndef TRTKIT_DCN_MIN_CHUNKS
-#define TRTKIT_DCN_MIN_CHUNKS 3  // benchmark switch: batches of >= 2 images run in at least this many chunks
-#endif
-// With an auxiliary stream, chunk i's GEMM runs while chunk i+1 is sampled (double-buffered workspace), so a
-// batch is split into at least this many chunks even when it fits the chunk budget.
-constexpr int64_t kSampledMinChunks = TRTKIT_DCN_MIN_CHUNKS;
-
-// What the sampled algorithm needs per execution context, made on the context's device (Layer::attach): a cuBLAS
-// handle, and an auxiliary stream with events to overlap sampling and GEMMs (fork/join through events, so
-// enqueue stays CUDA-graph capturable). Without the stream everything runs in order on the enqueue stream.
-class SampledContext {
- public:
-  SampledContext();
-  ~SampledContext();
-  SampledContext(const SampledContext&) = delete;
-  SampledContext& operator=(const SampledContext&) = delete;
-
-  bool ok() const { return blas_.ok(); }
-  bool overlaps() const { return aux_ != nullptr; }
-  const blas::Handle& blas() const { return blas_; }
-  cudaStream_t aux() const { return aux_; }
-  // 0: fork; 1, 2: buffer b sampled; 3, 4: buffer b's GEMM done
-  cudaEvent_t event(int i) const { return events_[i]; }
-
- private:
-  blas::Handle blas_;
-  cudaStream_t aux_ = nullptr;
-  cudaEvent_t events_[5] = {};
-};
-
 // Whether kSampledGemm handles these parameters (one pixel's kh*kw*offsetGroups entries fit shared memory).
 bool sampledPathSupports(const DeformConvParams& p);
 
 // Scratch bytes of kSampledGemm at these (maximum) shapes, e = element size, V = 16 / e:
 //   kgPad = roundUp(kh*kw*Cin/groups + 1, 128 / e)    (a weight group's K: taps x channels + the bias column)
 //   perImage = H*W*Cin*e + Ho*Wo*groups*kgPad*e     (channels-last input + column matrix of one image)
-//   chunk    = ceil(N / min(N, kSampledMinChunks))   (images per chunk before the byte budget)
-//   bytes = 32 MiB (cuBLAS) + align256(Cout*kgPad*e)
-//           + 2 * min(chunk*perImage, max(kSampledChunkBytes, perImage)) + 1024    (two buffers)
+//   bytes = 32 MiB (cuBLAS) + align256(Cout*kgPad*e) + min(N*perImage, max(kSampledChunkBytes, perImage)) + 512
 size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision);
 
 // Scratch bytes of kFused: the input re-laid as NHWC (channels padded per run of channels that share
@@ -102,20 +70,20 @@ size_t fusedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 // deserialized (cuBLAS may load on one machine and not on another).
 size_t workspaceBytes(const DeformConvParams& p, Precision precision);
 
-// Which algorithm kAuto picks given the context (null: none).
-Algorithm chooseAlgorithm(const DeformConvParams& p, Algorithm requested, const SampledContext* context);
+// Which algorithm kAuto picks given the handle (null: none).
+Algorithm chooseAlgorithm(const DeformConvParams& p, Algorithm requested, const blas::Handle* blas);
 
 // Runs the whole op on `stream`. mask may be null when !useMask, bias null when !hasBias. The workspace must hold
 // workspaceBytes() (or the chosen algorithm's own bytes) and be 256-byte aligned. Returns nullptr once the work is
 // enqueued (no synchronisation), else a static message saying what failed.
 const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, Algorithm algorithm,
-                               const SampledContext* context, const void* input, const void* weight, const void* offset,
+                               const blas::Handle* blas, const void* input, const void* weight, const void* offset,
                                const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
 
 // The sampled path alone (launchDeformConv2d dispatches to it).
-const char* launchSampled(const DeformConvParams& p, Precision precision, const SampledContext& context,
-                          const void* input, const void* weight, const void* offset, const void* mask, const void* bias,
-                          void* output, void* workspace, cudaStream_t stream);
+const char* launchSampled(const DeformConvParams& p, Precision precision, const blas::Handle& blas, const void* input,
+                          const void* weight, const void* offset, const void* mask, const void* bias, void* output,
+                          void* workspace, cudaStream_t stream);
 
 }  // namespace dcn
 }  // namespace trtkit

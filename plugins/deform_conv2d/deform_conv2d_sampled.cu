@@ -300,32 +300,27 @@ Layout layoutOf(const DeformConvParams& p, Precision prec) {
   return l;
 }
 
-// The most images under kSampledChunkBytes (at least one), at least kSampledMinChunks chunks when they can overlap,
-// then balanced: 8 images with room for 6 run as 4 + 4, GEMMs of one shape rather than 6 + 2.
-int64_t chunkImages(const Layout& l, int64_t batch, bool overlap) {
+// The most images under kSampledChunkBytes (at least one), then balanced: 8 images with room for 6 run as 4 + 4,
+// two GEMMs of one shape rather than 6 + 2.
+int64_t chunkImages(const Layout& l, int64_t batch) {
   const int64_t perImage = l.xsPerImage + l.colsPerImage;
   const int64_t most =
       std::max<int64_t>(1, std::min<int64_t>(batch, static_cast<int64_t>(kSampledChunkBytes) / perImage));
-  int64_t chunks = (batch + most - 1) / most;
-  if (overlap) chunks = std::max(chunks, std::min(batch, kSampledMinChunks));
+  const int64_t chunks = (batch + most - 1) / most;
   return std::max<int64_t>(1, (batch + chunks - 1) / chunks);
 }
 
 template <typename T>
-const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const SampledContext& ctx, const T* x,
+const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const blas::Handle& blas, const T* x,
                                const T* w, const T* offset, const T* mask, const T* bias, T* out, char* workspace,
                                cudaStream_t stream) {
   const Layout l = layoutOf(p, prec);
-  const int64_t chunk = chunkImages(l, p.batch, ctx.overlaps());
-  const int64_t numChunks = (p.batch + chunk - 1) / chunk;
-  const bool overlap = ctx.overlaps() && numChunks > 1;
-  // Workspace: [cuBLAS][Wr][xs buffer 0][cols buffer 0][xs buffer 1][cols buffer 1], each 256-byte aligned.
+  const int64_t chunk = chunkImages(l, p.batch);
+  // Workspace: [cuBLAS][Wr][xs chunk][cols chunk], each 256-byte aligned.
   char* blasWs = workspace;
   T* wr = reinterpret_cast<T*>(blasWs + blas::kWorkspaceBytes);
-  const int64_t xsBytes = roundUp(chunk * l.xsPerImage, kAlign), colsBytes = roundUp(chunk * l.colsPerImage, kAlign);
-  char* buffers = reinterpret_cast<char*>(wr) + l.weightBytes;
-  auto xsOf = [&](int b) { return reinterpret_cast<T*>(buffers + b * (xsBytes + colsBytes)); };
-  auto colsOf = [&](int b) { return reinterpret_cast<T*>(buffers + b * (xsBytes + colsBytes) + xsBytes); };
+  T* xs = reinterpret_cast<T*>(reinterpret_cast<char*>(wr) + l.weightBytes);
+  T* cols = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kAlign));
 
   const int64_t channelTiles = (l.cinG + kRelayoutChannels - 1) / kRelayoutChannels;
   if (l.kk <= 96 && channelTiles <= 65535 && p.outChannels <= 0x7fffffff) {
@@ -395,41 +390,23 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   const blas::Math math = prec == Precision::kFloat16       ? blas::Math::kFloat16
                           : prec == Precision::kFloat32TF32 ? blas::Math::kFloat32TF32
                                                             : blas::Math::kFloat32Strict;
-  // Chunk i: NHWC + sampling on `stream` into buffer i % 2, its GEMMs on the auxiliary stream while chunk i+1 is
-  // sampled. Buffer b is sampled again only after the GEMMs that read it (event 3 + b); the auxiliary stream
-  // joins `stream` at the end, also after an error, so a captured graph stays well formed.
-  const char* failure = nullptr;
-  auto check = [&](cudaError_t e) {
-    if (e != cudaSuccess && failure == nullptr) failure = cudaGetErrorString(e);
-    return failure == nullptr;
-  };
-  const cudaStream_t gemmStream = overlap ? ctx.aux() : stream;
-  if (overlap) {
-    check(cudaEventRecord(ctx.event(0), stream));  // after the weight relayout
-    check(cudaStreamWaitEvent(ctx.aux(), ctx.event(0), 0));
-  }
-  for (int64_t i = 0; i < numChunks && failure == nullptr; ++i) {
-    const int b = overlap ? static_cast<int>(i % 2) : 0;
-    const int64_t n0 = i * chunk, nc = std::min(chunk, p.batch - n0);
-    if (overlap && i >= 2 && !check(cudaStreamWaitEvent(stream, ctx.event(3 + b), 0))) break;
+  for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
+    const int64_t nc = std::min(chunk, p.batch - n0);
     constexpr int kT = 128 / sizeof(T);
     const dim3 tgrid(static_cast<unsigned>((p.height * p.width + kT - 1) / kT),
                      static_cast<unsigned>((p.inChannels + kT - 1) / kT), static_cast<unsigned>(nc));
     toChannelsLastPlain<T><<<tgrid, dim3(32, 8), 0, stream>>>(
-        x + n0 * l.xsPerImage / l.elem, xsOf(b), static_cast<int>(p.inChannels), static_cast<int>(p.height * p.width));
+        x + n0 * l.xsPerImage / l.elem, xs, static_cast<int>(p.inChannels), static_cast<int>(p.height * p.width));
     const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices), static_cast<unsigned>(nc));
-    sampler<<<sgrid, kSampleThreads, smem, stream>>>(xsOf(b), offset, mask, colsOf(b), a, n0);
-    if (!check(cudaPeekAtLastError())) break;
-    if (overlap && !(check(cudaEventRecord(ctx.event(1 + b), stream)) &&
-                     check(cudaStreamWaitEvent(ctx.aux(), ctx.event(1 + b), 0))))
-      break;
-    for (int64_t g = 0; g < p.groups && failure == nullptr; ++g) {
+    sampler<<<sgrid, kSampleThreads, smem, stream>>>(xs, offset, mask, cols, a, n0);
+    if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
+    for (int64_t g = 0; g < p.groups; ++g) {
       blas::StridedBatchedGemm gemm;
       gemm.transA = true;  // cols is [pixel][k]: column-major K x P, used transposed
       gemm.m = l.pixels;
       gemm.n = l.coutG;
       gemm.k = l.kgPad;
-      gemm.a = colsOf(b) + g * l.kgPad;
+      gemm.a = cols + g * l.kgPad;
       gemm.lda = l.kTot;
       gemm.strideA = l.pixels * l.kTot;
       gemm.b = wr + g * l.coutG * l.kgPad;
@@ -439,15 +416,10 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
       gemm.ldc = l.pixels;
       gemm.strideC = p.outChannels * l.pixels;
       gemm.batch = nc;
-      failure = ctx.blas().gemm(gemm, math, gemmStream, blasWs);
+      if (const char* why = blas.gemm(gemm, math, stream, blasWs)) return why;
     }
-    if (overlap) check(cudaEventRecord(ctx.event(3 + b), ctx.aux()));
   }
-  if (overlap) {  // join: the auxiliary stream runs in order, so its last work covers every GEMM
-    cudaEventRecord(ctx.event(3), ctx.aux());
-    cudaStreamWaitEvent(stream, ctx.event(3), 0);
-  }
-  return failure;
+  return nullptr;
 }
 
 }  // namespace
@@ -457,52 +429,26 @@ bool sampledPathSupports(const DeformConvParams& p) {
   return p.kernelH * p.kernelW * p.offsetGroups * 32 <= 48 * 1024;
 }
 
-SampledContext::SampledContext() {
-  if (!blas_.ok()) return;
-  // Non-blocking: the legacy default stream must not serialise with it; the events order everything.
-  bool made = cudaStreamCreateWithFlags(&aux_, cudaStreamNonBlocking) == cudaSuccess;
-  if (!made) aux_ = nullptr;
-  for (cudaEvent_t& e : events_) {
-    if (made && cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
-      e = nullptr;
-      made = false;
-    }
-  }
-  if (!made) {  // no overlap, everything in order on the enqueue stream (the destructor frees what was made)
-    cudaGetLastError();
-    if (aux_ != nullptr) cudaStreamDestroy(aux_);
-    aux_ = nullptr;
-  }
-}
-
-SampledContext::~SampledContext() {
-  for (cudaEvent_t e : events_)
-    if (e != nullptr) cudaEventDestroy(e);
-  if (aux_ != nullptr) cudaStreamDestroy(aux_);
-}
-
 size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision) {
   const Layout l = layoutOf(p, precision);
   const int64_t perImage = l.xsPerImage + l.colsPerImage;
   // Monotone in every dimension (TensorRT sizes the workspace at the profile's maximum shapes, enqueue lays it out
-  // for the actual ones). Images per buffer <= min(ceil(N / min(N, kSampledMinChunks)), budget), 2 buffers.
-  const int64_t minChunks = std::max<int64_t>(1, std::min(p.batch, kSampledMinChunks));
-  const int64_t firstCut = (p.batch + minChunks - 1) / minChunks;
-  const int64_t bufferBytes =
-      std::min<int64_t>(firstCut * perImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), perImage));
-  return blas::kWorkspaceBytes + static_cast<size_t>(l.weightBytes + 2 * bufferBytes + 4 * kAlign);
+  // for the actual ones): chunk * perImage <= min(N * perImage, max(cap, perImage)), + 2 alignments.
+  const int64_t chunkBytes =
+      std::min<int64_t>(p.batch * perImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), perImage));
+  return blas::kWorkspaceBytes + static_cast<size_t>(l.weightBytes + chunkBytes + 2 * kAlign);
 }
 
-const char* launchSampled(const DeformConvParams& p, Precision precision, const SampledContext& context,
-                          const void* input, const void* weight, const void* offset, const void* mask, const void* bias,
-                          void* output, void* workspace, cudaStream_t stream) {
+const char* launchSampled(const DeformConvParams& p, Precision precision, const blas::Handle& blas, const void* input,
+                          const void* weight, const void* offset, const void* mask, const void* bias, void* output,
+                          void* workspace, cudaStream_t stream) {
   auto* ws = static_cast<char*>(workspace);
   if (precision == Precision::kFloat16)
-    return launchSampledTyped<__half>(p, precision, context, static_cast<const __half*>(input),
+    return launchSampledTyped<__half>(p, precision, blas, static_cast<const __half*>(input),
                                       static_cast<const __half*>(weight), static_cast<const __half*>(offset),
                                       static_cast<const __half*>(mask), static_cast<const __half*>(bias),
                                       static_cast<__half*>(output), ws, stream);
-  return launchSampledTyped<float>(p, precision, context, static_cast<const float*>(input),
+  return launchSampledTyped<float>(p, precision, blas, static_cast<const float*>(input),
                                    static_cast<const float*>(weight), static_cast<const float*>(offset),
                                    static_cast<const float*>(mask), static_cast<const float*>(bias),
                                    static_cast<float*>(output), ws, stream);

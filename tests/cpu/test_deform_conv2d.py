@@ -415,9 +415,9 @@ def test_workspace_is_bounded_by_the_documented_formula() -> None:
         )
         kg_pad = -(-(kk * cin // groups + 1) // (128 // elem)) * (128 // elem)  # 128-byte rows
         per_image = h * w * cin * elem + ho * wo * groups * kg_pad * elem
-        first_cut = -(-n // min(n, 3))  # images per buffer before the byte budget: at least 3 chunks
-        buffer = min(first_cut * per_image, max(256 << 20, per_image))
-        sampled = (32 << 20) + align(cout * kg_pad * elem) + 2 * buffer + 1024
+        sampled = (
+            (32 << 20) + align(cout * kg_pad * elem) + min(n * per_image, max(256 << 20, per_image)) + 512
+        )
         assert got == max(fused, sampled), (dtype, got, fused, sampled)
 
 
