@@ -26,18 +26,15 @@ namespace {
 
 constexpr int64_t kAlign = 256;
 constexpr int kSampleThreads = 256;
-constexpr int kMaxEntriesPerBlock = 1024;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
+constexpr int kMaxEntriesPerBlock = 1024;
 #ifndef TRTKIT_DCN_K_ALIGN_BYTES
-#define TRTKIT_DCN_K_ALIGN_BYTES 0  // benchmark switch: a fixed row alignment instead of the measured choice
+#define TRTKIT_DCN_K_ALIGN_BYTES 128  // benchmark switch: fixed alignment, or 0 for 128/32 by waste
 #endif
 #ifndef TRTKIT_DCN_SAMPLE_MIN_BLOCKS
 #define TRTKIT_DCN_SAMPLE_MIN_BLOCKS 6  // benchmark switch: sampler blocks per SM the register budget must allow
 #endif
-#ifndef TRTKIT_DCN_WIDE_LANES
-#define TRTKIT_DCN_WIDE_LANES 1  // benchmark switch: 32-byte channel runs per lane where groups allow
-#endif
-constexpr int64_t kKAlignBytes = TRTKIT_DCN_K_ALIGN_BYTES;
-constexpr bool kWideLanes = TRTKIT_DCN_WIDE_LANES != 0;
+constexpr int64_t kKAlignBytes =
+    TRTKIT_DCN_K_ALIGN_BYTES;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
 
 inline int64_t roundUp(int64_t a, int64_t b) {
   return (a + b - 1) / b * b;
@@ -292,14 +289,11 @@ Layout layoutOf(const DeformConvParams& p, Precision prec) {
   l.coutG = p.outChannels / p.groups;
   l.cinOG = p.inChannels / p.offsetGroups;
   l.kk = p.kernelH * p.kernelW;
-  // + the bias column. cuBLAS picks its kernels by leading dimension: 16-byte rows made the SGEMM 956 us at N8
-  // C256 where 32-byte rows take 750. fp16/TF32 rows are 128-byte aligned where that adds at most 5 % to K,
-  // else 32-byte (sector) aligned.
-  // Measured on the H100 (bench/results/deform_conv2d_notes.md): strict fp32 is fastest with 32-byte rows.
+  // + the bias column, rows 128-byte aligned where that adds at most 5 % to K (cuBLAS picks faster kernels for
+  // such leading dimensions: SGEMM 956 -> 772 us at N8 C256), else 32-byte (sector) aligned.
   const int64_t k = l.kk * l.cinG + 1;
-  const int64_t alignBytes = kKAlignBytes > 0 ? kKAlignBytes : prec == Precision::kFloat32Strict ? 32 : 0;
-  if (alignBytes > 0) {
-    l.kgPad = roundUp(k, std::max<int64_t>(vec, alignBytes / l.elem));
+  if (kKAlignBytes > 0) {
+    l.kgPad = roundUp(k, std::max<int64_t>(vec, kKAlignBytes / l.elem));
   } else {
     l.kgPad = roundUp(k, 128 / l.elem);
     if ((l.kgPad - k) * 20 > k) l.kgPad = roundUp(k, 32 / l.elem);
@@ -351,10 +345,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   // Tile: the most pixels (a power of two, <= 32, as square as possible) whose entries fit kMaxEntriesPerBlock;
   // a channel slice is what 8 lanes (or fewer, for few channels) cover.
   SampleArgs a{};
-  // Channels per lane: 32 bytes where both group kinds allow it (half the per-item work per byte), else 16, else 1.
-  constexpr int kVec = 16 / sizeof(T);
-  const bool wide = kWideLanes && l.vectorized && l.cinG % (2 * kVec) == 0 && l.cinOG % (2 * kVec) == 0;
-  const int V = wide ? 2 * kVec : l.vectorized ? kVec : 1;
+  const int V = l.vectorized ? static_cast<int>(16 / sizeof(T)) : 1;
   const int vectors = static_cast<int>(p.inChannels / V);
   int laneShift = 0;
   while ((1 << laneShift) < vectors && laneShift < 3) ++laneShift;
@@ -400,7 +391,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   a.ogSpan = static_cast<int>(ogSpan);
   a.useMask = p.useMask ? 1 : 0;
   const size_t smem = static_cast<size_t>(perPixel << tileShift) * (sizeof(int4) + sizeof(float4));
-  auto sampler = wide ? sampleColumns<T, 2 * kVec> : l.vectorized ? sampleColumns<T, kVec> : sampleColumns<T, 1>;
+  auto sampler = l.vectorized ? sampleColumns<T, 16 / sizeof(T)> : sampleColumns<T, 1>;
   if (smem > 48 * 1024) return "too many taps x offset groups for the sampled path (see sampledPathSupports)";
 
   const blas::Math math = prec == Precision::kFloat16       ? blas::Math::kFloat16
