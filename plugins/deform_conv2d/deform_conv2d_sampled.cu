@@ -28,7 +28,7 @@ constexpr int64_t kAlign = 256;
 constexpr int kSampleThreads = 256;
 constexpr int kMaxEntriesPerBlock = 1024;
 #ifndef TRTKIT_DCN_K_ALIGN_BYTES
-#define TRTKIT_DCN_K_ALIGN_BYTES 128  // benchmark switch: fixed alignment, or 0 for 128/32 by waste
+#define TRTKIT_DCN_K_ALIGN_BYTES 0  // benchmark switch: a fixed row alignment instead of the measured choice
 #endif
 #ifndef TRTKIT_DCN_SAMPLE_MIN_BLOCKS
 #define TRTKIT_DCN_SAMPLE_MIN_BLOCKS 6  // benchmark switch: sampler blocks per SM the register budget must allow
@@ -46,27 +46,46 @@ struct alignas(sizeof(T) * V) Vec {
 };
 
 // ---- 1. NCHW -> NHWC, one image per grid.z --------------------------------------------------------------------
-// Tiles of kT x kT elements through shared memory, kT = 128 bytes of elements: every warp reads and writes whole
-// 128-byte lines (a 32x32 tile of halves would move half lines).
+// 64 x 64 tiles through shared memory; where H*W and C are even, each thread moves element pairs (half2 /
+// float2), so a warp reads and writes 128-256 contiguous bytes with half the memory instructions.
 template <typename T>
+struct alignas(2 * sizeof(T)) Pair {
+  T a, b;
+};
+
+template <typename T, bool kPairs>
 __global__ void toChannelsLastPlain(const T* __restrict__ x, T* __restrict__ xs, int channels, int hw) {
-  constexpr int kT = 128 / sizeof(T), kPer = kT / 32;
+  constexpr int kT = 64;
   __shared__ T tile[kT][kT + 1];
   const int64_t img = static_cast<int64_t>(blockIdx.z) * channels * hw;
   const int hw0 = blockIdx.x * kT, c0 = blockIdx.y * kT;
   for (int r = threadIdx.y; r < kT; r += blockDim.y) {
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-      const int c = c0 + r, i = hw0 + threadIdx.x + 32 * j;
-      if (c < channels && i < hw) tile[r][threadIdx.x + 32 * j] = x[img + static_cast<int64_t>(c) * hw + i];
+    const int c = c0 + r;
+    if (c >= channels) continue;
+    if (kPairs) {
+      const int i = hw0 + 2 * threadIdx.x;
+      if (i < hw) {  // hw is even, so i + 1 < hw too
+        const Pair<T> v = *reinterpret_cast<const Pair<T>*>(x + img + static_cast<int64_t>(c) * hw + i);
+        tile[r][2 * threadIdx.x] = v.a;
+        tile[r][2 * threadIdx.x + 1] = v.b;
+      }
+    } else {
+      for (int j = threadIdx.x; j < kT; j += 32)
+        if (hw0 + j < hw) tile[r][j] = x[img + static_cast<int64_t>(c) * hw + hw0 + j];
     }
   }
   __syncthreads();
   for (int r = threadIdx.y; r < kT; r += blockDim.y) {
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-      const int i = hw0 + r, c = c0 + threadIdx.x + 32 * j;
-      if (c < channels && i < hw) xs[img + static_cast<int64_t>(i) * channels + c] = tile[threadIdx.x + 32 * j][r];
+    const int i = hw0 + r;
+    if (i >= hw) continue;
+    if (kPairs) {
+      const int c = c0 + 2 * threadIdx.x;
+      if (c < channels)
+        *reinterpret_cast<Pair<T>*>(xs + img + static_cast<int64_t>(i) * channels + c) =
+            Pair<T>{tile[2 * threadIdx.x][r], tile[2 * threadIdx.x + 1][r]};
+    } else {
+      for (int j = threadIdx.x; j < kT; j += 32)
+        if (c0 + j < channels) xs[img + static_cast<int64_t>(i) * channels + c0 + j] = tile[j][r];
     }
   }
 }
@@ -289,11 +308,13 @@ Layout layoutOf(const DeformConvParams& p, Precision prec) {
   l.coutG = p.outChannels / p.groups;
   l.cinOG = p.inChannels / p.offsetGroups;
   l.kk = p.kernelH * p.kernelW;
-  // + the bias column, rows 128-byte aligned where that adds at most 5 % to K (cuBLAS picks faster kernels for
-  // such leading dimensions: SGEMM 956 -> 772 us at N8 C256), else 32-byte (sector) aligned.
+  // + the bias column. cuBLAS picks its kernels by leading dimension: 16-byte rows made the SGEMM 956 us at N8
+  // C256 where 32-byte rows take 750 (bench/results/deform_conv2d_notes.md). Strict fp32 rows are 32-byte
+  // aligned; fp16/TF32 rows 128-byte aligned where that adds at most 5 % to K, else 32-byte.
   const int64_t k = l.kk * l.cinG + 1;
-  if (kKAlignBytes > 0) {
-    l.kgPad = roundUp(k, std::max<int64_t>(vec, kKAlignBytes / l.elem));
+  const int64_t alignBytes = kKAlignBytes > 0 ? kKAlignBytes : prec == Precision::kFloat32Strict ? 32 : 0;
+  if (alignBytes > 0) {
+    l.kgPad = roundUp(k, std::max<int64_t>(vec, alignBytes / l.elem));
   } else {
     l.kgPad = roundUp(k, 128 / l.elem);
     if ((l.kgPad - k) * 20 > k) l.kgPad = roundUp(k, 32 / l.elem);
@@ -399,11 +420,13 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
                                                             : blas::Math::kFloat32Strict;
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
-    constexpr int kT = 128 / sizeof(T);
-    const dim3 tgrid(static_cast<unsigned>((p.height * p.width + kT - 1) / kT),
-                     static_cast<unsigned>((p.inChannels + kT - 1) / kT), static_cast<unsigned>(nc));
-    toChannelsLastPlain<T><<<tgrid, dim3(32, 8), 0, stream>>>(
-        x + n0 * l.xsPerImage / l.elem, xs, static_cast<int>(p.inChannels), static_cast<int>(p.height * p.width));
+    const int64_t hw = p.height * p.width;
+    const dim3 tgrid(static_cast<unsigned>((hw + 63) / 64), static_cast<unsigned>((p.inChannels + 63) / 64),
+                     static_cast<unsigned>(nc));
+    auto transpose =
+        hw % 2 == 0 && p.inChannels % 2 == 0 ? toChannelsLastPlain<T, true> : toChannelsLastPlain<T, false>;
+    transpose<<<tgrid, dim3(32, 8), 0, stream>>>(x + n0 * l.xsPerImage / l.elem, xs, static_cast<int>(p.inChannels),
+                                                 static_cast<int>(hw));
     const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices), static_cast<unsigned>(nc));
     sampler<<<sgrid, kSampleThreads, smem, stream>>>(xs, offset, mask, cols, a, n0);
     if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
