@@ -1,13 +1,13 @@
 // deform_conv2d as "sample, then one GEMM per weight group" (the path used where cuBLAS loads).
 //
 // Per chunk of images (bounded workspace, formula in deform_conv2d_kernels.hpp):
-//   1. toChannelsLastPlain: x[n][C][H][W] -> xs[n][H][W][C], so a bilinear corner is one contiguous run of
-//      channels (16-byte loads).
+//   1. prepareChunk: x[n][C][H][W] -> xs[n][H][W][C], so a bilinear corner is one contiguous run of channels
+//      (16-byte loads); in the first chunk's launch also the weight relayout (below).
 //   2. sampleColumns: cols[n][p][g][tap][c] = mask * bilinear(xs, p, tap, c), then per weight group a "bias
-//      column" (1, 0, ..., 0) that pads the group's K to a multiple of 16 bytes. A block owns a tile of output
-//      pixels and every tap of them, so the 3x3 (or larger) neighbourhoods it reads overlap in L1. It first
+//      column" (1, 0, ..., 0) padding the group's K to 32 or 128 bytes. A block owns an 8x4 rectangle of output
+//      pixels, every tap of them and one channel slice, so the neighbourhoods it reads overlap in L1. It first
 //      computes each (pixel, tap, offset group)'s four corner indices and weights (mask folded in) once into
-//      shared memory; then lanes stream channel vectors: 4 loads, an fp32 blend, one 16-byte store.
+//      shared memory; then lanes stream 16-byte channel vectors: 4 loads, a blend, one store.
 //   3. cuBLAS: out[n][g*Cout/g + co][p] = sum_k Wr[g][co][k] * cols[n][p][g][k], one strided-batched GEMM over
 //      the chunk's images per weight group, fp32 sums; the bias rides in the GEMM as Wr's extra column.
 // The weight is re-laid once per call: Wr[g][co][tap*Cin/g + c], Wr[g][co][kk*Cin/g] = bias[co], zeros after.
@@ -26,15 +26,20 @@ namespace {
 
 constexpr int64_t kAlign = 256;
 constexpr int kSampleThreads = 256;
-constexpr int kMaxEntriesPerBlock = 1024;
+constexpr int kMaxEntriesPerBlock = 1024;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
 #ifndef TRTKIT_DCN_K_ALIGN_BYTES
 #define TRTKIT_DCN_K_ALIGN_BYTES 0  // benchmark switch: a fixed row alignment instead of the measured choice
 #endif
 #ifndef TRTKIT_DCN_SAMPLE_MIN_BLOCKS
 #define TRTKIT_DCN_SAMPLE_MIN_BLOCKS 6  // benchmark switch: sampler blocks per SM the register budget must allow
 #endif
-constexpr int64_t kKAlignBytes =
-    TRTKIT_DCN_K_ALIGN_BYTES;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
+#ifndef TRTKIT_DCN_F32_LANE_SHIFT
+#define TRTKIT_DCN_F32_LANE_SHIFT 4  // benchmark switch: log2 of the lanes per item for fp32 (16: measured best)
+#endif
+constexpr int64_t kKAlignBytes = TRTKIT_DCN_K_ALIGN_BYTES;
+// Lanes per (pixel, tap) item, log2: a block's channel slice is 8 x 16 bytes (fp16) or 16 x 16 bytes (fp32).
+template <typename T>
+constexpr int kMaxLaneShift = sizeof(T) == 4 ? TRTKIT_DCN_F32_LANE_SHIFT : 3;
 
 inline int64_t roundUp(int64_t a, int64_t b) {
   return (a + b - 1) / b * b;
@@ -53,12 +58,15 @@ struct alignas(2 * sizeof(T)) Pair {
   T a, b;
 };
 
+constexpr int kTransposeTile = 64;
+
+// One 64 x 64 tile (channels x pixels) of image bz; the block's 32 x 8 threads; tile[64][65] in shared memory.
 template <typename T, bool kPairs>
-__global__ void toChannelsLastPlain(const T* __restrict__ x, T* __restrict__ xs, int channels, int hw) {
-  constexpr int kT = 64;
-  __shared__ T tile[kT][kT + 1];
-  const int64_t img = static_cast<int64_t>(blockIdx.z) * channels * hw;
-  const int hw0 = blockIdx.x * kT, c0 = blockIdx.y * kT;
+__device__ void transposeTile(const T* __restrict__ x, T* __restrict__ xs, int channels, int hw, int bx, int by, int bz,
+                              T (*tile)[kTransposeTile + 1]) {
+  constexpr int kT = kTransposeTile;
+  const int64_t img = static_cast<int64_t>(bz) * channels * hw;
+  const int hw0 = bx * kT, c0 = by * kT;
   for (int r = threadIdx.y; r < kT; r += blockDim.y) {
     const int c = c0 + r;
     if (c >= channels) continue;
@@ -114,26 +122,49 @@ __global__ void relayoutWeightForGemm(const T* __restrict__ w, const T* __restri
 // The same through shared memory, for one output channel and 64 input channels per block: the [64][kh*kw]
 // source block is read contiguously and written as kh*kw runs of 64 contiguous channels. Used when kh*kw <= 96.
 constexpr int kRelayoutChannels = 64;
+constexpr int kMaxRelayoutTaps = 96;
 template <typename T>
-__global__ void relayoutWeightTiles(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr, int cinG,
-                                    int kk, int kgPad) {
-  extern __shared__ unsigned char tileBytes[];
-  T* tile = reinterpret_cast<T*>(tileBytes);
-  const int64_t co = blockIdx.x;
-  const int c0 = blockIdx.y * kRelayoutChannels;
+__device__ void relayoutWeightTile(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr, int cinG,
+                                   int kk, int kgPad, int64_t co, int channelTile, T* tile) {
+  const int tid = threadIdx.y * blockDim.x + threadIdx.x, threads = blockDim.x * blockDim.y;
+  const int c0 = channelTile * kRelayoutChannels;
   const int cn = min(kRelayoutChannels, cinG - c0);
   const T* src = w + (co * cinG + c0) * kk;
-  for (int i = threadIdx.x; i < cn * kk; i += blockDim.x) tile[i] = src[i];
+  for (int i = tid; i < cn * kk; i += threads) tile[i] = src[i];
   __syncthreads();
   T* dst = wr + co * kgPad + c0;
-  for (int i = threadIdx.x; i < kk * kRelayoutChannels; i += blockDim.x) {
+  for (int i = tid; i < kk * kRelayoutChannels; i += threads) {
     const int tap = i / kRelayoutChannels, c = i - tap * kRelayoutChannels;
     if (c < cn) dst[tap * cinG + c] = tile[c * kk + tap];
   }
-  if (blockIdx.y != 0) return;
+  if (channelTile != 0) return;
   const int taps = kk * cinG;
-  for (int k = taps + threadIdx.x; k < kgPad; k += blockDim.x)
+  for (int k = taps + tid; k < kgPad; k += threads)
     wr[co * kgPad + k] = k == taps && bias != nullptr ? bias[co] : fromFloat<T>(0.f);
+}
+
+// The chunk's NHWC transpose and (first chunk) the weight relayout in one launch: one fewer kernel boundary on
+// the critical path. Blocks [0, transposeBlocks) transpose, the rest re-lay weight tiles.
+struct PrepareArgs {
+  int channels, hw, hwTiles, cTiles, transposeBlocks;
+  int cinG, kk, kgPad, channelTiles;
+};
+
+template <typename T, bool kPairs>
+__global__ void __launch_bounds__(256)
+    prepareChunk(const T* __restrict__ x, T* __restrict__ xs, const T* __restrict__ w, const T* __restrict__ bias,
+                 T* __restrict__ wr, PrepareArgs a) {
+  extern __shared__ unsigned char prepareBytes[];
+  const int b = blockIdx.x;
+  if (b < a.transposeBlocks) {
+    const int bx = b % a.hwTiles, r = b / a.hwTiles;
+    transposeTile<T, kPairs>(x, xs, a.channels, a.hw, bx, r % a.cTiles, r / a.cTiles,
+                             reinterpret_cast<T(*)[kTransposeTile + 1]>(prepareBytes));
+  } else {
+    const int r = b - a.transposeBlocks;
+    relayoutWeightTile<T>(w, bias, wr, a.cinG, a.kk, a.kgPad, r / a.channelTiles, r % a.channelTiles,
+                          reinterpret_cast<T*>(prepareBytes));
+  }
 }
 
 // ---- 2. sampling ---------------------------------------------------------------------------------------------
@@ -350,18 +381,16 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   T* xs = reinterpret_cast<T*>(reinterpret_cast<char*>(wr) + l.weightBytes);
   T* cols = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kAlign));
 
+  // The weight relayout rides in the first chunk's prepare launch where its tiles apply, else runs alone here.
   const int64_t channelTiles = (l.cinG + kRelayoutChannels - 1) / kRelayoutChannels;
-  if (l.kk <= 96 && channelTiles <= 65535 && p.outChannels <= 0x7fffffff) {
-    const dim3 grid(static_cast<unsigned>(p.outChannels), static_cast<unsigned>(channelTiles));
-    relayoutWeightTiles<T><<<grid, 256, kRelayoutChannels * l.kk * sizeof(T), stream>>>(
-        w, p.hasBias ? bias : nullptr, wr, static_cast<int>(l.cinG), static_cast<int>(l.kk), static_cast<int>(l.kgPad));
-  } else {
+  const bool tiledRelayout = l.kk <= kMaxRelayoutTaps;
+  if (!tiledRelayout) {
     const int64_t wrElems = p.outChannels * l.kgPad;
     relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 8192)), 256, 0, stream>>>(
         w, p.hasBias ? bias : nullptr, wr, p.outChannels, static_cast<int>(l.cinG), static_cast<int>(l.kk),
         static_cast<int>(l.kgPad));
+    if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
   }
-  if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
 
   // Tile: the most pixels (a power of two, <= 32, as square as possible) whose entries fit kMaxEntriesPerBlock;
   // a channel slice is what 8 lanes (or fewer, for few channels) cover.
@@ -369,7 +398,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   const int V = l.vectorized ? static_cast<int>(16 / sizeof(T)) : 1;
   const int vectors = static_cast<int>(p.inChannels / V);
   int laneShift = 0;
-  while ((1 << laneShift) < vectors && laneShift < 3) ++laneShift;
+  while ((1 << laneShift) < vectors && laneShift < kMaxLaneShift<T>) ++laneShift;
   const int slices = (vectors + (1 << laneShift) - 1) >> laneShift;
   const int64_t sliceChannels = static_cast<int64_t>(V) << laneShift;
   int64_t ogSpan = 1;
@@ -420,13 +449,25 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
                                                             : blas::Math::kFloat32Strict;
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
-    const int64_t hw = p.height * p.width;
-    const dim3 tgrid(static_cast<unsigned>((hw + 63) / 64), static_cast<unsigned>((p.inChannels + 63) / 64),
-                     static_cast<unsigned>(nc));
-    auto transpose =
-        hw % 2 == 0 && p.inChannels % 2 == 0 ? toChannelsLastPlain<T, true> : toChannelsLastPlain<T, false>;
-    transpose<<<tgrid, dim3(32, 8), 0, stream>>>(x + n0 * l.xsPerImage / l.elem, xs, static_cast<int>(p.inChannels),
-                                                 static_cast<int>(hw));
+    const int64_t hw = p.height * p.width, hwTiles = (hw + kTransposeTile - 1) / kTransposeTile;
+    const int64_t cTiles = (p.inChannels + kTransposeTile - 1) / kTransposeTile;
+    const int64_t transposeBlocks = hwTiles * cTiles * nc;
+    const int64_t relayoutBlocks = n0 == 0 && tiledRelayout ? p.outChannels * channelTiles : 0;
+    if (transposeBlocks + relayoutBlocks > 0x7fffffff) return "input too large for the sampled algorithm's grid";
+    PrepareArgs pa{static_cast<int>(p.inChannels),
+                   static_cast<int>(hw),
+                   static_cast<int>(hwTiles),
+                   static_cast<int>(cTiles),
+                   static_cast<int>(transposeBlocks),
+                   static_cast<int>(l.cinG),
+                   static_cast<int>(l.kk),
+                   static_cast<int>(l.kgPad),
+                   static_cast<int>(channelTiles)};
+    const size_t prepareSmem = sizeof(T) * static_cast<size_t>(std::max<int64_t>(kTransposeTile * (kTransposeTile + 1),
+                                                                                 kRelayoutChannels * l.kk));
+    auto prepare = hw % 2 == 0 && p.inChannels % 2 == 0 ? prepareChunk<T, true> : prepareChunk<T, false>;
+    prepare<<<static_cast<unsigned>(transposeBlocks + relayoutBlocks), dim3(32, 8), prepareSmem, stream>>>(
+        x + n0 * l.xsPerImage / l.elem, xs, w, p.hasBias ? bias : nullptr, wr, pa);
     const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices), static_cast<unsigned>(nc));
     sampler<<<sgrid, kSampleThreads, smem, stream>>>(xs, offset, mask, cols, a, n0);
     if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
