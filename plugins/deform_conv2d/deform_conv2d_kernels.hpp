@@ -55,7 +55,9 @@ constexpr size_t kSampledChunkBytes = TRTKIT_DCN_SAMPLED_CHUNK_BYTES;
 bool sampledPathSupports(const DeformConvParams& p);
 
 // Scratch bytes of kSampledGemm at these (maximum) shapes, e = element size, V = 16 / e:
-//   kgPad = roundUp(kh*kw*Cin/groups + 1, 128 / e)    (a weight group's K: taps x channels + the bias column)
+//   k     = kh*kw*Cin/groups + 1                     (a weight group's K: taps x channels + the bias column)
+//   kgPad = roundUp(k, 32 / e) for strict fp32; fp16 and TF32: roundUp(k, 128 / e) where that adds <= 5 % to k,
+//           else roundUp(k, 32 / e)                   (row alignments cuBLAS is fastest with, measured)
 //   perImage = H*W*Cin*e + Ho*Wo*groups*kgPad*e     (channels-last input + column matrix of one image)
 //   bytes = 32 MiB (cuBLAS) + align256(Cout*kgPad*e) + min(N*perImage, max(kSampledChunkBytes, perImage)) + 512
 size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision);
