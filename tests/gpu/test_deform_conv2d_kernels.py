@@ -314,6 +314,37 @@ def test_sampled_many_chunks(small_chunk_shim, precision, index):
     check(small_chunk_shim, cfg, precision, seed=200 + index, algorithm="sampled")
 
 
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_sampled_run_is_graph_capturable(shim, precision):
+    """TensorRT may capture enqueue into a CUDA graph (trtexec --useCudaGraph): the sampled algorithm, cuBLAS
+    included, must allocate nothing and sync nothing while captured, and the replay must recompute."""
+    need(shim, "sampled")
+    cfg = dict(LARGE[0], n=3)
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    x, weight, offset, mask, bias = make_inputs(cfg, dtype, seed=11)
+    args = (cfg["stride"], cfg["padding"], cfg["dilation"], cfg["groups"], cfg["offset_groups"])
+    run = shim.prepare(x, weight, offset, mask, bias, *args, precision, "sampled")
+    expected = run().clone()  # eager run (also warms cuBLAS up outside the capture)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.stream(side), torch.cuda.graph(graph, stream=side):
+        out = run()
+    torch.cuda.current_stream().wait_stream(side)
+    out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    # cuBLAS may pick another kernel while capturing: equal up to summation order, never stale or NaN
+    tol = dict(rtol=2e-3, atol=2e-3) if precision == "fp16" else dict(rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out, expected, **tol)
+    x.mul_(-1)  # new input values, same buffers: the replay must recompute, not replay stale results
+    expected_neg = run().clone()
+    graph.replay()
+    torch.cuda.synchronize()
+    torch.testing.assert_close(out, expected_neg, **tol)
+    assert not torch.allclose(expected_neg, expected, **tol)
+
+
 def test_auto_uses_cublas_where_it_loads(shim):
     need(shim, "sampled")
     assert shim.blas_version() >= 10000, "the shim reports no loaded cuBLAS version"
