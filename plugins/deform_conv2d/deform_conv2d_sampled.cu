@@ -123,29 +123,24 @@ __global__ void relayoutWeightForGemm(const T* __restrict__ w, const T* __restri
 // source block is read contiguously and written as kh*kw runs of 64 contiguous channels. Used when kh*kw <= 96.
 constexpr int kRelayoutChannels = 64;
 constexpr int kMaxRelayoutTaps = 96;
-constexpr int kRelayoutOutPerBlock = 4;  // output channels per block: fewer, fuller blocks
 template <typename T>
 __device__ void relayoutWeightTile(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr, int cinG,
-                                   int kk, int kgPad, int64_t outChannels, int64_t coBlock, int channelTile, T* tile) {
+                                   int kk, int kgPad, int64_t co, int channelTile, T* tile) {
   const int tid = threadIdx.y * blockDim.x + threadIdx.x, threads = blockDim.x * blockDim.y;
   const int c0 = channelTile * kRelayoutChannels;
   const int cn = min(kRelayoutChannels, cinG - c0);
-  const int taps = kk * cinG;
-  const int64_t coEnd = min(outChannels, (coBlock + 1) * kRelayoutOutPerBlock);
-  for (int64_t co = coBlock * kRelayoutOutPerBlock; co < coEnd; ++co) {
-    const T* src = w + (co * cinG + c0) * kk;
-    for (int i = tid; i < cn * kk; i += threads) tile[i] = src[i];
-    __syncthreads();
-    T* dst = wr + co * kgPad + c0;
-    for (int i = tid; i < kk * kRelayoutChannels; i += threads) {
-      const int tap = i / kRelayoutChannels, c = i - tap * kRelayoutChannels;
-      if (c < cn) dst[tap * cinG + c] = tile[c * kk + tap];
-    }
-    if (channelTile == 0)
-      for (int k = taps + tid; k < kgPad; k += threads)
-        wr[co * kgPad + k] = k == taps && bias != nullptr ? bias[co] : fromFloat<T>(0.f);
-    __syncthreads();  // the tile is refilled for the next output channel
+  const T* src = w + (co * cinG + c0) * kk;
+  for (int i = tid; i < cn * kk; i += threads) tile[i] = src[i];
+  __syncthreads();
+  T* dst = wr + co * kgPad + c0;
+  for (int i = tid; i < kk * kRelayoutChannels; i += threads) {
+    const int tap = i / kRelayoutChannels, c = i - tap * kRelayoutChannels;
+    if (c < cn) dst[tap * cinG + c] = tile[c * kk + tap];
   }
+  if (channelTile != 0) return;
+  const int taps = kk * cinG;
+  for (int k = taps + tid; k < kgPad; k += threads)
+    wr[co * kgPad + k] = k == taps && bias != nullptr ? bias[co] : fromFloat<T>(0.f);
 }
 
 // The chunk's NHWC transpose and (first chunk) the weight relayout in one launch: one fewer kernel boundary on
@@ -153,7 +148,6 @@ __device__ void relayoutWeightTile(const T* __restrict__ w, const T* __restrict_
 struct PrepareArgs {
   int channels, hw, hwTiles, cTiles, transposeBlocks;
   int cinG, kk, kgPad, channelTiles;
-  int64_t outChannels;
 };
 
 template <typename T, bool kPairs>
@@ -168,7 +162,7 @@ __global__ void __launch_bounds__(256)
                              reinterpret_cast<T(*)[kTransposeTile + 1]>(prepareBytes));
   } else {
     const int r = b - a.transposeBlocks;
-    relayoutWeightTile<T>(w, bias, wr, a.cinG, a.kk, a.kgPad, a.outChannels, r / a.channelTiles, r % a.channelTiles,
+    relayoutWeightTile<T>(w, bias, wr, a.cinG, a.kk, a.kgPad, r / a.channelTiles, r % a.channelTiles,
                           reinterpret_cast<T*>(prepareBytes));
   }
 }
@@ -458,8 +452,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
     const int64_t hw = p.height * p.width, hwTiles = (hw + kTransposeTile - 1) / kTransposeTile;
     const int64_t cTiles = (p.inChannels + kTransposeTile - 1) / kTransposeTile;
     const int64_t transposeBlocks = hwTiles * cTiles * nc;
-    const int64_t coBlocks = (p.outChannels + kRelayoutOutPerBlock - 1) / kRelayoutOutPerBlock;
-    const int64_t relayoutBlocks = n0 == 0 && tiledRelayout ? coBlocks * channelTiles : 0;
+    const int64_t relayoutBlocks = n0 == 0 && tiledRelayout ? p.outChannels * channelTiles : 0;
     if (transposeBlocks + relayoutBlocks > 0x7fffffff) return "input too large for the sampled algorithm's grid";
     PrepareArgs pa{static_cast<int>(p.inChannels),
                    static_cast<int>(hw),
@@ -469,8 +462,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
                    static_cast<int>(l.cinG),
                    static_cast<int>(l.kk),
                    static_cast<int>(l.kgPad),
-                   static_cast<int>(channelTiles),
-                   p.outChannels};
+                   static_cast<int>(channelTiles)};
     const size_t prepareSmem = sizeof(T) * static_cast<size_t>(std::max<int64_t>(kTransposeTile * (kTransposeTile + 1),
                                                                                  kRelayoutChannels * l.kk));
     auto prepare = hw % 2 == 0 && p.inChannels % 2 == 0 ? prepareChunk<T, true> : prepareChunk<T, false>;
