@@ -99,7 +99,7 @@ def test_adapter_builds_and_exports_only_its_entry_points(libraries: dict[str, P
     needed = subprocess.run(
         ["readelf", "-d", str(library)], capture_output=True, text=True, check=True
     ).stdout
-    assert "libnvinfer" not in needed and "libcudart" not in needed, needed
+    assert "libnvinfer" not in needed and "libcudart" not in needed and "libcublas" not in needed, needed
 
 
 LOAD_SCRIPT = r"""
