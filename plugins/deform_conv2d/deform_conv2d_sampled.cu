@@ -173,7 +173,7 @@ struct SampleArgs {
   int kernelW, kk, strideH, strideW, padH, padW, dilationH, dilationW;
   int offsetGroups, cinOG, cinG, groups, kgPad, kTot;
   int tileWShift, tileHShift, tilesX;  // a block's pixels: a (1 << tileHShift) x (1 << tileWShift) rectangle
-  int laneShift;                       // lanes per (pixel, tap) item = 1 << laneShift (<= 8): one channel slice
+  int laneShift;                       // lanes per (pixel, tap) item = 1 << laneShift: one channel slice
   int ogSpan;                          // most offset groups one slice's channels touch
   int useMask;
 };
@@ -393,7 +393,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   }
 
   // Tile: the most pixels (a power of two, <= 32, as square as possible) whose entries fit kMaxEntriesPerBlock;
-  // a channel slice is what 8 lanes (or fewer, for few channels) cover.
+  // a channel slice is what 8 (fp16) or 16 (fp32) lanes cover, fewer for few channels.
   SampleArgs a{};
   const int V = l.vectorized ? static_cast<int>(16 / sizeof(T)) : 1;
   const int vectors = static_cast<int>(p.inChannels / V);
