@@ -51,7 +51,7 @@ static const trtkit::blas::Handle& handle() {
 
 // "" when cuBLAS is usable, else why not.
 extern "C" __attribute__((visibility("default"))) const char* dcn_blas_status() {
-  return handle().ok() ? "" : (trtkit::blas::available() ? "cublasCreate failed" : trtkit::blas::unavailableReason());
+  return handle().unusableReason();
 }
 
 extern "C" __attribute__((visibility("default"))) int dcn_blas_version() {

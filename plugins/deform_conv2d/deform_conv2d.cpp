@@ -264,9 +264,8 @@ class DeformConv2d final : public Layer {
     blas_ = std::make_unique<blas::Handle>();
     if (!blas_->ok()) {
       static std::once_flag once;  // once per process: every context would say the same
-      std::call_once(once, [] {
-        notice(std::string(kName) + ": cuBLAS is not usable (" +
-               (blas::available() ? "cublasCreate failed" : blas::unavailableReason()) +
+      std::call_once(once, [this] {
+        notice(std::string(kName) + ": cuBLAS is not usable (" + blas_->unusableReason() +
                "); running the fused kernel instead, which is slower (plugins/deform_conv2d/README.md)");
       });
     }

@@ -106,6 +106,11 @@ Handle::~Handle() {
   if (handle_ != nullptr) library().destroy(static_cast<cublasHandle_t>(handle_));
 }
 
+const char* Handle::unusableReason() const {
+  if (handle_ != nullptr) return "";
+  return available() ? "cublasCreate failed" : unavailableReason();
+}
+
 const char* Handle::gemm(const StridedBatchedGemm& g, Math math, cudaStream_t stream, void* workspace) const {
   if (handle_ == nullptr) return "no cuBLAS handle (cuBLAS unavailable or handle creation failed)";
   const Library& lib = library();
@@ -154,6 +159,9 @@ int loadedVersion() {
 }
 Handle::Handle() = default;
 Handle::~Handle() = default;
+const char* Handle::unusableReason() const {
+  return unavailableReason();
+}
 const char* Handle::gemm(const StridedBatchedGemm&, Math, cudaStream_t, void*) const {
   return unavailableReason();
 }

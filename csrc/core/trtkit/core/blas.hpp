@@ -57,6 +57,8 @@ class Handle {
   Handle& operator=(const Handle&) = delete;
 
   bool ok() const { return handle_ != nullptr; }
+  // "" when ok(), else why not (cuBLAS not loaded and why, or handle creation failed).
+  const char* unusableReason() const;
 
   // Enqueues g on stream. workspace: kWorkspaceBytes, 256-byte aligned. Returns nullptr on success, else a
   // static message (no allocation, so enqueue can report it).
