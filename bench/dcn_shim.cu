@@ -58,7 +58,7 @@ extern "C" __attribute__((visibility("default"))) int dcn_blas_version() {
   return trtkit::blas::loadedVersion();
 }
 
-// algorithm: 0 auto, 1 fused, 2 sampled + cuBLAS. Returns "" once enqueued, else what failed.
+// algorithm: 0 auto, 1 fused, 2 sampled + cuBLAS, 3 pipelined. Returns "" once enqueued, else what failed.
 extern "C" __attribute__((visibility("default"))) const char* dcn_run(const int64_t* params, int precision,
                                                                       int algorithm, void* input, void* weight,
                                                                       void* offset, void* mask, void* bias,

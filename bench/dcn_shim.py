@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PRECISION = {"fp32": 0, "tf32": 1, "fp16": 2}
 
 
-ALGORITHM = {"auto": 0, "fused": 1, "sampled": 2}
+ALGORITHM = {"auto": 0, "fused": 1, "sampled": 2, "pipelined": 3}
 
 
 def cublas_include_dir() -> Path | None:
@@ -54,8 +54,7 @@ def build(out: Path | None = None, extra: tuple[str, ...] = ()) -> Path:
         f"-I{ROOT / 'csrc' / 'core'}",
         *blas,
         str(ROOT / "bench" / "dcn_shim.cu"),
-        str(plugin / "deform_conv2d.cu"),
-        str(plugin / "deform_conv2d_sampled.cu"),
+        *[str(f) for f in sorted(plugin.glob("*.cu"))],
         str(ROOT / "csrc" / "core" / "trtkit" / "core" / "blas.cpp"),
         "-ldl",
         "-o",

@@ -740,12 +740,16 @@ size_t fusedWorkspaceBytes(const DeformConvParams& p, Precision precision) {
 
 size_t workspaceBytes(const DeformConvParams& p, Precision precision) {
   if (checkParams(p)[0] != '\0') return 0;
-  const size_t fused = fusedWorkspaceBytes(p, precision);
-  return sampledPathSupports(p) ? std::max(fused, sampledWorkspaceBytes(p, precision)) : fused;
+  size_t bytes = fusedWorkspaceBytes(p, precision);
+  if (sampledPathSupports(p)) bytes = std::max(bytes, sampledWorkspaceBytes(p, precision));
+  if (pipelinedPathSupports(p, precision)) bytes = std::max(bytes, pipelinedWorkspaceBytes(p));
+  return bytes;
 }
 
-Algorithm chooseAlgorithm(const DeformConvParams& p, Algorithm requested, const blas::Handle* blas) {
+Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested,
+                          const blas::Handle* blas, int computeMajor) {
   if (requested != Algorithm::kAuto) return requested;
+  if (computeMajor >= 8 && pipelinedPathSupports(p, precision)) return Algorithm::kPipelined;
   return blas != nullptr && blas->ok() && sampledPathSupports(p) ? Algorithm::kSampledGemm : Algorithm::kFused;
 }
 
@@ -757,14 +761,20 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   if (d.totalPix == 0) return nullptr;  // empty batch: nothing to write (its tensors may be null)
   if (p.useMask && mask == nullptr) return "use_mask is set but no mask was given";
   if (p.hasBias && bias == nullptr) return "no bias was given";
-  if (precision == Precision::kFloat32TF32) {
-    // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).
-    int device = 0, major = 8;
-    if (cudaGetDevice(&device) == cudaSuccess)
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-    if (major < 8) precision = Precision::kFloat32Strict;
+  int device = 0, major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+    return "cannot query the current CUDA device";
+  // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).
+  if (precision == Precision::kFloat32TF32 && major < 8) precision = Precision::kFloat32Strict;
+  algorithm = chooseAlgorithm(p, precision, algorithm, blas, major);
+  if (algorithm == Algorithm::kPipelined) {
+    if (!pipelinedPathSupports(p, precision))
+      return "the pipelined algorithm needs fp16, channels and output channels per group in multiples of 64 and "
+             "channels per offset group in multiples of 8";
+    if (major < 8) return "the pipelined algorithm needs a GPU of compute capability 8.0 or newer";
+    return launchPipelined(p, input, weight, offset, mask, bias, output, workspace, stream);
   }
-  algorithm = chooseAlgorithm(p, algorithm, blas);
   if (algorithm == Algorithm::kSampledGemm) {
     if (blas == nullptr || !blas->ok()) return "the sampled algorithm needs cuBLAS, which is not available";
     if (!sampledPathSupports(p)) return "kernel taps x offset_groups too large for the sampled algorithm";

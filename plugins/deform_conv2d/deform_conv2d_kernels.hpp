@@ -1,7 +1,11 @@
 // deform_conv2d kernels: a TensorRT-free launcher (the Layer in deform_conv2d.cpp and the standalone test shim
 // in bench/ both call it; from the core it needs only blas.hpp). Semantics are torchvision.ops.deform_conv2d's.
 //
-// Two algorithms compute the same thing:
+// Three algorithms compute the same thing:
+//   kPipelined (deform_conv2d_pipelined.cu): one warp-specialised implicit GEMM, samples gathered into a
+//     shared-memory ring while tensor cores multiply the previous stages. fp16 only, channels per group and output
+//     channels per group multiples of 64, per offset group of 8 (pipelinedPathSupports), sm_80+.
+//     The fastest where it applies (bench/results); needs no cuBLAS.
 //   kSampledGemm (deform_conv2d_sampled.cu): bilinear samples into a column matrix, then cuBLAS. The fast one
 //     (bench/results); needs a usable blas::Handle and sampledPathSupports().
 //   kFused (deform_conv2d.cu): one implicit-GEMM kernel that samples into shared memory. No cuBLAS, no large
@@ -39,9 +43,10 @@ enum class Precision : int32_t {
 const char* checkParams(const DeformConvParams& p);
 
 enum class Algorithm : int32_t {
-  kAuto = 0,         // kSampledGemm where it can run, else kFused
+  kAuto = 0,         // kPipelined where it can run, else kSampledGemm where it can, else kFused
   kFused = 1,        //
   kSampledGemm = 2,  //
+  kPipelined = 3,    //
 };
 
 // Images per chunk of the sampled path: as many as keep the channels-last input and column matrix of the chunk
@@ -68,12 +73,20 @@ size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision);
 //   bytes = align256(N*H*W*(Cin/unit)*unitPad*e) + align256(groups*kh*kw*(Cin/groups)*roundUp(Cout/groups, V)*e)
 size_t fusedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 
-// What a layer declares: max(fused, sampled) bytes, so an engine runs with either algorithm wherever it is
+// What a layer declares: max(fused, sampled, pipelined) bytes of the algorithms that support p, so an engine runs with either algorithm wherever it is
 // deserialized (cuBLAS may load on one machine and not on another).
 size_t workspaceBytes(const DeformConvParams& p, Precision precision);
 
-// Which algorithm kAuto picks given the handle (null: none).
-Algorithm chooseAlgorithm(const DeformConvParams& p, Algorithm requested, const blas::Handle* blas);
+// Whether kPipelined handles these parameters on a GPU of compute capability 8.0 or newer.
+bool pipelinedPathSupports(const DeformConvParams& p, Precision precision);
+
+// Scratch bytes of kPipelined, e = 2 (fp16): align256(Cout*kh*kw*(Cin/groups)*e) + min(N*xs, max(cap, xs)) with
+// xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes. Never more than kFused's bytes.
+size_t pipelinedWorkspaceBytes(const DeformConvParams& p);
+
+// Which algorithm kAuto picks given the handle (null: none) and the GPU's compute capability major.
+Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested,
+                          const blas::Handle* blas, int computeMajor);
 
 // Runs the whole op on `stream`. mask may be null when !useMask, bias null when !hasBias. The workspace must hold
 // workspaceBytes() (or the chosen algorithm's own bytes) and be 256-byte aligned. Returns nullptr once the work is
@@ -81,6 +94,10 @@ Algorithm chooseAlgorithm(const DeformConvParams& p, Algorithm requested, const 
 const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, Algorithm algorithm,
                                const blas::Handle* blas, const void* input, const void* weight, const void* offset,
                                const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
+
+// The pipelined path alone (launchDeformConv2d dispatches to it; fp16 tensors, pipelinedPathSupports()).
+const char* launchPipelined(const DeformConvParams& p, const void* input, const void* weight, const void* offset,
+                            const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
 
 // The sampled path alone (launchDeformConv2d dispatches to it).
 const char* launchSampled(const DeformConvParams& p, Precision precision, const blas::Handle& blas, const void* input,

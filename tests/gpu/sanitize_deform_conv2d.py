@@ -1,7 +1,8 @@
 """Runs the DeformConv2d kernels through trtkit._C on edge cases, to be executed under compute-sanitizer
 (see test_sanitizer.py): every tile shape, padding channels, offsets far outside, odd sizes, batch 1.
-The layer runs the sampled algorithm where cuBLAS loads; test_sanitizer.py also runs it with
-TRTKIT_CUBLAS_LIBRARY pointing nowhere, which leaves the fused kernel."""
+The layer runs the pipelined kernel for fp16 where channels come in 64s (the last three cases), else the
+sampled algorithm where cuBLAS loads; test_sanitizer.py also runs it with TRTKIT_CUBLAS_LIBRARY pointing
+nowhere, which leaves the fused kernel for the rest."""
 
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ def main() -> None:
         dict(n=1, cin=128, h=12, w=12, cout=64, k=3, g=1, og=2, mask=1),
         dict(n=2, cin=16, h=66, w=130, cout=256, k=3, g=1, og=1, mask=1),  # 256-channel tiles, ~1 wave
         dict(n=4, cin=8, h=82, w=162, cout=200, k=3, g=1, og=1, mask=1),  # 256-channel tiles, 2 CTAs/SM
+        dict(n=2, cin=64, h=13, w=21, cout=128, k=3, g=1, og=1, mask=0),  # pipelined (fp16), 128-wide tiles
+        dict(n=1, cin=128, h=9, w=9, cout=128, k=2, g=2, og=2, mask=1),  # pipelined, 64-channel tiles, groups
+        dict(n=3, cin=192, h=5, w=31, cout=64, k=1, g=1, og=3, mask=1),  # pipelined, odd pixel count
     ]
     for cfg in cases:
         for dtype, tf32 in ((torch.float32, 0), (torch.float32, 1), (torch.float16, 0)):

@@ -1,6 +1,7 @@
 """deform_conv2d CUDA kernels against the float64 PyTorch reference over random configurations.
 
-Both algorithms (fused implicit GEMM; sampling + cuBLAS) run through bench/dcn_shim.cu (ctypes, no TensorRT
+The three algorithms (fused implicit GEMM; sampling + cuBLAS; the pipelined fp16 kernel where channels come in
+64s) run through bench/dcn_shim.cu (ctypes, no TensorRT
 adapter needed), built with nvcc on first use. Outputs are poisoned with NaN before every run.
 """
 
@@ -59,6 +60,33 @@ ALGORITHMS = ["fused", "sampled"]
 def need(shim, algorithm: str) -> None:
     if algorithm == "sampled" and shim.blas_status():
         pytest.skip(f"sampled algorithm needs cuBLAS: {shim.blas_status()}")
+
+
+def random_pipelined_config(rng: random.Random) -> dict:
+    """What the pipelined kernel takes: channels, outputs per group in 64s; per offset group in 8s."""
+    cfg = random_config(rng)
+    groups, og = rng.choice([1, 1, 2, 3]), rng.choice([1, 1, 2, 3, 4, 8])
+    base = 64 * groups * (8 * og) // _gcd(64 * groups, 8 * og)
+    cin = base * rng.choice([1, 1, 2]) if base <= 256 else base
+    return dict(
+        cfg,
+        cin=cin,
+        cout=groups * 64 * rng.choice([1, 1, 2, 3]),
+        groups=groups,
+        offset_groups=og,
+        **_valid_geometry(cfg, rng),
+    )
+
+
+def _valid_geometry(cfg: dict, rng: random.Random) -> dict:
+    """Kernel, stride, padding and dilation of cfg, the spatial size redrawn until the output is non-empty."""
+    kh, kw = cfg["kernel"]
+    while True:
+        h, w = rng.randint(1, 24), rng.randint(1, 24)
+        ho = output_size(h, kh, cfg["stride"][0], cfg["padding"][0], cfg["dilation"][0])
+        wo = output_size(w, kw, cfg["stride"][1], cfg["padding"][1], cfg["dilation"][1])
+        if ho > 0 and wo > 0:
+            return dict(h=h, w=w)
 
 
 def random_config(rng: random.Random) -> dict:
@@ -345,6 +373,86 @@ def test_sampled_run_is_graph_capturable(shim, precision):
     assert not torch.allclose(expected_neg, expected, **tol)
 
 
+NUM_PIPELINED = int(os.environ.get("DCN_NUM_PIPELINED_CONFIGS", "200"))
+
+PIPELINED_LARGE = [  # both tile widths, the bench's shapes scaled down, odd pixel counts, several waves
+    dict(LARGE[0], n=2, cin=256, cout=256, h=33, w=37, offset_groups=1),
+    dict(LARGE[0], n=3, cin=64, cout=64, h=61, w=67, offset_groups=1, bias=False),
+    dict(LARGE[0], n=2, cin=64, cout=64, h=45, w=50, offset_groups=4),  # 16 channels per offset group
+    dict(
+        LARGE[0], n=1, cin=192, cout=128, h=23, w=29, offset_groups=6, offset_scale=6.0
+    ),  # 32, across stages
+    dict(LARGE[0], n=1, cin=512, cout=128, h=19, w=21, offset_groups=4, mask=False),
+    dict(LARGE[0], n=2, cin=128, cout=192, h=40, w=44, groups=1, offset_groups=2, offset_scale=60.0),
+    dict(
+        LARGE[0], n=1, cin=256, cout=256, h=16, w=16, groups=2, offset_groups=4, kernel=(5, 5), padding=(2, 2)
+    ),
+]
+
+
+def test_pipelined_random_configs(shim):
+    """The pipelined kernel (fp16 only) over random geometry: kernel sizes 1-5, strides, dilations, groups,
+    offset groups, with and without mask and bias, offsets far outside, batch 1, odd sizes."""
+    rng = random.Random(4321)
+    failures = []
+    for i in range(NUM_PIPELINED):
+        cfg = random_pipelined_config(rng)
+        try:
+            check(shim, cfg, "fp16", seed=300 + i, algorithm="pipelined")
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, f"{len(failures)}/{NUM_PIPELINED} failed; first: " + "\n".join(failures[:5])
+
+
+@pytest.mark.parametrize("index", range(len(PIPELINED_LARGE)))
+def test_pipelined_large_configs(shim, index):
+    check(shim, PIPELINED_LARGE[index], "fp16", seed=400 + index, algorithm="pipelined")
+
+
+def test_pipelined_many_chunks(small_chunk_shim):
+    """1 MiB of channels-last input per chunk: 5 images of 64 x 40 x 44 run as chunks of 4 and 1."""
+    cfg = dict(PIPELINED_LARGE[1], n=5, h=40, w=44)
+    check(small_chunk_shim, cfg, "fp16", seed=450, algorithm="pipelined")
+
+
+@pytest.mark.parametrize(
+    "precision, change, message",
+    [
+        ("fp32", {}, "needs fp16"),
+        ("fp16", {"cin": 96}, "multiples of 64"),
+        ("fp16", {"offset_groups": 16}, "per offset group in multiples of 8"),
+        ("fp16", {"cout": 96}, "multiples of 64"),
+    ],
+)
+def test_pipelined_rejects_what_it_cannot_run(shim, precision, change, message):
+    cfg = dict(PIPELINED_LARGE[1], **change)
+    with pytest.raises(RuntimeError, match=message):
+        check(shim, cfg, precision, seed=0, algorithm="pipelined")
+
+
+def test_pipelined_run_is_graph_capturable(shim):
+    cfg = dict(PIPELINED_LARGE[0], n=2)
+    x, weight, offset, mask, bias = make_inputs(cfg, torch.float16, seed=12)
+    args = (cfg["stride"], cfg["padding"], cfg["dilation"], cfg["groups"], cfg["offset_groups"])
+    run = shim.prepare(x, weight, offset, mask, bias, *args, "fp16", "pipelined")
+    expected = run().clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.stream(side), torch.cuda.graph(graph, stream=side):
+        out = run()
+    torch.cuda.current_stream().wait_stream(side)
+    out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(out, expected)  # same kernels, same order of sums: bit for bit
+    x.mul_(-1)
+    graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(out, run().clone())
+    assert not torch.equal(out, expected)
+
+
 def test_auto_uses_cublas_where_it_loads(shim):
     need(shim, "sampled")
     assert shim.blas_version() >= 10000, "the shim reports no loaded cuBLAS version"
@@ -373,11 +481,13 @@ print("ok")
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("algorithm", [*ALGORITHMS, "pipelined"])
 def test_empty_batch_writes_nothing(shim, algorithm):
     need(shim, algorithm)
     cfg = dict(LARGE[0], n=0)
-    x, weight, offset, mask, bias = make_inputs(cfg, torch.float32, 0)
+    precision = "fp16" if algorithm == "pipelined" else "fp32"
+    dtype = torch.float16 if algorithm == "pipelined" else torch.float32
+    x, weight, offset, mask, bias = make_inputs(cfg, dtype, 0)
     run = shim.prepare(
         x,
         weight,
@@ -389,7 +499,7 @@ def test_empty_batch_writes_nothing(shim, algorithm):
         cfg["dilation"],
         cfg["groups"],
         cfg["offset_groups"],
-        "fp32",
+        precision,
         algorithm,
     )
     assert run().numel() == 0

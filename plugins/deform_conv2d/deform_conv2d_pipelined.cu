@@ -1,0 +1,423 @@
+// deform_conv2d as one warp-specialised implicit GEMM (fp16; the default path where pipelinedPathSupports()).
+//
+// Why: the sampled algorithm writes a column matrix kh*kw times the input's size and reads it back for cuBLAS;
+// at 64 channels that traffic alone exceeds a dense convolution's time. Here the samples never leave the SM:
+//   - prepare (deform_conv2d_prepare.cuh): input NCHW -> NHWC, weight -> Wr[co][tap * Cin/g + c];
+//   - one CTA computes a BM (output channels of one group) x BN (output pixels of one image) tile. Its K loop
+//     walks (tap, 64-channel slice) stages. Eight producer warps fill a ring of kStages shared-memory stages:
+//     the A slice (BM x 64 of Wr) by cp.async and the B slice (BN pixels x 64 channels) by gathering the four
+//     bilinear corners (128 contiguous bytes each: 8 lanes per pixel) and blending them in half2. Eight
+//     consumer warps multiply each full stage with mma.sync (fp16 products, fp32 sums) while the producers fill
+//     the next ones. Named barriers hand stages over (full: producers -> consumers, empty: back).
+//   - the consumers add the bias and write the fp16 tile to NCHW.
+// The gathers (~16 independent 16-byte loads in flight per producer thread) overlap the MMAs instead of
+// alternating with them in the same warps, which is what kept the older fused kernel latency-bound.
+// Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row, so ldmatrix and the producers'
+// stores are free of bank conflicts.
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+
+#include "deform_conv2d_kernels.hpp"
+#include "deform_conv2d_prepare.cuh"
+
+namespace trtkit {
+namespace dcn {
+namespace {
+
+constexpr int kBK = 64;  // K per stage: one tap x 64 channels = one 128-byte row per pixel / output channel
+constexpr int kStages = 3;
+constexpr int kConsumerWarps = 8, kProducerWarps = 8;
+constexpr int kConsumerThreads = 32 * kConsumerWarps, kProducerThreads = 32 * kProducerWarps;
+constexpr int kPipeThreads = kConsumerThreads + kProducerThreads;
+constexpr int kFullBarrier = 1;  // named barriers 1..kStages: stage s is full; kStages+1..: stage s is empty
+constexpr int kEmptyBarrier = 1 + kStages;
+constexpr int64_t kPipeAlign = 256;
+
+inline int64_t roundUpTo(int64_t a, int64_t b) {
+  return (a + b - 1) / b * b;
+}
+
+template <int BM, int BN>
+constexpr int kPipeSmemBytes = kStages * (BM + BN) * kBK * 2;
+
+struct PipeArgs {
+  int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
+  int kernelW, kk, strideH, strideW, padH, padW, dilationH, dilationW;
+  int offsetGroups, cinOG, cinG, coutG, outChannels, coTilesPerGroup, pixelTiles, wrStride;
+  int useMask;
+};
+
+__device__ __forceinline__ uint32_t sharedAddress(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// Byte offset of 16-byte chunk `chunk` (0-7) of row `row` in a tile of 128-byte rows: chunks XOR-swizzled by the
+// row, so 8 consecutive rows at one logical chunk fall in 8 different bank groups.
+__device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
+  return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
+}
+__device__ __forceinline__ void barrierSync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void barrierArrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+__device__ __forceinline__ void copyAsync16(uint32_t dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+}
+__device__ __forceinline__ void copyAsyncWaitAll() {
+  asm volatile("cp.async.wait_all;" ::: "memory");
+}
+__device__ __forceinline__ void loadMatrixX4(uint32_t (&r)[4], uint32_t address) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+}
+__device__ __forceinline__ void mmaF16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// The four corners of one (pixel, tap, offset group): pixel indices in the image (-1: outside, contributes 0)
+// and weights with the mask folded in. torchvision's rule: zero unless -1 < y < H and -1 < x < W; then each
+// corner counts only inside the image.
+struct Corners {
+  int idx[4];
+  float w[4];
+};
+
+__device__ __forceinline__ Corners cornersOf(const PipeArgs& a, const __half* offset, const __half* mask, int64_t n,
+                                             int og, int tap, int p) {
+  Corners c;
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    c.idx[q] = -1;
+    c.w[q] = 0.f;
+  }
+  if (p >= a.pixels) return c;
+  const int ho = p / a.outW, wo = p - ho * a.outW;
+  const int ki = tap / a.kernelW, kj = tap - ki * a.kernelW;
+  const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
+  const float y = static_cast<float>(ho * a.strideH - a.padH + ki * a.dilationH) + __half2float(offset[ob]);
+  const float x = static_cast<float>(wo * a.strideW - a.padW + kj * a.dilationW) + __half2float(offset[ob + a.pixels]);
+  const float m = a.useMask ? __half2float(mask[((n * a.offsetGroups + og) * a.kk + tap) * a.pixels + p]) : 1.f;
+  if (y <= -1.f || y >= static_cast<float>(a.height) || x <= -1.f || x >= static_cast<float>(a.width)) return c;
+  const float yf = floorf(y), xf = floorf(x);
+  const int yl = static_cast<int>(yf), xl = static_cast<int>(xf), yh = yl + 1, xh = xl + 1;
+  const float ly = y - yf, lx = x - xf, hy = 1.f - ly, hx = 1.f - lx;
+  if (yl >= 0 && xl >= 0) c.idx[0] = yl * a.width + xl, c.w[0] = hy * hx * m;
+  if (yl >= 0 && xh < a.width) c.idx[1] = yl * a.width + xh, c.w[1] = hy * lx * m;
+  if (yh < a.height && xl >= 0) c.idx[2] = yh * a.width + xl, c.w[2] = ly * hx * m;
+  if (yh < a.height && xh < a.width) c.idx[3] = yh * a.width + xh, c.w[3] = ly * lx * m;
+  return c;
+}
+
+// Producer warps: thread (warp pw, lane) owns 16-byte chunk (lane & 7) of pixels pw*4 + (lane >> 3) + 32*j,
+// j < BN/32: a warp load instruction reads 4 whole 128-byte corner rows.
+// kSharedCorners (a stage's 64 channels share one offset group): lane q < 4*BN/32 computes the corners of the
+// warp's pixel slot q once per (tap, offset group) and the 8 lanes of each pixel get them by shuffles. Otherwise
+// (offset groups narrower than 64 channels, or straddling a stage) each lane computes the corners of its own
+// pixels and offset group, shared by the cinOG / 8 lanes of that group at most.
+template <int BM, int BN, bool kSharedCorners>
+__device__ void produce(const PipeArgs& a, const __half* __restrict__ image, const __half* __restrict__ offset,
+                        const __half* __restrict__ mask, const __half* __restrict__ wr, int64_t n, int g, int coBase,
+                        int pixelBase, int steps, int slicesPerGroup, uint32_t smemA, uint32_t smemB, int tid) {
+  constexpr int kRounds = BN / 32;
+  constexpr int kBatch = kRounds < 2 ? kRounds : 2;  // rounds whose loads are in flight together
+  const int lane = tid & 31, warp = tid >> 5;
+  const int chunk = lane & 7, sub = lane >> 3;
+  const int slot = lane & (4 * kRounds - 1);
+  const int slotPixel = pixelBase + warp * 4 + (slot & 3) + 32 * (slot >> 2);
+  int key = -1;
+  Corners mine{};
+  for (int step = 0; step < steps; ++step) {
+    const int s = step % kStages;
+    if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
+    const int tap = step / slicesPerGroup, slice = step - tap * slicesPerGroup;
+    const int c0 = g * a.cinG + slice * kBK;  // the stage's first input channel
+
+    // A: BM rows of 128 bytes from Wr, asynchronously (waited for just before the stage is handed over).
+    const uint32_t stageA = smemA + s * BM * 128;
+    const __half* wsrc = wr + static_cast<int64_t>(coBase) * a.wrStride + tap * a.cinG + slice * kBK;
+#pragma unroll
+    for (int i = tid; i < BM * 8; i += kProducerThreads)
+      copyAsync16(stageA + swizzled(i >> 3, i & 7), wsrc + static_cast<int64_t>(i >> 3) * a.wrStride + (i & 7) * 8);
+
+    if (kSharedCorners) {
+      const int og = c0 / a.cinOG;
+      if (tap * a.offsetGroups + og != key) {
+        key = tap * a.offsetGroups + og;
+        mine = cornersOf(a, offset, mask, n, og, tap, slotPixel);
+      }
+    }
+    const int laneOg = (c0 + chunk * 8) / a.cinOG;
+
+    // B: BN pixels x 64 channels, blended in half2 (fp32 weights rounded once to fp16).
+    const uint32_t stageB = smemB + s * BN * 128;
+    const __half* base = image + c0 + chunk * 8;
+#pragma unroll
+    for (int j0 = 0; j0 < kRounds; j0 += kBatch) {
+      uint4 v[kBatch][4];
+      __half2 wt[kBatch][4];
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        const int row = warp * 4 + sub + 32 * (j0 + b);
+        Corners own{};
+        if (!kSharedCorners) own = cornersOf(a, offset, mask, n, laneOg, tap, pixelBase + row);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int src = (j0 + b) * 4 + sub;
+          const int idx = kSharedCorners ? __shfl_sync(0xffffffffu, mine.idx[q], src) : own.idx[q];
+          const float w = kSharedCorners ? __shfl_sync(0xffffffffu, mine.w[q], src) : own.w[q];
+          wt[b][q] = __float2half2_rn(w);
+          v[b][q] = idx >= 0 ? __ldg(reinterpret_cast<const uint4*>(base + static_cast<int64_t>(idx) * a.channels))
+                             : make_uint4(0, 0, 0, 0);
+        }
+      }
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        __half2 acc[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) acc[i] = __float2half2_rn(0.f);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const __half2* h = reinterpret_cast<const __half2*>(&v[b][q]);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) acc[i] = __hfma2(wt[b][q], h[i], acc[i]);
+        }
+        const int row = warp * 4 + sub + 32 * (j0 + b);
+        const uint4 packed = *reinterpret_cast<const uint4*>(acc);
+        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(stageB + swizzled(row, chunk)), "r"(packed.x),
+                     "r"(packed.y), "r"(packed.z), "r"(packed.w)
+                     : "memory");
+      }
+    }
+    copyAsyncWaitAll();
+    barrierArrive(kFullBarrier + s, kPipeThreads);
+  }
+}
+
+// Consumer warps: 2 x 4 warps over the BM x BN tile, each (BM/2) x (BN/4) as m16n8k16 MMAs.
+template <int BM, int BN>
+__device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __half* __restrict__ out, int64_t n,
+                        int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB, int tid) {
+  constexpr int WM = BM / 2, WN = BN / 4, MT = WM / 16, NT = WN / 8;
+  static_assert(NT % 2 == 0, "B fragments are loaded two n8 tiles at a time");
+  const int lane = tid & 31, warp = tid >> 5;
+  const int wm = warp >> 2, wn = warp & 3;
+  float acc[MT][NT][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.f;
+
+  for (int step = 0; step < steps; ++step) {
+    const int s = step % kStages;
+    barrierSync(kFullBarrier + s, kPipeThreads);
+    const uint32_t stageA = smemA + s * BM * 128, stageB = smemB + s * BN * 128;
+#pragma unroll
+    for (int k16 = 0; k16 < kBK / 16; ++k16) {
+      uint32_t af[MT][4], bf[NT][2];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+        loadMatrixX4(af[mt], stageA + swizzled(wm * WM + mt * 16 + (lane & 15), k16 * 2 + (lane >> 4)));
+#pragma unroll
+      for (int nt = 0; nt < NT; nt += 2) {
+        uint32_t r[4];
+        loadMatrixX4(r, stageB + swizzled(wn * WN + nt * 8 + (lane & 7) + ((lane >> 4) << 3),
+                                          k16 * 2 + ((lane >> 3) & 1)));
+        bf[nt][0] = r[0];
+        bf[nt][1] = r[1];
+        bf[nt + 1][0] = r[2];
+        bf[nt + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) mmaF16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+    }
+    if (step + kStages < steps) barrierArrive(kEmptyBarrier + s, kPipeThreads);
+  }
+
+  // Epilogue: + bias, fp16, NCHW. A thread holds pixel pairs (p, p + 1) of rows co and co + 8.
+  const bool pairs = a.pixels % 2 == 0;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int co = coBase + wm * WM + mt * 16 + (lane >> 2) + 8 * half;
+      const float b = bias != nullptr ? __half2float(bias[co]) : 0.f;
+      __half* row = out + (n * a.outChannels + co) * static_cast<int64_t>(a.pixels);
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+        const int p = pixelBase + wn * WN + nt * 8 + (lane & 3) * 2;
+        const float v0 = acc[mt][nt][2 * half] + b, v1 = acc[mt][nt][2 * half + 1] + b;
+        if (pairs && p + 1 < a.pixels) {
+          *reinterpret_cast<__half2*>(row + p) = __floats2half2_rn(v0, v1);
+        } else {
+          if (p < a.pixels) row[p] = __float2half_rn(v0);
+          if (p + 1 < a.pixels) row[p + 1] = __float2half_rn(v1);
+        }
+      }
+    }
+  }
+}
+#endif  // __CUDA_ARCH__ >= 800
+
+// grid.x: pixel tiles x images of the chunk, grid.y: groups x output-channel tiles per group.
+template <int BM, int BN, bool kSharedCorners>
+__global__ void __launch_bounds__(kPipeThreads, 1)
+    pipelinedDeformConv(const __half* __restrict__ xs, const __half* __restrict__ offset,
+                        const __half* __restrict__ mask, const __half* __restrict__ wr,
+                        const __half* __restrict__ bias, __half* __restrict__ out, PipeArgs a, int64_t firstImage) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  extern __shared__ __align__(128) unsigned char pipeSmem[];
+  const uint32_t smemA = sharedAddress(pipeSmem), smemB = smemA + kStages * BM * 128;
+  const int nl = blockIdx.x / a.pixelTiles, pixelBase = (blockIdx.x - nl * a.pixelTiles) * BN;
+  const int g = blockIdx.y / a.coTilesPerGroup;
+  const int coBase = g * a.coutG + (blockIdx.y - g * a.coTilesPerGroup) * BM;
+  const int64_t n = firstImage + nl;
+  const int slicesPerGroup = a.cinG / kBK, steps = a.kk * slicesPerGroup;
+  if (threadIdx.x < kConsumerThreads) {
+    consume<BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, threadIdx.x);
+  } else {
+    const __half* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
+    produce<BM, BN, kSharedCorners>(a, image, offset, mask, wr, n, g, coBase, pixelBase, steps, slicesPerGroup, smemA, smemB,
+                    threadIdx.x - kConsumerThreads);
+  }
+#endif
+}
+
+template <int BM, int BN, bool kSharedCorners>
+cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const __half* xs,
+                       const __half* offset, const __half* mask, const __half* wr, const __half* bias, __half* out,
+                       cudaStream_t stream) {
+  constexpr int bytes = kPipeSmemBytes<BM, BN>;
+  // Raised once per device (the attribute belongs to the function on the current device); see launchGemm in
+  // deform_conv2d.cu for why the flags are atomics.
+  constexpr int kMaxDevices = 64;
+  static std::atomic<bool> raised[kMaxDevices];
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return err;
+  const bool cached = device >= 0 && device < kMaxDevices;
+  if (!cached || !raised[device].load(std::memory_order_acquire)) {
+    err = cudaFuncSetAttribute(pipelinedDeformConv<BM, BN, kSharedCorners>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (err != cudaSuccess) return err;
+    if (cached) raised[device].store(true, std::memory_order_release);
+  }
+  const dim3 grid(static_cast<unsigned>(a.pixelTiles * images), static_cast<unsigned>(groups * a.coTilesPerGroup));
+  pipelinedDeformConv<BM, BN, kSharedCorners><<<grid, kPipeThreads, bytes, stream>>>(xs, offset, mask, wr, bias, out, a, firstImage);
+  return cudaGetLastError();
+}
+
+struct PipeLayout {
+  int64_t cinG, coutG, kk, wrStride, weightBytes, xsPerImage;
+};
+
+PipeLayout pipeLayoutOf(const DeformConvParams& p) {
+  PipeLayout l{};
+  l.cinG = p.inChannels / p.groups;
+  l.coutG = p.outChannels / p.groups;
+  l.kk = p.kernelH * p.kernelW;
+  l.wrStride = l.kk * l.cinG;  // a multiple of 64: rows stay 128-byte aligned, no bias column (epilogue adds it)
+  l.weightBytes = roundUpTo(p.outChannels * l.wrStride * 2, kPipeAlign);
+  l.xsPerImage = p.height * p.width * p.inChannels * 2;
+  return l;
+}
+
+// Images per chunk: the most whose channels-last copy stays under kSampledChunkBytes (at least one).
+int64_t pipeChunkImages(const PipeLayout& l, int64_t batch) {
+  return std::max<int64_t>(1, std::min<int64_t>(batch, static_cast<int64_t>(kSampledChunkBytes) / l.xsPerImage));
+}
+
+}  // namespace
+
+bool pipelinedPathSupports(const DeformConvParams& p, Precision precision) {
+  if (precision != Precision::kFloat16) return false;
+  const int64_t cinG = p.inChannels / p.groups, coutG = p.outChannels / p.groups;
+  const int64_t cinOG = p.inChannels / p.offsetGroups;
+  // Stages are 64 channels of one group, a lane's 8 channels lie in one offset group; output tiles are 64 or 128
+  // channels of one group.
+  return cinG % kBK == 0 && cinOG % 8 == 0 && coutG % 64 == 0;
+}
+
+size_t pipelinedWorkspaceBytes(const DeformConvParams& p) {
+  const PipeLayout l = pipeLayoutOf(p);
+  // Monotone in every dimension, as sampledWorkspaceBytes: chunk * xsPerImage <= min(N * xs, max(cap, xs)). Never
+  // more than fusedWorkspaceBytes (whose channels-last copy and weight are at least as large, each aligned).
+  const int64_t chunkBytes = std::min<int64_t>(
+      p.batch * l.xsPerImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), l.xsPerImage));
+  return static_cast<size_t>(l.weightBytes + chunkBytes);
+}
+
+const char* launchPipelined(const DeformConvParams& p, const void* input, const void* weight, const void* offset,
+                            const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
+  const PipeLayout l = pipeLayoutOf(p);
+  const int64_t chunk = pipeChunkImages(l, p.batch);
+  auto* wr = static_cast<__half*>(workspace);  // [Wr][xs chunk]
+  auto* xs = reinterpret_cast<__half*>(static_cast<char*>(workspace) + l.weightBytes);
+  const auto* x = static_cast<const __half*>(input);
+  const auto* hb = p.hasBias ? static_cast<const __half*>(bias) : nullptr;
+  const auto* hm = p.useMask ? static_cast<const __half*>(mask) : nullptr;
+
+  PipeArgs a{};
+  a.height = static_cast<int>(p.height);
+  a.width = static_cast<int>(p.width);
+  a.channels = static_cast<int>(p.inChannels);
+  a.outH = static_cast<int>(p.outH);
+  a.outW = static_cast<int>(p.outW);
+  a.pixels = static_cast<int>(p.outH * p.outW);
+  a.kernelW = static_cast<int>(p.kernelW);
+  a.kk = static_cast<int>(l.kk);
+  a.strideH = p.strideH;
+  a.strideW = p.strideW;
+  a.padH = p.padH;
+  a.padW = p.padW;
+  a.dilationH = p.dilationH;
+  a.dilationW = p.dilationW;
+  a.offsetGroups = p.offsetGroups;
+  a.cinOG = static_cast<int>(p.inChannels / p.offsetGroups);
+  a.cinG = static_cast<int>(l.cinG);
+  a.coutG = static_cast<int>(l.coutG);
+  a.outChannels = static_cast<int>(p.outChannels);
+  a.wrStride = static_cast<int>(l.wrStride);
+  a.useMask = p.useMask ? 1 : 0;
+  // 128-channel tiles halve the gathers per output; 64 where the group has fewer or 128 would leave SMs idle.
+  const bool wide = l.coutG % 128 == 0;
+  const int bm = wide ? 128 : 64;
+  constexpr int bn = 128;
+  a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
+  a.pixelTiles = static_cast<int>((a.pixels + bn - 1) / bn);
+  if (static_cast<int64_t>(a.pixelTiles) * chunk > 0x7fffffff || p.groups * a.coTilesPerGroup > 65535)
+    return "output too large for the pipelined algorithm's grid";
+
+  for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
+    const int64_t nc = std::min(chunk, p.batch - n0);
+    if (const char* why = enqueuePrepare<__half>(p, x + n0 * l.xsPerImage / 2, xs, nc, n0 == 0,
+                                                 static_cast<const __half*>(weight), nullptr, wr, l.wrStride, stream))
+      return why;
+    const auto* off = static_cast<const __half*>(offset);
+    auto* out = static_cast<__half*>(output);
+    const bool shared = a.cinOG % kBK == 0;
+    const cudaError_t err =
+        wide ? (shared ? launchPipe<128, bn, true>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, stream)
+                       : launchPipe<128, bn, false>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, stream))
+             : (shared ? launchPipe<64, bn, true>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, stream)
+                       : launchPipe<64, bn, false>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, stream));
+    if (err != cudaSuccess) return cudaGetErrorString(err);
+  }
+  return nullptr;
+}
+
+}  // namespace dcn
+}  // namespace trtkit

@@ -1,0 +1,172 @@
+// deform_conv2d: the two re-layout passes the sampled and the pipelined algorithms share, in one launch per chunk
+// of images: the input NCHW -> NHWC (a bilinear corner becomes one contiguous run of channels: 16-byte loads)
+// and, in the first chunk's launch, the weight [Cout][Cin/g][kh][kw] -> Wr[co][kgPad] with K ordered
+// tap * Cin/g + c (a K slice of one tap is contiguous channels), then the bias column and zeros up to kgPad.
+// Included by the .cu files that launch it (templates in an unnamed namespace: one copy per file).
+#pragma once
+
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "deform_conv2d_kernels.hpp"
+#include "trtkit/core/device_convert.cuh"
+
+namespace trtkit {
+namespace dcn {
+namespace {
+
+// ---- 1. NCHW -> NHWC, one image per grid.z --------------------------------------------------------------------
+// 64 x 64 tiles through shared memory; where H*W and C are even, each thread moves element pairs (half2 /
+// float2), so a warp reads and writes 128-256 contiguous bytes with half the memory instructions.
+template <typename T>
+struct alignas(2 * sizeof(T)) Pair {
+  T a, b;
+};
+
+constexpr int kTransposeTile = 64;
+
+// One 64 x 64 tile (channels x pixels) of image bz; the block's 32 x 8 threads; tile[64][65] in shared memory.
+template <typename T, bool kPairs>
+__device__ void transposeTile(const T* __restrict__ x, T* __restrict__ xs, int channels, int hw, int bx, int by, int bz,
+                              T (*tile)[kTransposeTile + 1]) {
+  constexpr int kT = kTransposeTile;
+  const int64_t img = static_cast<int64_t>(bz) * channels * hw;
+  const int hw0 = bx * kT, c0 = by * kT;
+  for (int r = threadIdx.y; r < kT; r += blockDim.y) {
+    const int c = c0 + r;
+    if (c >= channels) continue;
+    if (kPairs) {
+      const int i = hw0 + 2 * threadIdx.x;
+      if (i < hw) {  // hw is even, so i + 1 < hw too
+        const Pair<T> v = *reinterpret_cast<const Pair<T>*>(x + img + static_cast<int64_t>(c) * hw + i);
+        tile[r][2 * threadIdx.x] = v.a;
+        tile[r][2 * threadIdx.x + 1] = v.b;
+      }
+    } else {
+      for (int j = threadIdx.x; j < kT; j += 32)
+        if (hw0 + j < hw) tile[r][j] = x[img + static_cast<int64_t>(c) * hw + hw0 + j];
+    }
+  }
+  __syncthreads();
+  for (int r = threadIdx.y; r < kT; r += blockDim.y) {
+    const int i = hw0 + r;
+    if (i >= hw) continue;
+    if (kPairs) {
+      const int c = c0 + 2 * threadIdx.x;
+      if (c < channels)
+        *reinterpret_cast<Pair<T>*>(xs + img + static_cast<int64_t>(i) * channels + c) =
+            Pair<T>{tile[2 * threadIdx.x][r], tile[2 * threadIdx.x + 1][r]};
+    } else {
+      for (int j = threadIdx.x; j < kT; j += 32)
+        if (c0 + j < channels) xs[img + static_cast<int64_t>(i) * channels + c0 + j] = tile[j][r];
+    }
+  }
+}
+
+// ---- weight [Cout][Cin/g][kh][kw] + bias -> Wr[g][co][kgPad] ---------------------------------------------------
+// Threads walk the source in order (coalesced reads); the scattered 2-4 byte writes merge in L2. Then the bias
+// column and the zero padding after it.
+template <typename T>
+__global__ void relayoutWeightForGemm(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr,
+                                      int64_t outChannels, int cinG, int kk, int kgPad) {
+  const int taps = kk * cinG, pad = kgPad - taps;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  for (int64_t i = first; i < outChannels * taps; i += stride) {
+    const int64_t co = i / taps;
+    const int r = static_cast<int>(i - co * taps), c = r / kk, tap = r - c * kk;  // source [co][c][tap]
+    wr[co * kgPad + tap * cinG + c] = w[i];
+  }
+  for (int64_t i = first; i < outChannels * pad; i += stride) {
+    const int64_t co = i / pad;
+    const int k = static_cast<int>(i - co * pad);
+    wr[co * kgPad + taps + k] = k == 0 && bias != nullptr ? bias[co] : fromFloat<T>(0.f);
+  }
+}
+
+// The same through shared memory, for one output channel and 64 input channels per block: the [64][kh*kw]
+// source block is read contiguously and written as kh*kw runs of 64 contiguous channels. Used when kh*kw <= 96.
+constexpr int kRelayoutChannels = 64;
+constexpr int kMaxRelayoutTaps = 96;
+template <typename T>
+__device__ void relayoutWeightTile(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr, int cinG,
+                                   int kk, int kgPad, int64_t co, int channelTile, T* tile) {
+  const int tid = threadIdx.y * blockDim.x + threadIdx.x, threads = blockDim.x * blockDim.y;
+  const int c0 = channelTile * kRelayoutChannels;
+  const int cn = min(kRelayoutChannels, cinG - c0);
+  const T* src = w + (co * cinG + c0) * kk;
+  for (int i = tid; i < cn * kk; i += threads) tile[i] = src[i];
+  __syncthreads();
+  T* dst = wr + co * kgPad + c0;
+  for (int i = tid; i < kk * kRelayoutChannels; i += threads) {
+    const int tap = i / kRelayoutChannels, c = i - tap * kRelayoutChannels;
+    if (c < cn) dst[tap * cinG + c] = tile[c * kk + tap];
+  }
+  if (channelTile != 0) return;
+  const int taps = kk * cinG;
+  for (int k = taps + tid; k < kgPad; k += threads)
+    wr[co * kgPad + k] = k == taps && bias != nullptr ? bias[co] : fromFloat<T>(0.f);
+}
+
+// The chunk's NHWC transpose and (first chunk) the weight relayout in one launch: one fewer kernel boundary on
+// the critical path. Blocks [0, transposeBlocks) transpose, the rest re-lay weight tiles.
+struct PrepareArgs {
+  int channels, hw, hwTiles, cTiles, transposeBlocks;
+  int cinG, kk, kgPad, channelTiles;
+};
+
+template <typename T, bool kPairs>
+__global__ void __launch_bounds__(256)
+    prepareChunk(const T* __restrict__ x, T* __restrict__ xs, const T* __restrict__ w, const T* __restrict__ bias,
+                 T* __restrict__ wr, PrepareArgs a) {
+  extern __shared__ unsigned char prepareBytes[];
+  const int b = blockIdx.x;
+  if (b < a.transposeBlocks) {
+    const int bx = b % a.hwTiles, r = b / a.hwTiles;
+    transposeTile<T, kPairs>(x, xs, a.channels, a.hw, bx, r % a.cTiles, r / a.cTiles,
+                             reinterpret_cast<T(*)[kTransposeTile + 1]>(prepareBytes));
+  } else {
+    const int r = b - a.transposeBlocks;
+    relayoutWeightTile<T>(w, bias, wr, a.cinG, a.kk, a.kgPad, r / a.channelTiles, r % a.channelTiles,
+                          reinterpret_cast<T*>(prepareBytes));
+  }
+}
+
+// Enqueues the NHWC transpose of the nc images at x (a chunk's first image) into xs and, if withWeight, the
+// weight relayout into wr (row stride kgPad; bias column at kk*cinG when bias is not null and kgPad leaves room).
+template <typename T>
+const char* enqueuePrepare(const DeformConvParams& p, const T* x, T* xs, int64_t nc, bool withWeight, const T* w,
+                           const T* bias, T* wr, int64_t kgPad, cudaStream_t stream) {
+  const int64_t cinG = p.inChannels / p.groups, kk = p.kernelH * p.kernelW;
+  const int64_t channelTiles = (cinG + kRelayoutChannels - 1) / kRelayoutChannels;
+  const bool tiledRelayout = kk <= kMaxRelayoutTaps;
+  if (withWeight && !tiledRelayout) {
+    const int64_t wrElems = p.outChannels * kgPad;
+    relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 8192)), 256, 0, stream>>>(
+        w, bias, wr, p.outChannels, static_cast<int>(cinG), static_cast<int>(kk), static_cast<int>(kgPad));
+    if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
+  }
+  const int64_t hw = p.height * p.width, hwTiles = (hw + kTransposeTile - 1) / kTransposeTile;
+  const int64_t cTiles = (p.inChannels + kTransposeTile - 1) / kTransposeTile;
+  const int64_t transposeBlocks = hwTiles * cTiles * nc;
+  const int64_t relayoutBlocks = withWeight && tiledRelayout ? p.outChannels * channelTiles : 0;
+  if (transposeBlocks + relayoutBlocks > 0x7fffffff) return "input too large for one re-layout launch";
+  PrepareArgs pa{static_cast<int>(p.inChannels),    static_cast<int>(hw),
+                 static_cast<int>(hwTiles),         static_cast<int>(cTiles),
+                 static_cast<int>(transposeBlocks), static_cast<int>(cinG),
+                 static_cast<int>(kk),              static_cast<int>(kgPad),
+                 static_cast<int>(channelTiles)};
+  const size_t smem =
+      sizeof(T) * static_cast<size_t>(std::max<int64_t>(kTransposeTile * (kTransposeTile + 1), kRelayoutChannels * kk));
+  auto prepare = hw % 2 == 0 && p.inChannels % 2 == 0 ? prepareChunk<T, true> : prepareChunk<T, false>;
+  prepare<<<static_cast<unsigned>(transposeBlocks + relayoutBlocks), dim3(32, 8), smem, stream>>>(x, xs, w, bias, wr,
+                                                                                                  pa);
+  if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
+  return nullptr;
+}
+
+}  // namespace
+}  // namespace dcn
+}  // namespace trtkit
