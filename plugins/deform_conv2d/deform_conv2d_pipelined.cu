@@ -28,7 +28,13 @@ namespace dcn {
 namespace {
 
 constexpr int kBK = 64;  // K per stage: one tap x 64 channels = one 128-byte row per pixel / output channel
-constexpr int kStages = 3;
+#ifndef TRTKIT_DCN_PIPE_STAGES
+#define TRTKIT_DCN_PIPE_STAGES 3  // benchmark switch: shared-memory stages in the ring
+#endif
+#ifndef TRTKIT_DCN_PIPE_BN
+#define TRTKIT_DCN_PIPE_BN 128  // benchmark switch: output pixels per tile (64 or 128)
+#endif
+constexpr int kStages = TRTKIT_DCN_PIPE_STAGES;
 constexpr int kConsumerWarps = 8, kProducerWarps = 8;
 constexpr int kConsumerThreads = 32 * kConsumerWarps, kProducerThreads = 32 * kProducerWarps;
 constexpr int kPipeThreads = kConsumerThreads + kProducerThreads;
@@ -93,8 +99,25 @@ struct Corners {
   float w[4];
 };
 
-__device__ __forceinline__ Corners cornersOf(const PipeArgs& a, const __half* offset, const __half* mask, int64_t n,
-                                             int og, int tap, int p) {
+// What one (pixel, tap, offset group) reads from offset and mask: loaded a stage ahead of its use, so that the
+// global-memory latency of these loads hides behind the current stage's gathers.
+struct SampleInputs {
+  __half2 yx;  // offsets (dy, dx)
+  __half m;
+};
+
+__device__ __forceinline__ SampleInputs loadSampleInputs(const PipeArgs& a, const __half* __restrict__ offset,
+                                                         const __half* __restrict__ mask, int64_t n, int og, int tap,
+                                                         int p) {
+  SampleInputs s{__floats2half2_rn(0.f, 0.f), __float2half_rn(0.f)};
+  if (p >= a.pixels) return s;
+  const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
+  s.yx = __halves2half2(__ldg(offset + ob), __ldg(offset + ob + a.pixels));
+  s.m = a.useMask ? __ldg(mask + ((n * a.offsetGroups + og) * a.kk + tap) * a.pixels + p) : __float2half_rn(1.f);
+  return s;
+}
+
+__device__ __forceinline__ Corners cornersOf(const PipeArgs& a, SampleInputs in, int tap, int p) {
   Corners c;
 #pragma unroll
   for (int q = 0; q < 4; ++q) {
@@ -104,10 +127,9 @@ __device__ __forceinline__ Corners cornersOf(const PipeArgs& a, const __half* of
   if (p >= a.pixels) return c;
   const int ho = p / a.outW, wo = p - ho * a.outW;
   const int ki = tap / a.kernelW, kj = tap - ki * a.kernelW;
-  const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
-  const float y = static_cast<float>(ho * a.strideH - a.padH + ki * a.dilationH) + __half2float(offset[ob]);
-  const float x = static_cast<float>(wo * a.strideW - a.padW + kj * a.dilationW) + __half2float(offset[ob + a.pixels]);
-  const float m = a.useMask ? __half2float(mask[((n * a.offsetGroups + og) * a.kk + tap) * a.pixels + p]) : 1.f;
+  const float y = static_cast<float>(ho * a.strideH - a.padH + ki * a.dilationH) + __low2float(in.yx);
+  const float x = static_cast<float>(wo * a.strideW - a.padW + kj * a.dilationW) + __high2float(in.yx);
+  const float m = __half2float(in.m);
   if (y <= -1.f || y >= static_cast<float>(a.height) || x <= -1.f || x >= static_cast<float>(a.width)) return c;
   const float yf = floorf(y), xf = floorf(x);
   const int yl = static_cast<int>(yf), xl = static_cast<int>(xf), yh = yl + 1, xh = xl + 1;
@@ -119,29 +141,58 @@ __device__ __forceinline__ Corners cornersOf(const PipeArgs& a, const __half* of
   return c;
 }
 
+// Stage order: channel slice outer, tap inner, so that a slice's neighbourhood (the tile's input rows x 128
+// bytes) stays in L1 across the kh*kw taps that re-read it.
+__device__ __forceinline__ void stageOf(int step, int kk, int& slice, int& tap) {
+  slice = step / kk;
+  tap = step - slice * kk;
+}
+
 // Producer warps: thread (warp pw, lane) owns 16-byte chunk (lane & 7) of pixels pw*4 + (lane >> 3) + 32*j,
-// j < BN/32: a warp load instruction reads 4 whole 128-byte corner rows.
+// j < BN/32: a warp load instruction reads 4 whole 128-byte corner rows; all BN/32 x 4 loads of a stage are in
+// flight together.
 // kSharedCorners (a stage's 64 channels share one offset group): lane q < 4*BN/32 computes the corners of the
-// warp's pixel slot q once per (tap, offset group) and the 8 lanes of each pixel get them by shuffles. Otherwise
-// (offset groups narrower than 64 channels, or straddling a stage) each lane computes the corners of its own
-// pixels and offset group, shared by the cinOG / 8 lanes of that group at most.
+// warp's pixel slot q and the 8 lanes of each pixel get them by shuffles. Otherwise (offset groups narrower than
+// 64 channels, or straddling a stage) each lane computes the corners of its own pixels and offset group, shared
+// by the cinOG / 8 lanes of that group at most.
 template <int BM, int BN, bool kSharedCorners>
 __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, const __half* __restrict__ offset,
                         const __half* __restrict__ mask, const __half* __restrict__ wr, int64_t n, int g, int coBase,
-                        int pixelBase, int steps, int slicesPerGroup, uint32_t smemA, uint32_t smemB, int tid) {
+                        int pixelBase, int steps, uint32_t smemA, uint32_t smemB, int tid) {
   constexpr int kRounds = BN / 32;
-  constexpr int kBatch = kRounds < 2 ? kRounds : 2;  // rounds whose loads are in flight together
+  constexpr int kInputs = kSharedCorners ? 1 : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
   const int lane = tid & 31, warp = tid >> 5;
   const int chunk = lane & 7, sub = lane >> 3;
   const int slot = lane & (4 * kRounds - 1);
   const int slotPixel = pixelBase + warp * 4 + (slot & 3) + 32 * (slot >> 2);
-  int key = -1;
-  Corners mine{};
+  auto pixelOf = [&](int i) { return kSharedCorners ? slotPixel : pixelBase + warp * 4 + sub + 32 * i; };
+  auto ogOf = [&](int slice) {
+    const int c = g * a.cinG + slice * kBK;
+    return kSharedCorners ? c / a.cinOG : (c + chunk * 8) / a.cinOG;
+  };
+  SampleInputs next[kInputs];
+  {
+    int slice, tap;
+    stageOf(0, a.kk, slice, tap);
+#pragma unroll
+    for (int i = 0; i < kInputs; ++i) next[i] = loadSampleInputs(a, offset, mask, n, ogOf(slice), tap, pixelOf(i));
+  }
   for (int step = 0; step < steps; ++step) {
     const int s = step % kStages;
-    if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
-    const int tap = step / slicesPerGroup, slice = step - tap * slicesPerGroup;
+    int slice, tap;
+    stageOf(step, a.kk, slice, tap);
     const int c0 = g * a.cinG + slice * kBK;  // the stage's first input channel
+    SampleInputs cur[kInputs];
+#pragma unroll
+    for (int i = 0; i < kInputs; ++i) cur[i] = next[i];
+    if (step + 1 < steps) {  // the next stage's offsets and mask, in flight during this stage
+      int nslice, ntap;
+      stageOf(step + 1, a.kk, nslice, ntap);
+#pragma unroll
+      for (int i = 0; i < kInputs; ++i)
+        next[i] = loadSampleInputs(a, offset, mask, n, ogOf(nslice), ntap, pixelOf(i));
+    }
+    if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
 
     // A: BM rows of 128 bytes from Wr, asynchronously (waited for just before the stage is handed over).
     const uint32_t stageA = smemA + s * BM * 128;
@@ -150,54 +201,44 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, con
     for (int i = tid; i < BM * 8; i += kProducerThreads)
       copyAsync16(stageA + swizzled(i >> 3, i & 7), wsrc + static_cast<int64_t>(i >> 3) * a.wrStride + (i & 7) * 8);
 
-    if (kSharedCorners) {
-      const int og = c0 / a.cinOG;
-      if (tap * a.offsetGroups + og != key) {
-        key = tap * a.offsetGroups + og;
-        mine = cornersOf(a, offset, mask, n, og, tap, slotPixel);
-      }
-    }
-    const int laneOg = (c0 + chunk * 8) / a.cinOG;
+    Corners mine{};
+    if (kSharedCorners) mine = cornersOf(a, cur[0], tap, slotPixel);
 
     // B: BN pixels x 64 channels, blended in half2 (fp32 weights rounded once to fp16).
     const uint32_t stageB = smemB + s * BN * 128;
     const __half* base = image + c0 + chunk * 8;
+    uint4 v[kRounds][4];
+    __half2 wt[kRounds][4];
 #pragma unroll
-    for (int j0 = 0; j0 < kRounds; j0 += kBatch) {
-      uint4 v[kBatch][4];
-      __half2 wt[kBatch][4];
+    for (int j = 0; j < kRounds; ++j) {
+      Corners own{};
+      if (!kSharedCorners) own = cornersOf(a, cur[j < kInputs ? j : 0], tap, pixelOf(j));
 #pragma unroll
-      for (int b = 0; b < kBatch; ++b) {
-        const int row = warp * 4 + sub + 32 * (j0 + b);
-        Corners own{};
-        if (!kSharedCorners) own = cornersOf(a, offset, mask, n, laneOg, tap, pixelBase + row);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const int src = (j0 + b) * 4 + sub;
-          const int idx = kSharedCorners ? __shfl_sync(0xffffffffu, mine.idx[q], src) : own.idx[q];
-          const float w = kSharedCorners ? __shfl_sync(0xffffffffu, mine.w[q], src) : own.w[q];
-          wt[b][q] = __float2half2_rn(w);
-          v[b][q] = idx >= 0 ? __ldg(reinterpret_cast<const uint4*>(base + static_cast<int64_t>(idx) * a.channels))
-                             : make_uint4(0, 0, 0, 0);
-        }
+      for (int q = 0; q < 4; ++q) {
+        const int src = j * 4 + sub;
+        const int idx = kSharedCorners ? __shfl_sync(0xffffffffu, mine.idx[q], src) : own.idx[q];
+        const float w = kSharedCorners ? __shfl_sync(0xffffffffu, mine.w[q], src) : own.w[q];
+        wt[j][q] = __float2half2_rn(w);
+        v[j][q] = idx >= 0 ? __ldg(reinterpret_cast<const uint4*>(base + static_cast<int64_t>(idx) * a.channels))
+                           : make_uint4(0, 0, 0, 0);
       }
+    }
 #pragma unroll
-      for (int b = 0; b < kBatch; ++b) {
-        __half2 acc[4];
+    for (int j = 0; j < kRounds; ++j) {
+      __half2 acc[4];
 #pragma unroll
-        for (int i = 0; i < 4; ++i) acc[i] = __float2half2_rn(0.f);
+      for (int i = 0; i < 4; ++i) acc[i] = __float2half2_rn(0.f);
 #pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const __half2* h = reinterpret_cast<const __half2*>(&v[b][q]);
+      for (int q = 0; q < 4; ++q) {
+        const __half2* h = reinterpret_cast<const __half2*>(&v[j][q]);
 #pragma unroll
-          for (int i = 0; i < 4; ++i) acc[i] = __hfma2(wt[b][q], h[i], acc[i]);
-        }
-        const int row = warp * 4 + sub + 32 * (j0 + b);
-        const uint4 packed = *reinterpret_cast<const uint4*>(acc);
-        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(stageB + swizzled(row, chunk)), "r"(packed.x),
-                     "r"(packed.y), "r"(packed.z), "r"(packed.w)
-                     : "memory");
+        for (int i = 0; i < 4; ++i) acc[i] = __hfma2(wt[j][q], h[i], acc[i]);
       }
+      const int row = warp * 4 + sub + 32 * j;
+      const uint4 packed = *reinterpret_cast<const uint4*>(acc);
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(stageB + swizzled(row, chunk)), "r"(packed.x),
+                   "r"(packed.y), "r"(packed.z), "r"(packed.w)
+                   : "memory");
     }
     copyAsyncWaitAll();
     barrierArrive(kFullBarrier + s, kPipeThreads);
@@ -286,12 +327,12 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
   const int g = blockIdx.y / a.coTilesPerGroup;
   const int coBase = g * a.coutG + (blockIdx.y - g * a.coTilesPerGroup) * BM;
   const int64_t n = firstImage + nl;
-  const int slicesPerGroup = a.cinG / kBK, steps = a.kk * slicesPerGroup;
+  const int steps = a.kk * (a.cinG / kBK);
   if (threadIdx.x < kConsumerThreads) {
     consume<BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, threadIdx.x);
   } else {
     const __half* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
-    produce<BM, BN, kSharedCorners>(a, image, offset, mask, wr, n, g, coBase, pixelBase, steps, slicesPerGroup, smemA, smemB,
+    produce<BM, BN, kSharedCorners>(a, image, offset, mask, wr, n, g, coBase, pixelBase, steps, smemA, smemB,
                     threadIdx.x - kConsumerThreads);
   }
 #endif
@@ -395,7 +436,7 @@ const char* launchPipelined(const DeformConvParams& p, const void* input, const 
   // 128-channel tiles halve the gathers per output; 64 where the group has fewer or 128 would leave SMs idle.
   const bool wide = l.coutG % 128 == 0;
   const int bm = wide ? 128 : 64;
-  constexpr int bn = 128;
+  constexpr int bn = TRTKIT_DCN_PIPE_BN;
   a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
   a.pixelTiles = static_cast<int>((a.pixels + bn - 1) / bn);
   if (static_cast<int64_t>(a.pixelTiles) * chunk > 0x7fffffff || p.groups * a.coTilesPerGroup > 65535)
