@@ -746,8 +746,8 @@ size_t workspaceBytes(const DeformConvParams& p, Precision precision) {
   return bytes;
 }
 
-Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested,
-                          const blas::Handle* blas, int computeMajor) {
+Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, const blas::Handle* blas,
+                          int computeMajor) {
   if (requested != Algorithm::kAuto) return requested;
   if (computeMajor >= 8 && pipelinedPathSupports(p, precision)) return Algorithm::kPipelined;
   return blas != nullptr && blas->ok() && sampledPathSupports(p) ? Algorithm::kSampledGemm : Algorithm::kFused;

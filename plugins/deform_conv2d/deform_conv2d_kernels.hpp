@@ -73,20 +73,21 @@ size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision);
 //   bytes = align256(N*H*W*(Cin/unit)*unitPad*e) + align256(groups*kh*kw*(Cin/groups)*roundUp(Cout/groups, V)*e)
 size_t fusedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 
-// What a layer declares: max(fused, sampled, pipelined) bytes of the algorithms that support p, so an engine runs with either algorithm wherever it is
-// deserialized (cuBLAS may load on one machine and not on another).
+// What a layer declares: max(fused, sampled, pipelined) bytes of the algorithms that support p, so an engine runs with
+// either algorithm wherever it is deserialized (cuBLAS may load on one machine and not on another).
 size_t workspaceBytes(const DeformConvParams& p, Precision precision);
 
 // Whether kPipelined handles these parameters on a GPU of compute capability 8.0 or newer.
 bool pipelinedPathSupports(const DeformConvParams& p, Precision precision);
 
-// Scratch bytes of kPipelined, e = 2 (fp16): align256(Cout*kh*kw*(Cin/groups)*e) + min(N*xs, max(cap, xs)) with
-// xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes. Never more than kFused's bytes.
+// Scratch bytes of kPipelined, e = 2 (fp16):
+//   align256(Cout*kh*kw*(Cin/groups)*e) + align256(Cin*e) + min(N*xs, max(cap, xs))
+// with xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes.
 size_t pipelinedWorkspaceBytes(const DeformConvParams& p);
 
 // Which algorithm kAuto picks given the handle (null: none) and the GPU's compute capability major.
-Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested,
-                          const blas::Handle* blas, int computeMajor);
+Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, const blas::Handle* blas,
+                          int computeMajor);
 
 // Runs the whole op on `stream`. mask may be null when !useMask, bias null when !hasBias. The workspace must hold
 // workspaceBytes() (or the chosen algorithm's own bytes) and be 256-byte aligned. Returns nullptr once the work is

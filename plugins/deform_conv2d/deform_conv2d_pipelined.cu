@@ -156,9 +156,10 @@ __device__ __forceinline__ void stageOf(int step, int kk, int& slice, int& tap) 
 // 64 channels, or straddling a stage) each lane computes the corners of its own pixels and offset group, shared
 // by the cinOG / 8 lanes of that group at most.
 template <int BM, int BN, bool kSharedCorners>
-__device__ void produce(const PipeArgs& a, const __half* __restrict__ image, const __half* __restrict__ offset,
-                        const __half* __restrict__ mask, const __half* __restrict__ wr, int64_t n, int g, int coBase,
-                        int pixelBase, int steps, uint32_t smemA, uint32_t smemB, int tid) {
+__device__ void produce(const PipeArgs& a, const __half* __restrict__ image, const __half* __restrict__ zeros,
+                        const __half* __restrict__ offset, const __half* __restrict__ mask,
+                        const __half* __restrict__ wr, int64_t n, int g, int coBase, int pixelBase, int steps,
+                        uint32_t smemA, uint32_t smemB, int tid) {
   constexpr int kRounds = BN / 32;
   constexpr int kInputs = kSharedCorners ? 1 : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
   const int lane = tid & 31, warp = tid >> 5;
@@ -189,8 +190,7 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, con
       int nslice, ntap;
       stageOf(step + 1, a.kk, nslice, ntap);
 #pragma unroll
-      for (int i = 0; i < kInputs; ++i)
-        next[i] = loadSampleInputs(a, offset, mask, n, ogOf(nslice), ntap, pixelOf(i));
+      for (int i = 0; i < kInputs; ++i) next[i] = loadSampleInputs(a, offset, mask, n, ogOf(nslice), ntap, pixelOf(i));
     }
     if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
 
@@ -207,6 +207,7 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, con
     // B: BN pixels x 64 channels, blended in half2 (fp32 weights rounded once to fp16).
     const uint32_t stageB = smemB + s * BN * 128;
     const __half* base = image + c0 + chunk * 8;
+    const uint4* zero = reinterpret_cast<const uint4*>(zeros + c0 + chunk * 8);
     uint4 v[kRounds][4];
     __half2 wt[kRounds][4];
 #pragma unroll
@@ -219,8 +220,10 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, con
         const int idx = kSharedCorners ? __shfl_sync(0xffffffffu, mine.idx[q], src) : own.idx[q];
         const float w = kSharedCorners ? __shfl_sync(0xffffffffu, mine.w[q], src) : own.w[q];
         wt[j][q] = __float2half2_rn(w);
-        v[j][q] = idx >= 0 ? __ldg(reinterpret_cast<const uint4*>(base + static_cast<int64_t>(idx) * a.channels))
-                           : make_uint4(0, 0, 0, 0);
+        // Corners outside the image read a row of zeros: every load is unconditional, so the compiler keeps
+        // all of them in flight (predicated loads into zeroed registers were serialised).
+        v[j][q] =
+            __ldg(idx >= 0 ? reinterpret_cast<const uint4*>(base + static_cast<int64_t>(idx) * a.channels) : zero);
       }
     }
 #pragma unroll
@@ -274,8 +277,8 @@ __device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __ha
 #pragma unroll
       for (int nt = 0; nt < NT; nt += 2) {
         uint32_t r[4];
-        loadMatrixX4(r, stageB + swizzled(wn * WN + nt * 8 + (lane & 7) + ((lane >> 4) << 3),
-                                          k16 * 2 + ((lane >> 3) & 1)));
+        loadMatrixX4(
+            r, stageB + swizzled(wn * WN + nt * 8 + (lane & 7) + ((lane >> 4) << 3), k16 * 2 + ((lane >> 3) & 1)));
         bf[nt][0] = r[0];
         bf[nt][1] = r[1];
         bf[nt + 1][0] = r[2];
@@ -318,8 +321,8 @@ __device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __ha
 template <int BM, int BN, bool kSharedCorners>
 __global__ void __launch_bounds__(kPipeThreads, 1)
     pipelinedDeformConv(const __half* __restrict__ xs, const __half* __restrict__ offset,
-                        const __half* __restrict__ mask, const __half* __restrict__ wr,
-                        const __half* __restrict__ bias, __half* __restrict__ out, PipeArgs a, int64_t firstImage) {
+                        const __half* __restrict__ mask, const __half* __restrict__ wr, const __half* __restrict__ bias,
+                        __half* __restrict__ out, const __half* __restrict__ zeros, PipeArgs a, int64_t firstImage) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   extern __shared__ __align__(128) unsigned char pipeSmem[];
   const uint32_t smemA = sharedAddress(pipeSmem), smemB = smemA + kStages * BM * 128;
@@ -332,8 +335,8 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
     consume<BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, threadIdx.x);
   } else {
     const __half* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
-    produce<BM, BN, kSharedCorners>(a, image, offset, mask, wr, n, g, coBase, pixelBase, steps, smemA, smemB,
-                    threadIdx.x - kConsumerThreads);
+    produce<BM, BN, kSharedCorners>(a, image, zeros, offset, mask, wr, n, g, coBase, pixelBase, steps, smemA, smemB,
+                                    threadIdx.x - kConsumerThreads);
   }
 #endif
 }
@@ -341,7 +344,7 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
 template <int BM, int BN, bool kSharedCorners>
 cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const __half* xs,
                        const __half* offset, const __half* mask, const __half* wr, const __half* bias, __half* out,
-                       cudaStream_t stream) {
+                       const __half* zeros, cudaStream_t stream) {
   constexpr int bytes = kPipeSmemBytes<BM, BN>;
   // Raised once per device (the attribute belongs to the function on the current device); see launchGemm in
   // deform_conv2d.cu for why the flags are atomics.
@@ -352,17 +355,19 @@ cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, in
   if (err != cudaSuccess) return err;
   const bool cached = device >= 0 && device < kMaxDevices;
   if (!cached || !raised[device].load(std::memory_order_acquire)) {
-    err = cudaFuncSetAttribute(pipelinedDeformConv<BM, BN, kSharedCorners>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    err = cudaFuncSetAttribute(pipelinedDeformConv<BM, BN, kSharedCorners>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               bytes);
     if (err != cudaSuccess) return err;
     if (cached) raised[device].store(true, std::memory_order_release);
   }
   const dim3 grid(static_cast<unsigned>(a.pixelTiles * images), static_cast<unsigned>(groups * a.coTilesPerGroup));
-  pipelinedDeformConv<BM, BN, kSharedCorners><<<grid, kPipeThreads, bytes, stream>>>(xs, offset, mask, wr, bias, out, a, firstImage);
+  pipelinedDeformConv<BM, BN, kSharedCorners>
+      <<<grid, kPipeThreads, bytes, stream>>>(xs, offset, mask, wr, bias, out, zeros, a, firstImage);
   return cudaGetLastError();
 }
 
 struct PipeLayout {
-  int64_t cinG, coutG, kk, wrStride, weightBytes, xsPerImage;
+  int64_t cinG, coutG, kk, wrStride, weightBytes, zeroBytes, xsPerImage;
 };
 
 PipeLayout pipeLayoutOf(const DeformConvParams& p) {
@@ -372,6 +377,7 @@ PipeLayout pipeLayoutOf(const DeformConvParams& p) {
   l.kk = p.kernelH * p.kernelW;
   l.wrStride = l.kk * l.cinG;  // a multiple of 64: rows stay 128-byte aligned, no bias column (epilogue adds it)
   l.weightBytes = roundUpTo(p.outChannels * l.wrStride * 2, kPipeAlign);
+  l.zeroBytes = roundUpTo(p.inChannels * 2, kPipeAlign);  // one pixel of zeros: corners outside the image
   l.xsPerImage = p.height * p.width * p.inChannels * 2;
   return l;
 }
@@ -394,19 +400,21 @@ bool pipelinedPathSupports(const DeformConvParams& p, Precision precision) {
 
 size_t pipelinedWorkspaceBytes(const DeformConvParams& p) {
   const PipeLayout l = pipeLayoutOf(p);
-  // Monotone in every dimension, as sampledWorkspaceBytes: chunk * xsPerImage <= min(N * xs, max(cap, xs)). Never
-  // more than fusedWorkspaceBytes (whose channels-last copy and weight are at least as large, each aligned).
+  // Monotone in every dimension, as sampledWorkspaceBytes: chunk * xsPerImage <= min(N * xs, max(cap, xs)).
   const int64_t chunkBytes = std::min<int64_t>(
       p.batch * l.xsPerImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), l.xsPerImage));
-  return static_cast<size_t>(l.weightBytes + chunkBytes);
+  return static_cast<size_t>(l.weightBytes + l.zeroBytes + chunkBytes);
 }
 
 const char* launchPipelined(const DeformConvParams& p, const void* input, const void* weight, const void* offset,
                             const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
   const PipeLayout l = pipeLayoutOf(p);
   const int64_t chunk = pipeChunkImages(l, p.batch);
-  auto* wr = static_cast<__half*>(workspace);  // [Wr][xs chunk]
-  auto* xs = reinterpret_cast<__half*>(static_cast<char*>(workspace) + l.weightBytes);
+  auto* wr = static_cast<__half*>(workspace);  // [Wr][zeros][xs chunk]
+  auto* zeros = reinterpret_cast<__half*>(static_cast<char*>(workspace) + l.weightBytes);
+  auto* xs = reinterpret_cast<__half*>(static_cast<char*>(workspace) + l.weightBytes + l.zeroBytes);
+  if (cudaMemsetAsync(zeros, 0, static_cast<size_t>(l.zeroBytes), stream) != cudaSuccess)
+    return cudaGetErrorString(cudaGetLastError());
   const auto* x = static_cast<const __half*>(input);
   const auto* hb = p.hasBias ? static_cast<const __half*>(bias) : nullptr;
   const auto* hm = p.useMask ? static_cast<const __half*>(mask) : nullptr;
@@ -451,10 +459,10 @@ const char* launchPipelined(const DeformConvParams& p, const void* input, const 
     auto* out = static_cast<__half*>(output);
     const bool shared = a.cinOG % kBK == 0;
     const cudaError_t err =
-        wide ? (shared ? launchPipe<128, bn, true>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, stream)
-                       : launchPipe<128, bn, false>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, stream))
-             : (shared ? launchPipe<64, bn, true>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, stream)
-                       : launchPipe<64, bn, false>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, stream));
+        wide ? (shared ? launchPipe<128, bn, true>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream)
+                       : launchPipe<128, bn, false>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream))
+             : (shared ? launchPipe<64, bn, true>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream)
+                       : launchPipe<64, bn, false>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream));
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
   return nullptr;

@@ -153,11 +153,10 @@ const char* enqueuePrepare(const DeformConvParams& p, const T* x, T* xs, int64_t
   const int64_t transposeBlocks = hwTiles * cTiles * nc;
   const int64_t relayoutBlocks = withWeight && tiledRelayout ? p.outChannels * channelTiles : 0;
   if (transposeBlocks + relayoutBlocks > 0x7fffffff) return "input too large for one re-layout launch";
-  PrepareArgs pa{static_cast<int>(p.inChannels),    static_cast<int>(hw),
-                 static_cast<int>(hwTiles),         static_cast<int>(cTiles),
-                 static_cast<int>(transposeBlocks), static_cast<int>(cinG),
-                 static_cast<int>(kk),              static_cast<int>(kgPad),
-                 static_cast<int>(channelTiles)};
+  PrepareArgs pa{
+      static_cast<int>(p.inChannels),    static_cast<int>(hw),   static_cast<int>(hwTiles), static_cast<int>(cTiles),
+      static_cast<int>(transposeBlocks), static_cast<int>(cinG), static_cast<int>(kk),      static_cast<int>(kgPad),
+      static_cast<int>(channelTiles)};
   const size_t smem =
       sizeof(T) * static_cast<size_t>(std::max<int64_t>(kTransposeTile * (kTransposeTile + 1), kRelayoutChannels * kk));
   auto prepare = hw % 2 == 0 && p.inChannels % 2 == 0 ? prepareChunk<T, true> : prepareChunk<T, false>;
