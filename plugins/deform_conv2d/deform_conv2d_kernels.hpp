@@ -81,7 +81,7 @@ size_t workspaceBytes(const DeformConvParams& p, Precision precision);
 bool pipelinedPathSupports(const DeformConvParams& p, Precision precision);
 
 // Scratch bytes of kPipelined, e = 2 (fp16):
-//   align256(Cout*kh*kw*(Cin/groups)*e) + align256(Cin*e) + min(N*xs, max(cap, xs))
+//   align256(Cout*kh*kw*(Cin/groups)*e) + align256(min(N*xs, max(cap, xs))) + Cin*e
 // with xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes.
 size_t pipelinedWorkspaceBytes(const DeformConvParams& p);
 

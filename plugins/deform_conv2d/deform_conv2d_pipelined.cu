@@ -91,14 +91,6 @@ __device__ __forceinline__ void mmaF16(float (&d)[4], const uint32_t (&a)[4], ui
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// The four corners of one (pixel, tap, offset group): pixel indices in the image (-1: outside, contributes 0)
-// and weights with the mask folded in. torchvision's rule: zero unless -1 < y < H and -1 < x < W; then each
-// corner counts only inside the image.
-struct Corners {
-  int idx[4];
-  float w[4];
-};
-
 // What one (pixel, tap, offset group) reads from offset and mask: loaded a stage ahead of its use, so that the
 // global-memory latency of these loads hides behind the current stage's gathers.
 struct SampleInputs {
@@ -106,47 +98,85 @@ struct SampleInputs {
   __half m;
 };
 
-__device__ __forceinline__ SampleInputs loadSampleInputs(const PipeArgs& a, const __half* __restrict__ offset,
-                                                         const __half* __restrict__ mask, int64_t n, int og, int tap,
-                                                         int p) {
-  SampleInputs s{__floats2half2_rn(0.f, 0.f), __float2half_rn(0.f)};
-  if (p >= a.pixels) return s;
-  const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
-  s.yx = __halves2half2(__ldg(offset + ob), __ldg(offset + ob + a.pixels));
-  s.m = a.useMask ? __ldg(mask + ((n * a.offsetGroups + og) * a.kk + tap) * a.pixels + p) : __float2half_rn(1.f);
+// A pixel of the tile as the producers use it: its top-left tap's input position (ho*stride - pad), or
+// y0 = INT_MIN / 2 past the output's edge (every tap then falls outside the image).
+struct PixelOrigin {
+  int p, y0, x0;
+};
+
+__device__ __forceinline__ PixelOrigin originOf(const PipeArgs& a, int p) {
+  if (p >= a.pixels) return {0, -(1 << 29), -(1 << 29)};
+  const int ho = p / a.outW, wo = p - ho * a.outW;
+  return {p, ho * a.strideH - a.padH, wo * a.strideW - a.padW};
+}
+
+// offsetImage / maskImage point at image n's planes; plane(og, tap) = og * kk + tap.
+__device__ __forceinline__ SampleInputs loadSampleInputs(const PipeArgs& a, const __half* __restrict__ offsetImage,
+                                                         const __half* __restrict__ maskImage, int plane,
+                                                         const PixelOrigin& o) {
+  // offset channels are (og, tap, y/x): dy at channel 2 * plane, dx at 2 * plane + 1; mask channel = plane
+  const int64_t dy = 2 * static_cast<int64_t>(plane) * a.pixels + o.p;
+  SampleInputs s;
+  s.yx = __halves2half2(__ldg(offsetImage + dy), __ldg(offsetImage + dy + a.pixels));
+  s.m = a.useMask ? __ldg(maskImage + static_cast<int64_t>(plane) * a.pixels + o.p) : __float2half_rn(1.f);
   return s;
 }
 
-__device__ __forceinline__ Corners cornersOf(const PipeArgs& a, SampleInputs in, int tap, int p) {
+// The four corners of one (pixel, tap, offset group): byte offsets of their channel rows from the image (the
+// zero row's offset where a corner is outside) and their weights with the mask folded in, as half2 pairs (the
+// blend's operand). torchvision's rule: zero unless -1 < y < H and -1 < x < W; then each corner counts only
+// inside the image.
+struct Corners {
+  uint32_t off[4];
+  uint32_t w[4];  // __half2 (w, w)
+};
+
+__device__ __forceinline__ uint32_t halfPair(float w) {
+  const __half2 h = __float2half2_rn(w);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+__device__ __forceinline__ Corners cornersOf(const PipeArgs& a, SampleInputs in, const PixelOrigin& o, int ki, int kj,
+                                             uint32_t zeroOffset) {
   Corners c;
-#pragma unroll
-  for (int q = 0; q < 4; ++q) {
-    c.idx[q] = -1;
-    c.w[q] = 0.f;
-  }
-  if (p >= a.pixels) return c;
-  const int ho = p / a.outW, wo = p - ho * a.outW;
-  const int ki = tap / a.kernelW, kj = tap - ki * a.kernelW;
-  const float y = static_cast<float>(ho * a.strideH - a.padH + ki * a.dilationH) + __low2float(in.yx);
-  const float x = static_cast<float>(wo * a.strideW - a.padW + kj * a.dilationW) + __high2float(in.yx);
+  const float y = static_cast<float>(o.y0 + ki * a.dilationH) + __low2float(in.yx);
+  const float x = static_cast<float>(o.x0 + kj * a.dilationW) + __high2float(in.yx);
   const float m = __half2float(in.m);
-  if (y <= -1.f || y >= static_cast<float>(a.height) || x <= -1.f || x >= static_cast<float>(a.width)) return c;
+  const bool inside =
+      !(y <= -1.f || y >= static_cast<float>(a.height) || x <= -1.f || x >= static_cast<float>(a.width));
   const float yf = floorf(y), xf = floorf(x);
   const int yl = static_cast<int>(yf), xl = static_cast<int>(xf), yh = yl + 1, xh = xl + 1;
   const float ly = y - yf, lx = x - xf, hy = 1.f - ly, hx = 1.f - lx;
-  if (yl >= 0 && xl >= 0) c.idx[0] = yl * a.width + xl, c.w[0] = hy * hx * m;
-  if (yl >= 0 && xh < a.width) c.idx[1] = yl * a.width + xh, c.w[1] = hy * lx * m;
-  if (yh < a.height && xl >= 0) c.idx[2] = yh * a.width + xl, c.w[2] = ly * hx * m;
-  if (yh < a.height && xh < a.width) c.idx[3] = yh * a.width + xh, c.w[3] = ly * lx * m;
+  const uint32_t rowBytes = static_cast<uint32_t>(a.channels) * 2;
+  const bool okY[2] = {inside && yl >= 0, inside && yh < a.height};
+  const bool okX[2] = {xl >= 0, xh < a.width};
+  const float wy[2] = {hy, ly}, wx[2] = {hx, lx};
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const int dy = q >> 1, dx = q & 1;
+    const bool ok = okY[dy] && okX[dx];
+    c.off[q] = ok ? static_cast<uint32_t>((yl + dy) * a.width + xl + dx) * rowBytes : zeroOffset;
+    c.w[q] = halfPair(ok ? wy[dy] * wx[dx] * m : 0.f);
+  }
   return c;
 }
 
 // Stage order: channel slice outer, tap inner, so that a slice's neighbourhood (the tile's input rows x 128
-// bytes) stays in L1 across the kh*kw taps that re-read it.
-__device__ __forceinline__ void stageOf(int step, int kk, int& slice, int& tap) {
-  slice = step / kk;
-  tap = step - slice * kk;
-}
+// bytes) stays in L1 across the kh*kw taps that re-read it. Advanced incrementally (no divisions per stage).
+struct StageCursor {
+  int slice = 0, tap = 0, ki = 0, kj = 0;
+  __device__ __forceinline__ void advance(const PipeArgs& a) {
+    ++tap;
+    if (++kj == a.kernelW) {
+      kj = 0;
+      if (++ki * a.kernelW == a.kk) {
+        ki = 0;
+        tap = 0;
+        ++slice;
+      }
+    }
+  }
+};
 
 // Producer warps: thread (warp pw, lane) owns 16-byte chunk (lane & 7) of pixels pw*4 + (lane >> 3) + 32*j,
 // j < BN/32: a warp load instruction reads 4 whole 128-byte corner rows; all BN/32 x 4 loads of a stage are in
@@ -156,95 +186,95 @@ __device__ __forceinline__ void stageOf(int step, int kk, int& slice, int& tap) 
 // 64 channels, or straddling a stage) each lane computes the corners of its own pixels and offset group, shared
 // by the cinOG / 8 lanes of that group at most.
 template <int BM, int BN, bool kSharedCorners>
-__device__ void produce(const PipeArgs& a, const __half* __restrict__ image, const __half* __restrict__ zeros,
-                        const __half* __restrict__ offset, const __half* __restrict__ mask,
-                        const __half* __restrict__ wr, int64_t n, int g, int coBase, int pixelBase, int steps,
-                        uint32_t smemA, uint32_t smemB, int tid) {
+__device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uint32_t zeroOffset,
+                        const __half* __restrict__ offsetImage, const __half* __restrict__ maskImage,
+                        const __half* __restrict__ wr, int g, int coBase, int pixelBase, int steps, uint32_t smemA,
+                        uint32_t smemB, int tid) {
   constexpr int kRounds = BN / 32;
   constexpr int kInputs = kSharedCorners ? 1 : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
+  constexpr int kCopies = BM * 8 / kProducerThreads;     // 16-byte pieces of the A stage per thread
   const int lane = tid & 31, warp = tid >> 5;
   const int chunk = lane & 7, sub = lane >> 3;
   const int slot = lane & (4 * kRounds - 1);
-  const int slotPixel = pixelBase + warp * 4 + (slot & 3) + 32 * (slot >> 2);
-  auto pixelOf = [&](int i) { return kSharedCorners ? slotPixel : pixelBase + warp * 4 + sub + 32 * i; };
-  auto ogOf = [&](int slice) {
-    const int c = g * a.cinG + slice * kBK;
-    return kSharedCorners ? c / a.cinOG : (c + chunk * 8) / a.cinOG;
+  PixelOrigin origin[kInputs];
+#pragma unroll
+  for (int i = 0; i < kInputs; ++i)
+    origin[i] = originOf(
+        a, kSharedCorners ? pixelBase + warp * 4 + (slot & 3) + 32 * (slot >> 2) : pixelBase + warp * 4 + sub + 32 * i);
+  auto planeOf = [&](const StageCursor& c) {
+    const int ch = g * a.cinG + c.slice * kBK + (kSharedCorners ? 0 : chunk * 8);
+    return (ch / a.cinOG) * a.kk + c.tap;
   };
+  // Per-thread constants of the A copy (row tid/8 + 32r, chunk tid%8) and of the B stores (row warp*4+sub+32j).
+  const int aRow = tid >> 3, aChunk = tid & 7;
+  const uint32_t aDst = static_cast<uint32_t>(aRow * 128 + ((aChunk ^ (aRow & 7)) << 4));
+  const __half* aSrc = wr + static_cast<int64_t>(coBase + aRow) * a.wrStride + aChunk * 8;
+  const int bRow = warp * 4 + sub;
+  const uint32_t bDst = static_cast<uint32_t>(bRow * 128 + ((chunk ^ (bRow & 7)) << 4));
+
+  StageCursor cur, nxt;
   SampleInputs next[kInputs];
-  {
-    int slice, tap;
-    stageOf(0, a.kk, slice, tap);
 #pragma unroll
-    for (int i = 0; i < kInputs; ++i) next[i] = loadSampleInputs(a, offset, mask, n, ogOf(slice), tap, pixelOf(i));
-  }
+  for (int i = 0; i < kInputs; ++i) next[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(cur), origin[i]);
+  int s = 0;
   for (int step = 0; step < steps; ++step) {
-    const int s = step % kStages;
-    int slice, tap;
-    stageOf(step, a.kk, slice, tap);
-    const int c0 = g * a.cinG + slice * kBK;  // the stage's first input channel
-    SampleInputs cur[kInputs];
+    SampleInputs in[kInputs];
 #pragma unroll
-    for (int i = 0; i < kInputs; ++i) cur[i] = next[i];
+    for (int i = 0; i < kInputs; ++i) in[i] = next[i];
+    nxt = cur;
+    nxt.advance(a);
     if (step + 1 < steps) {  // the next stage's offsets and mask, in flight during this stage
-      int nslice, ntap;
-      stageOf(step + 1, a.kk, nslice, ntap);
 #pragma unroll
-      for (int i = 0; i < kInputs; ++i) next[i] = loadSampleInputs(a, offset, mask, n, ogOf(nslice), ntap, pixelOf(i));
+      for (int i = 0; i < kInputs; ++i) next[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt), origin[i]);
     }
     if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
 
     // A: BM rows of 128 bytes from Wr, asynchronously (waited for just before the stage is handed over).
     const uint32_t stageA = smemA + s * BM * 128;
-    const __half* wsrc = wr + static_cast<int64_t>(coBase) * a.wrStride + tap * a.cinG + slice * kBK;
+    const __half* src = aSrc + cur.tap * a.cinG + cur.slice * kBK;
 #pragma unroll
-    for (int i = tid; i < BM * 8; i += kProducerThreads)
-      copyAsync16(stageA + swizzled(i >> 3, i & 7), wsrc + static_cast<int64_t>(i >> 3) * a.wrStride + (i & 7) * 8);
-
-    Corners mine{};
-    if (kSharedCorners) mine = cornersOf(a, cur[0], tap, slotPixel);
+    for (int r = 0; r < kCopies; ++r)
+      copyAsync16(stageA + aDst + r * (kProducerThreads / 8) * 128,
+                  src + static_cast<int64_t>(r) * (kProducerThreads / 8) * a.wrStride);
 
     // B: BN pixels x 64 channels, blended in half2 (fp32 weights rounded once to fp16).
-    const uint32_t stageB = smemB + s * BN * 128;
-    const __half* base = image + c0 + chunk * 8;
-    const uint4* zero = reinterpret_cast<const uint4*>(zeros + c0 + chunk * 8);
+    const char* base = reinterpret_cast<const char*>(image + g * a.cinG + cur.slice * kBK + chunk * 8);
+    Corners mine;
+    if (kSharedCorners) mine = cornersOf(a, in[0], origin[0], cur.ki, cur.kj, zeroOffset);
     uint4 v[kRounds][4];
-    __half2 wt[kRounds][4];
+    uint32_t wt[kRounds][4];
 #pragma unroll
     for (int j = 0; j < kRounds; ++j) {
-      Corners own{};
-      if (!kSharedCorners) own = cornersOf(a, cur[j < kInputs ? j : 0], tap, pixelOf(j));
+      Corners own;
+      if (!kSharedCorners)
+        own = cornersOf(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], cur.ki, cur.kj, zeroOffset);
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        const int src = j * 4 + sub;
-        const int idx = kSharedCorners ? __shfl_sync(0xffffffffu, mine.idx[q], src) : own.idx[q];
-        const float w = kSharedCorners ? __shfl_sync(0xffffffffu, mine.w[q], src) : own.w[q];
-        wt[j][q] = __float2half2_rn(w);
-        // Corners outside the image read a row of zeros: every load is unconditional, so the compiler keeps
-        // all of them in flight (predicated loads into zeroed registers were serialised).
-        v[j][q] =
-            __ldg(idx >= 0 ? reinterpret_cast<const uint4*>(base + static_cast<int64_t>(idx) * a.channels) : zero);
+        const int from = j * 4 + sub;
+        const uint32_t off = kSharedCorners ? __shfl_sync(0xffffffffu, mine.off[q], from) : own.off[q];
+        wt[j][q] = kSharedCorners ? __shfl_sync(0xffffffffu, mine.w[q], from) : own.w[q];
+        v[j][q] = __ldg(reinterpret_cast<const uint4*>(base + off));  // unconditional: all in flight together
       }
     }
 #pragma unroll
     for (int j = 0; j < kRounds; ++j) {
       __half2 acc[4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) acc[i] = __float2half2_rn(0.f);
-#pragma unroll
       for (int q = 0; q < 4; ++q) {
+        const __half2 w = *reinterpret_cast<const __half2*>(&wt[j][q]);
         const __half2* h = reinterpret_cast<const __half2*>(&v[j][q]);
 #pragma unroll
-        for (int i = 0; i < 4; ++i) acc[i] = __hfma2(wt[j][q], h[i], acc[i]);
+        for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? __hmul2(w, h[i]) : __hfma2(w, h[i], acc[i]);
       }
-      const int row = warp * 4 + sub + 32 * j;
       const uint4 packed = *reinterpret_cast<const uint4*>(acc);
-      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(stageB + swizzled(row, chunk)), "r"(packed.x),
-                   "r"(packed.y), "r"(packed.z), "r"(packed.w)
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemB + s * BN * 128 + bDst + j * 32 * 128),
+                   "r"(packed.x), "r"(packed.y), "r"(packed.z), "r"(packed.w)
                    : "memory");
     }
     copyAsyncWaitAll();
     barrierArrive(kFullBarrier + s, kPipeThreads);
+    cur = nxt;
+    s = s + 1 == kStages ? 0 : s + 1;
   }
 }
 
@@ -335,8 +365,12 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
     consume<BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, threadIdx.x);
   } else {
     const __half* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
-    produce<BM, BN, kSharedCorners>(a, image, zeros, offset, mask, wr, n, g, coBase, pixelBase, steps, smemA, smemB,
-                                    threadIdx.x - kConsumerThreads);
+    // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
+    const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * 2);
+    const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
+    produce<BM, BN, kSharedCorners>(a, image, zeroOffset, offset + n * 2 * planes,
+                                    a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps, smemA,
+                                    smemB, threadIdx.x - kConsumerThreads);
   }
 #endif
 }
@@ -377,7 +411,7 @@ PipeLayout pipeLayoutOf(const DeformConvParams& p) {
   l.kk = p.kernelH * p.kernelW;
   l.wrStride = l.kk * l.cinG;  // a multiple of 64: rows stay 128-byte aligned, no bias column (epilogue adds it)
   l.weightBytes = roundUpTo(p.outChannels * l.wrStride * 2, kPipeAlign);
-  l.zeroBytes = roundUpTo(p.inChannels * 2, kPipeAlign);  // one pixel of zeros: corners outside the image
+  l.zeroBytes = p.inChannels * 2;  // one pixel of zeros after the chunk: corners outside the image read it
   l.xsPerImage = p.height * p.width * p.inChannels * 2;
   return l;
 }
@@ -403,16 +437,18 @@ size_t pipelinedWorkspaceBytes(const DeformConvParams& p) {
   // Monotone in every dimension, as sampledWorkspaceBytes: chunk * xsPerImage <= min(N * xs, max(cap, xs)).
   const int64_t chunkBytes = std::min<int64_t>(
       p.batch * l.xsPerImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), l.xsPerImage));
-  return static_cast<size_t>(l.weightBytes + l.zeroBytes + chunkBytes);
+  return static_cast<size_t>(l.weightBytes + roundUpTo(chunkBytes, kPipeAlign) + l.zeroBytes);
 }
 
 const char* launchPipelined(const DeformConvParams& p, const void* input, const void* weight, const void* offset,
                             const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
   const PipeLayout l = pipeLayoutOf(p);
   const int64_t chunk = pipeChunkImages(l, p.batch);
-  auto* wr = static_cast<__half*>(workspace);  // [Wr][zeros][xs chunk]
-  auto* zeros = reinterpret_cast<__half*>(static_cast<char*>(workspace) + l.weightBytes);
-  auto* xs = reinterpret_cast<__half*>(static_cast<char*>(workspace) + l.weightBytes + l.zeroBytes);
+  // [Wr][xs chunk][zeros]: the chunk is under 2^32 bytes (256 MiB, or one image of < 2^31 / 9 elements by
+  // checkParams), so every corner's byte offset from its image, the zero row's included, fits 32 bits.
+  auto* wr = static_cast<__half*>(workspace);
+  auto* xs = reinterpret_cast<__half*>(static_cast<char*>(workspace) + l.weightBytes);
+  auto* zeros = reinterpret_cast<__half*>(reinterpret_cast<char*>(xs) + roundUpTo(chunk * l.xsPerImage, kPipeAlign));
   if (cudaMemsetAsync(zeros, 0, static_cast<size_t>(l.zeroBytes), stream) != cudaSuccess)
     return cudaGetErrorString(cudaGetLastError());
   const auto* x = static_cast<const __half*>(input);
