@@ -34,11 +34,7 @@ constexpr int kBK = 64;  // K per stage: one tap x 64 channels = one 128-byte ro
 #ifndef TRTKIT_DCN_PIPE_BN
 #define TRTKIT_DCN_PIPE_BN 128  // benchmark switch: output pixels per tile (64 or 128)
 #endif
-#ifndef TRTKIT_DCN_PIPE_PREFETCH
-#define TRTKIT_DCN_PIPE_PREFETCH 1  // benchmark switch: prefetch the next stage's corner rows into L1
-#endif
 constexpr int kStages = TRTKIT_DCN_PIPE_STAGES;
-constexpr bool kPrefetch = TRTKIT_DCN_PIPE_PREFETCH != 0;
 constexpr int kConsumerWarps = 8, kProducerWarps = 8;
 constexpr int kConsumerThreads = 32 * kConsumerWarps, kProducerThreads = 32 * kProducerWarps;
 constexpr int kPipeThreads = kConsumerThreads + kProducerThreads;
@@ -216,8 +212,8 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
   const int bRow = warp * 4 + sub;
   const uint32_t bDst = static_cast<uint32_t>(bRow * 128 + ((chunk ^ (bRow & 7)) << 4));
 
-  // Offsets and mask are loaded two stages ahead; with kSharedCorners the corners of the next stage are computed
-  // one stage ahead and their rows prefetched into L1, so the gathers of a stage mostly hit L1.
+  // Offsets and mask are loaded two stages ahead. (Prefetching the next stage's corner rows into L1 as well was
+  // measured 10-15 % slower: bench/results/deform_conv2d_notes.md.)
   StageCursor cur, nxt, nxt2;
   nxt.advance(a);
   SampleInputs next[kInputs], next2[kInputs];
@@ -227,7 +223,6 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
     next2[i] = steps > 1 ? loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt), origin[i]) : next[i];
   }
   Corners mine;
-  if (kSharedCorners) mine = cornersOf(a, next[0], origin[0], cur.ki, cur.kj, zeroOffset);
   int s = 0;
   for (int step = 0; step < steps; ++step) {
     SampleInputs in[kInputs];
@@ -243,15 +238,6 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
       for (int i = 0; i < kInputs; ++i)
         next2[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt2), origin[i]);
     }
-    Corners ahead;
-    if (kSharedCorners && kPrefetch && step + 1 < steps) {
-      ahead = cornersOf(a, next[0], origin[0], nxt.ki, nxt.kj, zeroOffset);
-      if (lane < 4 * kRounds) {
-        const char* rows = reinterpret_cast<const char*>(image + g * a.cinG + nxt.slice * kBK);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) asm volatile("prefetch.global.L1 [%0];" ::"l"(rows + ahead.off[q]));
-      }
-    }
     if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
 
     // A: BM rows of 128 bytes from Wr, asynchronously (waited for just before the stage is handed over).
@@ -264,7 +250,7 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
 
     // B: BN pixels x 64 channels, blended in half2 (fp32 weights rounded once to fp16).
     const char* base = reinterpret_cast<const char*>(image + g * a.cinG + cur.slice * kBK + chunk * 8);
-    if (kSharedCorners && !kPrefetch) mine = cornersOf(a, in[0], origin[0], cur.ki, cur.kj, zeroOffset);
+    if (kSharedCorners) mine = cornersOf(a, in[0], origin[0], cur.ki, cur.kj, zeroOffset);
     uint4 v[kRounds][4];
     uint32_t wt[kRounds][4];
 #pragma unroll
@@ -297,7 +283,6 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
     }
     copyAsyncWaitAll();
     barrierArrive(kFullBarrier + s, kPipeThreads);
-    if (kSharedCorners && kPrefetch) mine = ahead;
     cur = nxt;
     nxt = nxt2;
     s = s + 1 == kStages ? 0 : s + 1;
