@@ -746,10 +746,15 @@ size_t workspaceBytes(const DeformConvParams& p, Precision precision) {
   return bytes;
 }
 
+bool pipelinedRunsOn(const DeformConvParams& p, Precision precision, const DeviceLimits& device) {
+  return device.computeMajor >= 8 && pipelinedPathSupports(p, precision) &&
+         pipelinedSharedBytes(p) <= device.maxSharedBytesPerBlock;
+}
+
 Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, const blas::Handle* blas,
-                          int computeMajor) {
+                          const DeviceLimits& device) {
   if (requested != Algorithm::kAuto) return requested;
-  if (computeMajor >= 8 && pipelinedPathSupports(p, precision)) return Algorithm::kPipelined;
+  if (pipelinedRunsOn(p, precision, device)) return Algorithm::kPipelined;
   return blas != nullptr && blas->ok() && sampledPathSupports(p) ? Algorithm::kSampledGemm : Algorithm::kFused;
 }
 
@@ -761,18 +766,21 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   if (d.totalPix == 0) return nullptr;  // empty batch: nothing to write (its tensors may be null)
   if (p.useMask && mask == nullptr) return "use_mask is set but no mask was given";
   if (p.hasBias && bias == nullptr) return "no bias was given";
-  int device = 0, major = 0;
+  int device = 0, major = 0, smem = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess)
     return "cannot query the current CUDA device";
+  const DeviceLimits limits{major, static_cast<size_t>(smem)};
   // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).
   if (precision == Precision::kFloat32TF32 && major < 8) precision = Precision::kFloat32Strict;
-  algorithm = chooseAlgorithm(p, precision, algorithm, blas, major);
+  algorithm = chooseAlgorithm(p, precision, algorithm, blas, limits);
   if (algorithm == Algorithm::kPipelined) {
     if (!pipelinedPathSupports(p, precision))
       return "the pipelined algorithm needs fp16, channels and output channels per group in multiples of 64 and "
              "channels per offset group in multiples of 8";
-    if (major < 8) return "the pipelined algorithm needs a GPU of compute capability 8.0 or newer";
+    if (!pipelinedRunsOn(p, precision, limits))
+      return "the pipelined algorithm needs compute capability 8.0+ and up to 128 KB of shared memory per block";
     return launchPipelined(p, input, weight, offset, mask, bias, output, workspace, stream);
   }
   if (algorithm == Algorithm::kSampledGemm) {

@@ -85,9 +85,22 @@ bool pipelinedPathSupports(const DeformConvParams& p, Precision precision);
 // with xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes.
 size_t pipelinedWorkspaceBytes(const DeformConvParams& p);
 
-// Which algorithm kAuto picks given the handle (null: none) and the GPU's compute capability major.
+// Shared memory one CTA of kPipelined needs (up to 128 KB: sm_80, sm_87, sm_90 and newer have it; sm_86/89
+// do not, and get another algorithm).
+size_t pipelinedSharedBytes(const DeformConvParams& p);
+
+// What kAuto needs to know of the GPU.
+struct DeviceLimits {
+  int computeMajor = 0;
+  size_t maxSharedBytesPerBlock = 0;  // opt-in maximum
+};
+
+// Whether kPipelined supports p and fits the GPU.
+bool pipelinedRunsOn(const DeformConvParams& p, Precision precision, const DeviceLimits& device);
+
+// Which algorithm kAuto picks given the handle (null: none) and the GPU.
 Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, const blas::Handle* blas,
-                          int computeMajor);
+                          const DeviceLimits& device);
 
 // Runs the whole op on `stream`. mask may be null when !useMask, bias null when !hasBias. The workspace must hold
 // workspaceBytes() (or the chosen algorithm's own bytes) and be 256-byte aligned. Returns nullptr once the work is

@@ -53,6 +53,7 @@ struct PipeArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
   int kernelW, kk, strideH, strideW, padH, padW, dilationH, dilationW;
   int offsetGroups, cinOG, cinG, coutG, outChannels, coTilesPerGroup, pixelTiles, wrStride;
+  int ogPerSlice;  // offset groups in a 64-channel stage where they divide it (corner tables), else 1
   int useMask;
 };
 
@@ -181,30 +182,48 @@ struct StageCursor {
 // Producer warps: thread (warp pw, lane) owns 16-byte chunk (lane & 7) of pixels pw*4 + (lane >> 3) + 32*j,
 // j < BN/32: a warp load instruction reads 4 whole 128-byte corner rows; all BN/32 x 4 loads of a stage are in
 // flight together.
-// kSharedCorners (a stage's 64 channels share one offset group): lane q < 4*BN/32 computes the corners of the
-// warp's pixel slot q and the 8 lanes of each pixel get them by shuffles. Otherwise (offset groups narrower than
-// 64 channels, or straddling a stage) each lane computes the corners of its own pixels and offset group, shared
-// by the cinOG / 8 lanes of that group at most.
-template <int BM, int BN, bool kSharedCorners>
+// Corners: with kEntriesPerLane > 0 (offset groups of 8, 16 or 32 channels, or multiples of 64), a warp's
+// (pixel, offset group) pairs of a stage - 4 * BN/32 pixels x ogPerSlice groups - are computed once each, spread
+// over the lanes (kEntriesPerLane per lane), and exchanged through a per-warp shared-memory table: two 16-byte
+// reads per pixel and lane. With kEntriesPerLane == 0 (other offset-group widths) each lane computes the corners
+// of its own pixels and offset group.
+template <int BM, int BN, int kEntriesPerLane>
 __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uint32_t zeroOffset,
                         const __half* __restrict__ offsetImage, const __half* __restrict__ maskImage,
                         const __half* __restrict__ wr, int g, int coBase, int pixelBase, int steps, uint32_t smemA,
-                        uint32_t smemB, int tid) {
-  constexpr int kRounds = BN / 32;
-  constexpr int kInputs = kSharedCorners ? 1 : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
-  constexpr int kCopies = BM * 8 / kProducerThreads;     // 16-byte pieces of the A stage per thread
+                        uint32_t smemB, uint32_t smemEntries, int tid) {
+  constexpr int kRounds = BN / 32, kSlots = 4 * kRounds;  // a warp's pixels
+  constexpr bool kTable = kEntriesPerLane > 0;
+  constexpr int kInputs = kTable ? kEntriesPerLane : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
+  constexpr int kCopies = BM * 8 / kProducerThreads;           // 16-byte pieces of the A stage per thread
   const int lane = tid & 31, warp = tid >> 5;
   const int chunk = lane & 7, sub = lane >> 3;
-  const int slot = lane & (4 * kRounds - 1);
+  const int entries = kSlots * a.ogPerSlice;
+  // Which (pixel, og of the slice) input i of this lane is: table entry e = og * kSlots + slot, or (lane path) the
+  // lane's own pixel of round i and its chunk's offset group.
+  int entry[kInputs], ogInSlice[kInputs];
   PixelOrigin origin[kInputs];
 #pragma unroll
-  for (int i = 0; i < kInputs; ++i)
-    origin[i] = originOf(
-        a, kSharedCorners ? pixelBase + warp * 4 + (slot & 3) + 32 * (slot >> 2) : pixelBase + warp * 4 + sub + 32 * i);
-  auto planeOf = [&](const StageCursor& c) {
-    const int ch = g * a.cinG + c.slice * kBK + (kSharedCorners ? 0 : chunk * 8);
-    return (ch / a.cinOG) * a.kk + c.tap;
+  for (int i = 0; i < kInputs; ++i) {
+    if (kTable) {
+      entry[i] = (lane + 32 * i) % entries;  // lanes past the table's end duplicate an entry (same values)
+      const int slot = entry[i] % kSlots;
+      ogInSlice[i] = entry[i] / kSlots;
+      origin[i] = originOf(a, pixelBase + warp * 4 + (slot & 3) + 32 * (slot >> 2));
+    } else {
+      entry[i] = 0;
+      ogInSlice[i] = 0;
+      origin[i] = originOf(a, pixelBase + warp * 4 + sub + 32 * i);
+    }
+  }
+  auto planeOf = [&](const StageCursor& c, int i) {
+    const int first = g * a.cinG + c.slice * kBK;
+    const int og = kTable ? first / a.cinOG + ogInSlice[i] : (first + chunk * 8) / a.cinOG;
+    return og * a.kk + c.tap;
   };
+  // The table entry this lane reads for round j: its chunk's offset group within the slice, pixel slot 4j + sub.
+  const uint32_t readEntry = smemEntries + warp * entries * 32 +
+                             static_cast<uint32_t>(((chunk * 8) / (kBK / a.ogPerSlice)) * kSlots + sub) * 32;
   // Per-thread constants of the A copy (row tid/8 + 32r, chunk tid%8) and of the B stores (row warp*4+sub+32j).
   const int aRow = tid >> 3, aChunk = tid & 7;
   const uint32_t aDst = static_cast<uint32_t>(aRow * 128 + ((aChunk ^ (aRow & 7)) << 4));
@@ -219,10 +238,9 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
   SampleInputs next[kInputs], next2[kInputs];
 #pragma unroll
   for (int i = 0; i < kInputs; ++i) {
-    next[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(cur), origin[i]);
-    next2[i] = steps > 1 ? loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt), origin[i]) : next[i];
+    next[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(cur, i), origin[i]);
+    next2[i] = steps > 1 ? loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt, i), origin[i]) : next[i];
   }
-  Corners mine;
   int s = 0;
   for (int step = 0; step < steps; ++step) {
     SampleInputs in[kInputs];
@@ -236,7 +254,22 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
     if (step + 2 < steps) {  // the offsets and mask of the stage after next, in flight during two stages
 #pragma unroll
       for (int i = 0; i < kInputs; ++i)
-        next2[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt2), origin[i]);
+        next2[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt2, i), origin[i]);
+    }
+    if (kTable) {  // this stage's corner table (after every lane has read the previous one)
+      __syncwarp();
+#pragma unroll
+      for (int i = 0; i < kInputs; ++i) {
+        const Corners c = cornersOf(a, in[i], origin[i], cur.ki, cur.kj, zeroOffset);
+        const uint32_t at = smemEntries + (warp * entries + entry[i]) * 32;
+        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at), "r"(c.off[0]), "r"(c.off[1]), "r"(c.off[2]),
+                     "r"(c.off[3])
+                     : "memory");
+        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at + 16), "r"(c.w[0]), "r"(c.w[1]), "r"(c.w[2]),
+                     "r"(c.w[3])
+                     : "memory");
+      }
+      __syncwarp();
     }
     if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
 
@@ -250,20 +283,28 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
 
     // B: BN pixels x 64 channels, blended in half2 (fp32 weights rounded once to fp16).
     const char* base = reinterpret_cast<const char*>(image + g * a.cinG + cur.slice * kBK + chunk * 8);
-    if (kSharedCorners) mine = cornersOf(a, in[0], origin[0], cur.ki, cur.kj, zeroOffset);
     uint4 v[kRounds][4];
     uint32_t wt[kRounds][4];
 #pragma unroll
     for (int j = 0; j < kRounds; ++j) {
-      Corners own;
-      if (!kSharedCorners)
-        own = cornersOf(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], cur.ki, cur.kj, zeroOffset);
+      Corners c;
+      if (kTable) {
+        const uint32_t at = readEntry + j * 4 * 32;
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(c.off[0]), "=r"(c.off[1]), "=r"(c.off[2]), "=r"(c.off[3])
+                     : "r"(at)
+                     : "memory");
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(c.w[0]), "=r"(c.w[1]), "=r"(c.w[2]), "=r"(c.w[3])
+                     : "r"(at + 16)
+                     : "memory");
+      } else {
+        c = cornersOf(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], cur.ki, cur.kj, zeroOffset);
+      }
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        const int from = j * 4 + sub;
-        const uint32_t off = kSharedCorners ? __shfl_sync(0xffffffffu, mine.off[q], from) : own.off[q];
-        wt[j][q] = kSharedCorners ? __shfl_sync(0xffffffffu, mine.w[q], from) : own.w[q];
-        v[j][q] = __ldg(reinterpret_cast<const uint4*>(base + off));  // unconditional: all in flight together
+        wt[j][q] = c.w[q];
+        v[j][q] = __ldg(reinterpret_cast<const uint4*>(base + c.off[q]));  // unconditional: all in flight together
       }
     }
 #pragma unroll
@@ -359,7 +400,7 @@ __device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __ha
 #endif  // __CUDA_ARCH__ >= 800
 
 // grid.x: pixel tiles x images of the chunk, grid.y: groups x output-channel tiles per group.
-template <int BM, int BN, bool kSharedCorners>
+template <int BM, int BN, int kEntriesPerLane>
 __global__ void __launch_bounds__(kPipeThreads, 1)
     pipelinedDeformConv(const __half* __restrict__ xs, const __half* __restrict__ offset,
                         const __half* __restrict__ mask, const __half* __restrict__ wr, const __half* __restrict__ bias,
@@ -379,18 +420,25 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
     // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
     const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * 2);
     const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
-    produce<BM, BN, kSharedCorners>(a, image, zeroOffset, offset + n * 2 * planes,
-                                    a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps, smemA,
-                                    smemB, threadIdx.x - kConsumerThreads);
+    produce<BM, BN, kEntriesPerLane>(a, image, zeroOffset, offset + n * 2 * planes,
+                                     a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps, smemA,
+                                     smemB, smemB + kStages * BN * 128, threadIdx.x - kConsumerThreads);
   }
 #endif
 }
 
-template <int BM, int BN, bool kSharedCorners>
+// Shared memory of one CTA: the A and B rings, then the producers' corner tables (kEntriesPerLane > 0).
+template <int BM, int BN>
+int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
+  return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0);
+}
+
+template <int BM, int BN, int kEntriesPerLane>
 cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const __half* xs,
                        const __half* offset, const __half* mask, const __half* wr, const __half* bias, __half* out,
                        const __half* zeros, cudaStream_t stream) {
-  constexpr int bytes = kPipeSmemBytes<BM, BN>;
+  const int bytes = pipeSharedBytes<BM, BN>(kEntriesPerLane, a.ogPerSlice);
+  const int most = pipeSharedBytes<BM, BN>(kEntriesPerLane, 8);
   // Raised once per device (the attribute belongs to the function on the current device); see launchGemm in
   // deform_conv2d.cu for why the flags are atomics.
   constexpr int kMaxDevices = 64;
@@ -400,15 +448,35 @@ cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, in
   if (err != cudaSuccess) return err;
   const bool cached = device >= 0 && device < kMaxDevices;
   if (!cached || !raised[device].load(std::memory_order_acquire)) {
-    err = cudaFuncSetAttribute(pipelinedDeformConv<BM, BN, kSharedCorners>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               bytes);
+    err = cudaFuncSetAttribute(pipelinedDeformConv<BM, BN, kEntriesPerLane>,
+                               cudaFuncAttributeMaxDynamicSharedMemorySize, most);
     if (err != cudaSuccess) return err;
     if (cached) raised[device].store(true, std::memory_order_release);
   }
   const dim3 grid(static_cast<unsigned>(a.pixelTiles * images), static_cast<unsigned>(groups * a.coTilesPerGroup));
-  pipelinedDeformConv<BM, BN, kSharedCorners>
+  pipelinedDeformConv<BM, BN, kEntriesPerLane>
       <<<grid, kPipeThreads, bytes, stream>>>(xs, offset, mask, wr, bias, out, zeros, a, firstImage);
   return cudaGetLastError();
+}
+
+// Corner tables where offset groups divide a stage or are multiples of it: entries per lane = ceil(pixels x groups
+// per stage / 32); other widths compute corners per lane.
+int entriesPerLane(const PipeArgs& a, int bn) {
+  if (a.cinOG % kBK != 0 && kBK % a.cinOG != 0) return 0;
+  return (bn / 8 * a.ogPerSlice + 31) / 32;
+}
+
+template <int BM, int BN>
+cudaError_t launchPipeFor(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const __half* xs,
+                          const __half* offset, const __half* mask, const __half* wr, const __half* bias, __half* out,
+                          const __half* zeros, cudaStream_t stream) {
+  switch (entriesPerLane(a, BN)) {
+    case 0: return launchPipe<BM, BN, 0>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+    case 1: return launchPipe<BM, BN, 1>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+    case 2: return launchPipe<BM, BN, 2>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+    default:
+      return launchPipe<BM, BN, 4>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+  }
 }
 
 struct PipeLayout {
@@ -451,6 +519,19 @@ size_t pipelinedWorkspaceBytes(const DeformConvParams& p) {
   return static_cast<size_t>(l.weightBytes + roundUpTo(chunkBytes, kPipeAlign) + l.zeroBytes);
 }
 
+size_t pipelinedSharedBytes(const DeformConvParams& p) {
+  const int cinOG = static_cast<int>(p.inChannels / p.offsetGroups);
+  const int ogPerSlice = cinOG % kBK == 0 || kBK % cinOG != 0 ? 1 : kBK / cinOG;
+  const bool wide = (p.outChannels / p.groups) % 128 == 0;
+  PipeArgs a{};
+  a.cinOG = cinOG;
+  a.ogPerSlice = ogPerSlice;
+  constexpr int bn = TRTKIT_DCN_PIPE_BN;
+  const int entries = entriesPerLane(a, bn);
+  return static_cast<size_t>(wide ? pipeSharedBytes<128, bn>(entries, ogPerSlice)
+                                  : pipeSharedBytes<64, bn>(entries, ogPerSlice));
+}
+
 const char* launchPipelined(const DeformConvParams& p, const void* input, const void* weight, const void* offset,
                             const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
   const PipeLayout l = pipeLayoutOf(p);
@@ -488,6 +569,7 @@ const char* launchPipelined(const DeformConvParams& p, const void* input, const 
   a.outChannels = static_cast<int>(p.outChannels);
   a.wrStride = static_cast<int>(l.wrStride);
   a.useMask = p.useMask ? 1 : 0;
+  a.ogPerSlice = a.cinOG % kBK == 0 || kBK % a.cinOG != 0 ? 1 : kBK / a.cinOG;
   // 128-channel tiles halve the gathers per output; 64 where the group has fewer or 128 would leave SMs idle.
   const bool wide = l.coutG % 128 == 0;
   const int bm = wide ? 128 : 64;
@@ -504,12 +586,8 @@ const char* launchPipelined(const DeformConvParams& p, const void* input, const 
       return why;
     const auto* off = static_cast<const __half*>(offset);
     auto* out = static_cast<__half*>(output);
-    const bool shared = a.cinOG % kBK == 0;
-    const cudaError_t err =
-        wide ? (shared ? launchPipe<128, bn, true>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream)
-                       : launchPipe<128, bn, false>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream))
-             : (shared ? launchPipe<64, bn, true>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream)
-                       : launchPipe<64, bn, false>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream));
+    const cudaError_t err = wide ? launchPipeFor<128, bn>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream)
+                                 : launchPipeFor<64, bn>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream);
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
   return nullptr;
