@@ -231,76 +231,46 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
   const int bRow = warp * 4 + sub;
   const uint32_t bDst = static_cast<uint32_t>(bRow * 128 + ((chunk ^ (bRow & 7)) << 4));
 
-  // Software pipeline across stages: the gathers of stage t+1 are issued round by round as soon as stage t's
-  // blend of that round frees its registers, so a stage's loads are in flight while the previous stage is blended,
-  // its A copied and the EMPTY barrier waited for. Corner tables are built a stage ahead, from offsets and mask
-  // loaded two stages ahead. (Prefetching corner rows into L1 instead was measured 10-15 % slower.)
-  uint4 v[kRounds][4];
-  uint32_t wt[kRounds][4];
-  auto writeTable = [&](const StageCursor& c, const SampleInputs(&in)[kInputs]) {
-    __syncwarp();  // every lane has read the previous table
-#pragma unroll
-    for (int i = 0; i < kInputs; ++i) {
-      const Corners k = cornersOf(a, in[i], origin[i], c.ki, c.kj, zeroOffset);
-      const uint32_t at = smemEntries + (warp * entries + entry[i]) * 32;
-      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at), "r"(k.off[0]), "r"(k.off[1]), "r"(k.off[2]),
-                   "r"(k.off[3])
-                   : "memory");
-      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at + 16), "r"(k.w[0]), "r"(k.w[1]), "r"(k.w[2]),
-                   "r"(k.w[3])
-                   : "memory");
-    }
-    __syncwarp();
-  };
-  // Issues the four corner loads of round j of stage c (table or own corners), weights into wt[j].
-  auto issueRound = [&](int j, const StageCursor& c, const SampleInputs(&in)[kInputs]) {
-    const char* base = reinterpret_cast<const char*>(image + g * a.cinG + c.slice * kBK + chunk * 8);
-    Corners k;
-    if (kTable) {
-      const uint32_t at = readEntry + j * 4 * 32;
-      asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
-                   : "=r"(k.off[0]), "=r"(k.off[1]), "=r"(k.off[2]), "=r"(k.off[3])
-                   : "r"(at)
-                   : "memory");
-      asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
-                   : "=r"(k.w[0]), "=r"(k.w[1]), "=r"(k.w[2]), "=r"(k.w[3])
-                   : "r"(at + 16)
-                   : "memory");
-    } else {
-      k = cornersOf(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], c.ki, c.kj, zeroOffset);
-    }
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      wt[j][q] = k.w[q];
-      v[j][q] = __ldg(reinterpret_cast<const uint4*>(base + k.off[q]));  // unconditional: all in flight together
-    }
-  };
-
+  // Offsets and mask are loaded two stages ahead. (Prefetching the next stage's corner rows into L1 as well was
+  // measured 10-15 % slower: bench/results/deform_conv2d_notes.md.)
   StageCursor cur, nxt, nxt2;
   nxt.advance(a);
-  nxt2 = nxt;
-  nxt2.advance(a);
-  SampleInputs use[kInputs], pending[kInputs];
+  SampleInputs next[kInputs], next2[kInputs];
 #pragma unroll
   for (int i = 0; i < kInputs; ++i) {
-    use[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(cur, i), origin[i]);
-    pending[i] = steps > 1 ? loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt, i), origin[i]) : use[i];
+    next[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(cur, i), origin[i]);
+    next2[i] = steps > 1 ? loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt, i), origin[i]) : next[i];
   }
-  if (kTable) writeTable(cur, use);
-#pragma unroll
-  for (int j = 0; j < kRounds; ++j) issueRound(j, cur, use);
-
   int s = 0;
   for (int step = 0; step < steps; ++step) {
-    const bool more = step + 1 < steps;
+    SampleInputs in[kInputs];
 #pragma unroll
-    for (int i = 0; i < kInputs; ++i) use[i] = pending[i];  // stage step+1's offsets and mask
-    if (step + 2 < steps) {
+    for (int i = 0; i < kInputs; ++i) {
+      in[i] = next[i];
+      next[i] = next2[i];
+    }
+    nxt2 = nxt;
+    nxt2.advance(a);
+    if (step + 2 < steps) {  // the offsets and mask of the stage after next, in flight during two stages
 #pragma unroll
       for (int i = 0; i < kInputs; ++i)
-        pending[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt2, i), origin[i]);
+        next2[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt2, i), origin[i]);
     }
-    if (kTable && more) writeTable(nxt, use);
+    if (kTable) {  // this stage's corner table (after every lane has read the previous one)
+      __syncwarp();
+#pragma unroll
+      for (int i = 0; i < kInputs; ++i) {
+        const Corners c = cornersOf(a, in[i], origin[i], cur.ki, cur.kj, zeroOffset);
+        const uint32_t at = smemEntries + (warp * entries + entry[i]) * 32;
+        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at), "r"(c.off[0]), "r"(c.off[1]), "r"(c.off[2]),
+                     "r"(c.off[3])
+                     : "memory");
+        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at + 16), "r"(c.w[0]), "r"(c.w[1]), "r"(c.w[2]),
+                     "r"(c.w[3])
+                     : "memory");
+      }
+      __syncwarp();
+    }
     if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
 
     // A: BM rows of 128 bytes from Wr, asynchronously (waited for just before the stage is handed over).
@@ -311,7 +281,32 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
       copyAsync16(stageA + aDst + r * (kProducerThreads / 8) * 128,
                   src + static_cast<int64_t>(r) * (kProducerThreads / 8) * a.wrStride);
 
-    // B: blend round j of this stage (fp16 half2; weights rounded once to fp16), then issue round j of the next.
+    // B: BN pixels x 64 channels, blended in half2 (fp32 weights rounded once to fp16).
+    const char* base = reinterpret_cast<const char*>(image + g * a.cinG + cur.slice * kBK + chunk * 8);
+    uint4 v[kRounds][4];
+    uint32_t wt[kRounds][4];
+#pragma unroll
+    for (int j = 0; j < kRounds; ++j) {
+      Corners c;
+      if (kTable) {
+        const uint32_t at = readEntry + j * 4 * 32;
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(c.off[0]), "=r"(c.off[1]), "=r"(c.off[2]), "=r"(c.off[3])
+                     : "r"(at)
+                     : "memory");
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(c.w[0]), "=r"(c.w[1]), "=r"(c.w[2]), "=r"(c.w[3])
+                     : "r"(at + 16)
+                     : "memory");
+      } else {
+        c = cornersOf(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], cur.ki, cur.kj, zeroOffset);
+      }
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        wt[j][q] = c.w[q];
+        v[j][q] = __ldg(reinterpret_cast<const uint4*>(base + c.off[q]));  // unconditional: all in flight together
+      }
+    }
 #pragma unroll
     for (int j = 0; j < kRounds; ++j) {
       __half2 acc[4];
@@ -326,13 +321,11 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
       asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemB + s * BN * 128 + bDst + j * 32 * 128),
                    "r"(packed.x), "r"(packed.y), "r"(packed.z), "r"(packed.w)
                    : "memory");
-      if (more) issueRound(j, nxt, use);
     }
     copyAsyncWaitAll();
     barrierArrive(kFullBarrier + s, kPipeThreads);
     cur = nxt;
     nxt = nxt2;
-    nxt2.advance(a);
     s = s + 1 == kStages ? 0 : s + 1;
   }
 }
