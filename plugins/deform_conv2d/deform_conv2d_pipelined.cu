@@ -34,6 +34,9 @@ constexpr int kBK = 64;  // K per stage: one tap x 64 channels = one 128-byte ro
 #ifndef TRTKIT_DCN_PIPE_BN
 #define TRTKIT_DCN_PIPE_BN 128  // benchmark switch: output pixels per tile (64 or 128)
 #endif
+#ifndef TRTKIT_DCN_PIPE_EXPERIMENT
+#define TRTKIT_DCN_PIPE_EXPERIMENT 0  // measurement only, wrong results: 1 consumers skip the MMAs, 2 no gathers
+#endif
 constexpr int kStages = TRTKIT_DCN_PIPE_STAGES;
 constexpr int kConsumerWarps = 8, kProducerWarps = 8;
 constexpr int kConsumerThreads = 32 * kConsumerWarps, kProducerThreads = 32 * kProducerWarps;
@@ -304,7 +307,9 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         wt[j][q] = c.w[q];
-        v[j][q] = __ldg(reinterpret_cast<const uint4*>(base + c.off[q]));  // unconditional: all in flight together
+        v[j][q] = TRTKIT_DCN_PIPE_EXPERIMENT == 2
+                      ? make_uint4(c.off[q], c.off[q], c.off[q], c.off[q])
+                      : __ldg(reinterpret_cast<const uint4*>(base + c.off[q]));  // unconditional: all in flight
       }
     }
 #pragma unroll
@@ -369,7 +374,8 @@ __device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __ha
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) mmaF16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+        for (int nt = 0; nt < NT; ++nt)
+          if (TRTKIT_DCN_PIPE_EXPERIMENT != 1) mmaF16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
     }
     if (step + kStages < steps) barrierArrive(kEmptyBarrier + s, kPipeThreads);
   }
