@@ -29,7 +29,7 @@ namespace {
 
 constexpr int kBK = 64;  // K per stage: one tap x 64 channels = one 128-byte row per pixel / output channel
 #ifndef TRTKIT_DCN_PIPE_STAGES
-#define TRTKIT_DCN_PIPE_STAGES 3  // benchmark switch: shared-memory stages in the ring
+#define TRTKIT_DCN_PIPE_STAGES 4  // benchmark switch: shared-memory stages in the ring
 #endif
 #ifndef TRTKIT_DCN_PIPE_BN
 #define TRTKIT_DCN_PIPE_BN 128  // benchmark switch: output pixels per tile (64 or 128)
@@ -81,6 +81,12 @@ __device__ __forceinline__ void copyAsync16(uint32_t dst, const void* src) {
 }
 __device__ __forceinline__ void copyAsyncWaitAll() {
   asm volatile("cp.async.wait_all;" ::: "memory");
+}
+__device__ __forceinline__ void copyAsyncCommit() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+__device__ __forceinline__ void copyAsyncWaitPrior() {  // all but the most recent commit group have landed
+  asm volatile("cp.async.wait_group 1;" ::: "memory");
 }
 __device__ __forceinline__ void loadMatrixX4(uint32_t (&r)[4], uint32_t address) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
@@ -244,6 +250,17 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
     next[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(cur, i), origin[i]);
     next2[i] = steps > 1 ? loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt, i), origin[i]) : next[i];
   }
+  // A stage: BM rows of 128 bytes from Wr, by cp.async (one commit group per stage).
+  auto copyA = [&](int slot, const StageCursor& c) {
+    const uint32_t stageA = smemA + slot * BM * 128;
+    const __half* src = aSrc + c.tap * a.cinG + c.slice * kBK;
+#pragma unroll
+    for (int r = 0; r < kCopies; ++r)
+      copyAsync16(stageA + aDst + r * (kProducerThreads / 8) * 128,
+                  src + static_cast<int64_t>(r) * (kProducerThreads / 8) * a.wrStride);
+    copyAsyncCommit();
+  };
+  copyA(0, cur);
   int s = 0;
   for (int step = 0; step < steps; ++step) {
     SampleInputs in[kInputs];
@@ -274,15 +291,13 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
       }
       __syncwarp();
     }
-    if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
-
-    // A: BM rows of 128 bytes from Wr, asynchronously (waited for just before the stage is handed over).
-    const uint32_t stageA = smemA + s * BM * 128;
-    const __half* src = aSrc + cur.tap * a.cinG + cur.slice * kBK;
-#pragma unroll
-    for (int r = 0; r < kCopies; ++r)
-      copyAsync16(stageA + aDst + r * (kProducerThreads / 8) * 128,
-                  src + static_cast<int64_t>(r) * (kProducerThreads / 8) * a.wrStride);
+    // A of the next stage, a stage ahead (its L2 latency hides behind this stage's gathers), once the consumers
+    // have released that slot. This stage's B slot was released before the previous stage's A was issued.
+    const int s1 = s + 1 == kStages ? 0 : s + 1;
+    if (step + 1 < steps) {
+      if (step + 1 >= kStages) barrierSync(kEmptyBarrier + s1, kPipeThreads);
+      copyA(s1, nxt);
+    }
 
     // B: BN pixels x 64 channels, blended in half2 (fp32 weights rounded once to fp16).
     const char* base = reinterpret_cast<const char*>(image + g * a.cinG + cur.slice * kBK + chunk * 8);
@@ -327,11 +342,15 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
                    "r"(packed.x), "r"(packed.y), "r"(packed.z), "r"(packed.w)
                    : "memory");
     }
-    copyAsyncWaitAll();
+    if (step + 1 < steps) {
+      copyAsyncWaitPrior();  // this stage's A has landed; the next one's may still be in flight
+    } else {
+      copyAsyncWaitAll();
+    }
     barrierArrive(kFullBarrier + s, kPipeThreads);
     cur = nxt;
     nxt = nxt2;
-    s = s + 1 == kStages ? 0 : s + 1;
+    s = s1;
   }
 }
 
