@@ -58,6 +58,18 @@ extern "C" __attribute__((visibility("default"))) int dcn_blas_version() {
   return trtkit::blas::loadedVersion();
 }
 
+// The algorithm "auto" picks on the current GPU (1 fused, 2 sampled + cuBLAS, 3 pipelined), or -1 on CUDA errors.
+extern "C" __attribute__((visibility("default"))) int dcn_auto_algorithm(const int64_t* params, int precision) {
+  int device = 0, major = 0, smem = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess)
+    return -1;
+  const trtkit::dcn::DeviceLimits limits{major, static_cast<size_t>(smem)};
+  return static_cast<int>(trtkit::dcn::chooseAlgorithm(unpack(params), static_cast<Precision>(precision),
+                                                       trtkit::dcn::Algorithm::kAuto, &handle(), limits));
+}
+
 // algorithm: 0 auto, 1 fused, 2 sampled + cuBLAS, 3 pipelined. Returns "" once enqueued, else what failed.
 extern "C" __attribute__((visibility("default"))) const char* dcn_run(const int64_t* params, int precision,
                                                                       int algorithm, void* input, void* weight,

@@ -78,6 +78,8 @@ class Shim:
         ] * 8
         self.lib.dcn_blas_status.restype = ctypes.c_char_p
         self.lib.dcn_blas_version.restype = ctypes.c_int
+        self.lib.dcn_auto_algorithm.restype = ctypes.c_int
+        self.lib.dcn_auto_algorithm.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int]
 
     def blas_status(self) -> str:
         """ "" when the sampled algorithm can run (cuBLAS loaded), else why not."""
@@ -85,6 +87,12 @@ class Shim:
 
     def blas_version(self) -> int:
         return self.lib.dcn_blas_version()
+
+    def auto_algorithm(self, x, weight, offset, mask, bias, groups, offset_groups, precision: str) -> str:
+        """Which algorithm "auto" runs for these tensors on the current GPU."""
+        p = self.params(x, weight, offset, mask, bias, (1, 1), (1, 1), (1, 1), groups, offset_groups)
+        code = self.lib.dcn_auto_algorithm(p, PRECISION[precision])
+        return {v: k for k, v in ALGORITHM.items()}.get(code, f"error {code}")
 
     @staticmethod
     def params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups):

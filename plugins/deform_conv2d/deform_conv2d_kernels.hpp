@@ -5,7 +5,7 @@
 //   kPipelined (deform_conv2d_pipelined.cu): one warp-specialised implicit GEMM, samples gathered into a
 //     shared-memory ring while tensor cores multiply the previous stages. fp16 only, channels per group and output
 //     channels per group multiples of 64, per offset group of 8 (pipelinedPathSupports), sm_80+.
-//     The fastest where it applies (bench/results); needs no cuBLAS.
+//     Needs no cuBLAS; faster than kSampledGemm with up to 64 output channels per group (bench/results).
 //   kSampledGemm (deform_conv2d_sampled.cu): bilinear samples into a column matrix, then cuBLAS. The fast one
 //     (bench/results); needs a usable blas::Handle and sampledPathSupports().
 //   kFused (deform_conv2d.cu): one implicit-GEMM kernel that samples into shared memory. No cuBLAS, no large
@@ -43,7 +43,7 @@ enum class Precision : int32_t {
 const char* checkParams(const DeformConvParams& p);
 
 enum class Algorithm : int32_t {
-  kAuto = 0,         // kPipelined where it can run, else kSampledGemm where it can, else kFused
+  kAuto = 0,         // see chooseAlgorithm
   kFused = 1,        //
   kSampledGemm = 2,  //
   kPipelined = 3,    //
@@ -98,7 +98,9 @@ struct DeviceLimits {
 // Whether kPipelined supports p and fits the GPU.
 bool pipelinedRunsOn(const DeformConvParams& p, Precision precision, const DeviceLimits& device);
 
-// Which algorithm kAuto picks given the handle (null: none) and the GPU.
+// Which algorithm kAuto picks given the handle (null: none) and the GPU: kPipelined where it runs and either
+// cuBLAS is unusable or a group has at most 64 output channels; else kSampledGemm where cuBLAS is usable; else
+// kFused.
 Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, const blas::Handle* blas,
                           const DeviceLimits& device);
 

@@ -1,19 +1,22 @@
-// deform_conv2d as one warp-specialised implicit GEMM (fp16; the default path where pipelinedPathSupports()).
+// deform_conv2d as one warp-specialised implicit GEMM (fp16). kAuto uses it where it is measured faster than the
+// sampled algorithm (64 output channels per group, or no cuBLAS); see chooseAlgorithm and bench/results.
 //
 // Why: the sampled algorithm writes a column matrix kh*kw times the input's size and reads it back for cuBLAS;
 // at 64 channels that traffic alone exceeds a dense convolution's time. Here the samples never leave the SM:
 //   - prepare (deform_conv2d_prepare.cuh): input NCHW -> NHWC, weight -> Wr[co][tap * Cin/g + c];
-//   - one CTA computes a BM (output channels of one group) x BN (output pixels of one image) tile. Its K loop
-//     walks (tap, 64-channel slice) stages. Eight producer warps fill a ring of kStages shared-memory stages:
-//     the A slice (BM x 64 of Wr) by cp.async and the B slice (BN pixels x 64 channels) by gathering the four
-//     bilinear corners (128 contiguous bytes each: 8 lanes per pixel) and blending them in half2. Eight
-//     consumer warps multiply each full stage with mma.sync (fp16 products, fp32 sums) while the producers fill
-//     the next ones. Named barriers hand stages over (full: producers -> consumers, empty: back).
+//   - one CTA computes a BM (64 or 128 output channels of one group) x BN (128 output pixels of one image) tile.
+//     Its K loop walks stages of (64-channel slice, tap), taps inner so a slice's neighbourhood stays in L1.
+//     Eight producer warps fill a ring of kStages shared-memory stages: the A slice (BM x 64 of Wr, by cp.async,
+//     a stage ahead) and the B slice (BN pixels x 64 channels: four bilinear corners per pixel, 128 contiguous
+//     bytes each, 8 lanes per pixel, blended in half2). Corners are computed once per (pixel, offset group) into
+//     a per-warp table, from offsets and mask loaded two stages ahead. Eight consumer warps multiply each full
+//     stage with mma.sync (fp16 products, fp32 sums) while the producers fill the next ones; named barriers
+//     hand stages over (full: producers -> consumers, empty: back).
 //   - the consumers add the bias and write the fp16 tile to NCHW.
-// The gathers (~16 independent 16-byte loads in flight per producer thread) overlap the MMAs instead of
-// alternating with them in the same warps, which is what kept the older fused kernel latency-bound.
-// Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row, so ldmatrix and the producers'
-// stores are free of bank conflicts.
+// Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row: ldmatrix and the producers' stores
+// are free of bank conflicts. Measured bounds (bench/results/deform_conv2d_notes.md): without the MMAs the kernel
+// takes ~80 % of its time, without the gathers ~72 %: producers and mma.sync consumers are about balanced, each
+// latency- and issue-bound; wgmma consumers and lighter producers are the next steps.
 #include <cuda_fp16.h>
 
 #include <algorithm>
@@ -29,13 +32,10 @@ namespace {
 
 constexpr int kBK = 64;  // K per stage: one tap x 64 channels = one 128-byte row per pixel / output channel
 #ifndef TRTKIT_DCN_PIPE_STAGES
-#define TRTKIT_DCN_PIPE_STAGES 4  // benchmark switch: shared-memory stages in the ring
+#define TRTKIT_DCN_PIPE_STAGES 3  // benchmark switch: shared-memory stages in the ring (4: measured no faster)
 #endif
 #ifndef TRTKIT_DCN_PIPE_BN
 #define TRTKIT_DCN_PIPE_BN 128  // benchmark switch: output pixels per tile (64 or 128)
-#endif
-#ifndef TRTKIT_DCN_PIPE_EXPERIMENT
-#define TRTKIT_DCN_PIPE_EXPERIMENT 0  // measurement only, wrong results: 1 consumers skip the MMAs, 2 no gathers
 #endif
 constexpr int kStages = TRTKIT_DCN_PIPE_STAGES;
 constexpr int kConsumerWarps = 8, kProducerWarps = 8;
@@ -322,9 +322,7 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         wt[j][q] = c.w[q];
-        v[j][q] = TRTKIT_DCN_PIPE_EXPERIMENT == 2
-                      ? make_uint4(c.off[q], c.off[q], c.off[q], c.off[q])
-                      : __ldg(reinterpret_cast<const uint4*>(base + c.off[q]));  // unconditional: all in flight
+        v[j][q] = __ldg(reinterpret_cast<const uint4*>(base + c.off[q]));  // unconditional: all in flight
       }
     }
 #pragma unroll
@@ -393,8 +391,7 @@ __device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __ha
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-          if (TRTKIT_DCN_PIPE_EXPERIMENT != 1) mmaF16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+        for (int nt = 0; nt < NT; ++nt) mmaF16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
     }
     if (step + kStages < steps) barrierArrive(kEmptyBarrier + s, kPipeThreads);
   }

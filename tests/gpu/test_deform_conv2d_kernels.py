@@ -453,6 +453,24 @@ def test_pipelined_run_is_graph_capturable(shim):
     assert not torch.equal(out, expected)
 
 
+def _auto(shim, cfg: dict, precision: str) -> str:
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    x, weight, offset, mask, bias = make_inputs(cfg, dtype, 0)
+    return shim.auto_algorithm(x, weight, offset, mask, bias, cfg["groups"], cfg["offset_groups"], precision)
+
+
+def test_auto_picks_the_measured_fastest(shim):
+    """fp16 with 64 output channels per group: pipelined; more output channels: sampled (cuBLAS); fp32 and
+    shapes the pipelined kernel cannot take: sampled (bench/results has the measurements behind the rule)."""
+    need(shim, "sampled")
+    major = torch.cuda.get_device_capability()[0]
+    c64 = PIPELINED_LARGE[1]  # 64 -> 64 channels
+    assert _auto(shim, c64, "fp16") == ("pipelined" if major >= 8 else "sampled")
+    assert _auto(shim, PIPELINED_LARGE[0], "fp16") == "sampled"  # 256 -> 256 channels
+    assert _auto(shim, c64, "fp32") == "sampled"
+    assert _auto(shim, LARGE[0], "fp16") == "sampled"  # 160 output channels: not in 64s
+
+
 def test_auto_uses_cublas_where_it_loads(shim):
     need(shim, "sampled")
     assert shim.blas_version() >= 10000, "the shim reports no loaded cuBLAS version"
@@ -469,6 +487,12 @@ status = shim.blas_status()
 assert "cannot load /nonexistent/libcublas.so" in status, status
 t.check(shim, t.LARGE[0], "fp16", seed=7, algorithm="auto")
 t.check(shim, t.LARGE[1], "fp32", seed=8, algorithm="auto")
+assert t._auto(shim, t.LARGE[0], "fp16") == "fused", t._auto(shim, t.LARGE[0], "fp16")
+# without cuBLAS the pipelined kernel takes every fp16 shape it supports, 256 output channels included
+import torch
+if torch.cuda.get_device_capability()[0] >= 8:
+    assert t._auto(shim, t.PIPELINED_LARGE[0], "fp16") == "pipelined"
+    t.check(shim, t.PIPELINED_LARGE[0], "fp16", seed=9, algorithm="auto")
 try:
     t.check(shim, t.LARGE[0], "fp32", seed=7, algorithm="sampled")
     raise SystemExit("the sampled algorithm ran without cuBLAS")
