@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument(
         "--algorithms",
         default="pipelined,sampled,fused",
-        help="comma-separated: pipelined (fp16 only), sampled (cuBLAS), fused, auto",
+        help="comma-separated: pipelined (fp16, TF32), sampled (cuBLAS), fused, auto",
     )
     ap.add_argument("--profile", action="store_true", help="print each kernel's share of one run")
     args = ap.parse_args()
@@ -139,8 +139,8 @@ def main() -> None:
                 precisions = ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]
                 for shim_name, (shim, algorithm) in shims.items():
                     for prec in precisions:
-                        if algorithm == "pipelined" and prec != "fp16":
-                            continue  # fp16 only
+                        if algorithm == "pipelined" and prec == "fp32":
+                            continue  # fp16 and TF32 only
                         run = shim.prepare(
                             x, weight, offset, mask, bias, (1, 1), (1, 1), (1, 1), 1, og, prec, algorithm
                         )

@@ -10,4 +10,4 @@ wait
 grep -A2 "pipelinedDeformConv" build/libdcn_shim.so.log | grep -E "Used|spill"
 [ "${NCFG:-60}" = 0 ] || DCN_NUM_PIPELINED_CONFIGS=${NCFG:-60} timeout 240 python3 -m pytest tests/gpu/test_deform_conv2d_kernels.py -q -x -p no:cacheprovider -k "pipelined" 2>&1 | tail -4
 [ -n "${SKIP_VARIANT_TESTS:-}" ] || for v in ${VARIANTS:-}; do n=${v%%=*}; echo "$n: $(DCN_SHIM=build/$n.so DCN_NUM_PIPELINED_CONFIGS=40 timeout 120 python3 -m pytest tests/gpu/test_deform_conv2d_kernels.py -q -x -p no:cacheprovider -k 'pipelined and (random or large)' 2>&1 | tail -1)"; done
-timeout 300 python3 bench/bench_deform_conv2d.py $shims --algorithms ${ALGOS:-pipelined} ${PROFILE:-} --out $OUT 2>&1 | grep -v "^{" | grep -v "fp32\|tf32" | tail -70
+timeout 300 python3 bench/bench_deform_conv2d.py $shims --algorithms ${ALGOS:-pipelined} ${PROFILE:-} --out $OUT 2>&1 | grep -v "^{" | grep -v "| fp32 |\|:fp32 |" | tail -70

@@ -742,13 +742,13 @@ size_t workspaceBytes(const DeformConvParams& p, Precision precision) {
   if (checkParams(p)[0] != '\0') return 0;
   size_t bytes = fusedWorkspaceBytes(p, precision);
   if (sampledPathSupports(p)) bytes = std::max(bytes, sampledWorkspaceBytes(p, precision));
-  if (pipelinedPathSupports(p, precision)) bytes = std::max(bytes, pipelinedWorkspaceBytes(p));
+  if (pipelinedPathSupports(p, precision)) bytes = std::max(bytes, pipelinedWorkspaceBytes(p, precision));
   return bytes;
 }
 
 bool pipelinedRunsOn(const DeformConvParams& p, Precision precision, const DeviceLimits& device) {
   return device.computeMajor >= 8 && pipelinedPathSupports(p, precision) &&
-         pipelinedSharedBytes(p) <= device.maxSharedBytesPerBlock;
+         pipelinedSharedBytes(p, precision) <= device.maxSharedBytesPerBlock;
 }
 
 Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, const blas::Handle* blas,
@@ -782,11 +782,12 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   algorithm = chooseAlgorithm(p, precision, algorithm, blas, limits);
   if (algorithm == Algorithm::kPipelined) {
     if (!pipelinedPathSupports(p, precision))
-      return "the pipelined algorithm needs fp16, channels and output channels per group in multiples of 64 and "
-             "channels per offset group in multiples of 8";
+      return "the pipelined algorithm needs fp16 or TF32 and, per group, channels in multiples of 64 (fp16) or 32 "
+             "(TF32) and output channels in multiples of 64, and channels per offset group in multiples of 8 (fp16) "
+             "or 4 (TF32)";
     if (!pipelinedRunsOn(p, precision, limits))
       return "the pipelined algorithm needs compute capability 8.0+ and up to 128 KB of shared memory per block";
-    return launchPipelined(p, input, weight, offset, mask, bias, output, workspace, stream);
+    return launchPipelined(p, precision, input, weight, offset, mask, bias, output, workspace, stream);
   }
   if (algorithm == Algorithm::kSampledGemm) {
     if (blas == nullptr || !blas->ok()) return "the sampled algorithm needs cuBLAS, which is not available";

@@ -83,11 +83,11 @@ bool pipelinedPathSupports(const DeformConvParams& p, Precision precision);
 // Scratch bytes of kPipelined, e = 2 (fp16):
 //   align256(Cout*kh*kw*(Cin/groups)*e) + align256(min(N*xs, max(cap, xs))) + Cin*e
 // with xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes.
-size_t pipelinedWorkspaceBytes(const DeformConvParams& p);
+size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 
 // Shared memory one CTA of kPipelined needs (up to 128 KB: sm_80, sm_87, sm_90 and newer have it; sm_86/89
 // do not, and get another algorithm).
-size_t pipelinedSharedBytes(const DeformConvParams& p);
+size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision);
 
 // What kAuto needs to know of the GPU.
 struct DeviceLimits {
@@ -112,8 +112,9 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
                                const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
 
 // The pipelined path alone (launchDeformConv2d dispatches to it; fp16 tensors, pipelinedPathSupports()).
-const char* launchPipelined(const DeformConvParams& p, const void* input, const void* weight, const void* offset,
-                            const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
+const char* launchPipelined(const DeformConvParams& p, Precision precision, const void* input, const void* weight,
+                            const void* offset, const void* mask, const void* bias, void* output, void* workspace,
+                            cudaStream_t stream);
 
 // The sampled path alone (launchDeformConv2d dispatches to it).
 const char* launchSampled(const DeformConvParams& p, Precision precision, const blas::Handle& blas, const void* input,

@@ -30,7 +30,12 @@ namespace trtkit {
 namespace dcn {
 namespace {
 
-constexpr int kBK = 64;  // K per stage: one tap x 64 channels = one 128-byte row per pixel / output channel
+// K per stage: one tap x one 128-byte row of channels per pixel / output channel (64 fp16 or 32 fp32 channels),
+// read by 8 lanes of 16 bytes (kVec channels each).
+template <typename T>
+constexpr int kBK = 128 / static_cast<int>(sizeof(T));
+template <typename T>
+constexpr int kVec = 16 / static_cast<int>(sizeof(T));
 #ifndef TRTKIT_DCN_PIPE_STAGES
 #define TRTKIT_DCN_PIPE_STAGES 3  // benchmark switch: shared-memory stages in the ring (4: measured no faster)
 #endif
@@ -50,7 +55,7 @@ inline int64_t roundUpTo(int64_t a, int64_t b) {
 }
 
 template <int BM, int BN>
-constexpr int kPipeSmemBytes = kStages * (BM + BN) * kBK * 2;
+constexpr int kPipeSmemBytes = kStages * (BM + BN) * 128;
 
 struct PipeArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
@@ -101,11 +106,23 @@ __device__ __forceinline__ void mmaF16(float (&d)[4], const uint32_t (&a)[4], ui
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+__device__ __forceinline__ void mmaTF32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ uint32_t roundToTF32(float v) {  // round to nearest: the mma itself would truncate
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
+  return r;
+}
+
 // What one (pixel, tap, offset group) reads from offset and mask: loaded a stage ahead of its use, so that the
 // global-memory latency of these loads hides behind the current stage's gathers.
 struct SampleInputs {
-  __half2 yx;  // offsets (dy, dx)
-  __half m;
+  float y, x, m;  // offsets (dy, dx) and mask
 };
 
 // A pixel of the tile as the producers use it: its top-left tap's input position (ho*stride - pad), or
@@ -121,14 +138,16 @@ __device__ __forceinline__ PixelOrigin originOf(const PipeArgs& a, int p) {
 }
 
 // offsetImage / maskImage point at image n's planes; plane(og, tap) = og * kk + tap.
-__device__ __forceinline__ SampleInputs loadSampleInputs(const PipeArgs& a, const __half* __restrict__ offsetImage,
-                                                         const __half* __restrict__ maskImage, int plane,
+template <typename T>
+__device__ __forceinline__ SampleInputs loadSampleInputs(const PipeArgs& a, const T* __restrict__ offsetImage,
+                                                         const T* __restrict__ maskImage, int plane,
                                                          const PixelOrigin& o) {
   // offset channels are (og, tap, y/x): dy at channel 2 * plane, dx at 2 * plane + 1; mask channel = plane
   const int64_t dy = 2 * static_cast<int64_t>(plane) * a.pixels + o.p;
   SampleInputs s;
-  s.yx = __halves2half2(__ldg(offsetImage + dy), __ldg(offsetImage + dy + a.pixels));
-  s.m = a.useMask ? __ldg(maskImage + static_cast<int64_t>(plane) * a.pixels + o.p) : __float2half_rn(1.f);
+  s.y = toFloat(__ldg(offsetImage + dy));
+  s.x = toFloat(__ldg(offsetImage + dy + a.pixels));
+  s.m = a.useMask ? toFloat(__ldg(maskImage + static_cast<int64_t>(plane) * a.pixels + o.p)) : 1.f;
   return s;
 }
 
@@ -138,26 +157,32 @@ __device__ __forceinline__ SampleInputs loadSampleInputs(const PipeArgs& a, cons
 // inside the image.
 struct Corners {
   uint32_t off[4];
-  uint32_t w[4];  // __half2 (w, w)
+  uint32_t w[4];  // fp16: __half2 (w, w); fp32: the float's bits
 };
 
-__device__ __forceinline__ uint32_t halfPair(float w) {
-  const __half2 h = __float2half2_rn(w);
-  return *reinterpret_cast<const uint32_t*>(&h);
+template <typename T>
+__device__ __forceinline__ uint32_t weightBits(float w) {
+  if constexpr (sizeof(T) == 2) {
+    const __half2 h = __float2half2_rn(w);
+    return *reinterpret_cast<const uint32_t*>(&h);
+  } else {
+    return __float_as_uint(w);
+  }
 }
 
+template <typename T>
 __device__ __forceinline__ Corners cornersOf(const PipeArgs& a, SampleInputs in, const PixelOrigin& o, int ki, int kj,
                                              uint32_t zeroOffset) {
   Corners c;
-  const float y = static_cast<float>(o.y0 + ki * a.dilationH) + __low2float(in.yx);
-  const float x = static_cast<float>(o.x0 + kj * a.dilationW) + __high2float(in.yx);
-  const float m = __half2float(in.m);
+  const float y = static_cast<float>(o.y0 + ki * a.dilationH) + in.y;
+  const float x = static_cast<float>(o.x0 + kj * a.dilationW) + in.x;
+  const float m = in.m;
   const bool inside =
       !(y <= -1.f || y >= static_cast<float>(a.height) || x <= -1.f || x >= static_cast<float>(a.width));
   const float yf = floorf(y), xf = floorf(x);
   const int yl = static_cast<int>(yf), xl = static_cast<int>(xf), yh = yl + 1, xh = xl + 1;
   const float ly = y - yf, lx = x - xf, hy = 1.f - ly, hx = 1.f - lx;
-  const uint32_t rowBytes = static_cast<uint32_t>(a.channels) * 2;
+  const uint32_t rowBytes = static_cast<uint32_t>(a.channels) * sizeof(T);
   const bool okY[2] = {inside && yl >= 0, inside && yh < a.height};
   const bool okX[2] = {xl >= 0, xh < a.width};
   const float wy[2] = {hy, ly}, wx[2] = {hx, lx};
@@ -166,7 +191,7 @@ __device__ __forceinline__ Corners cornersOf(const PipeArgs& a, SampleInputs in,
     const int dy = q >> 1, dx = q & 1;
     const bool ok = okY[dy] && okX[dx];
     c.off[q] = ok ? static_cast<uint32_t>((yl + dy) * a.width + xl + dx) * rowBytes : zeroOffset;
-    c.w[q] = halfPair(ok ? wy[dy] * wx[dx] * m : 0.f);
+    c.w[q] = weightBits<T>(ok ? wy[dy] * wx[dx] * m : 0.f);
   }
   return c;
 }
@@ -196,11 +221,11 @@ struct StageCursor {
 // over the lanes (kEntriesPerLane per lane), and exchanged through a per-warp shared-memory table: two 16-byte
 // reads per pixel and lane. With kEntriesPerLane == 0 (other offset-group widths) each lane computes the corners
 // of its own pixels and offset group.
-template <int BM, int BN, int kEntriesPerLane>
-__device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uint32_t zeroOffset,
-                        const __half* __restrict__ offsetImage, const __half* __restrict__ maskImage,
-                        const __half* __restrict__ wr, int g, int coBase, int pixelBase, int steps, uint32_t smemA,
-                        uint32_t smemB, uint32_t smemEntries, int tid) {
+template <typename T, int BM, int BN, int kEntriesPerLane>
+__device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t zeroOffset,
+                        const T* __restrict__ offsetImage, const T* __restrict__ maskImage, const T* __restrict__ wr,
+                        int g, int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB,
+                        uint32_t smemEntries, int tid) {
   constexpr int kRounds = BN / 32, kSlots = 4 * kRounds;  // a warp's pixels
   constexpr bool kTable = kEntriesPerLane > 0;
   constexpr int kInputs = kTable ? kEntriesPerLane : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
@@ -226,17 +251,17 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
     }
   }
   auto planeOf = [&](const StageCursor& c, int i) {
-    const int first = g * a.cinG + c.slice * kBK;
-    const int og = kTable ? first / a.cinOG + ogInSlice[i] : (first + chunk * 8) / a.cinOG;
+    const int first = g * a.cinG + c.slice * kBK<T>;
+    const int og = kTable ? first / a.cinOG + ogInSlice[i] : (first + chunk * kVec<T>) / a.cinOG;
     return og * a.kk + c.tap;
   };
   // The table entry this lane reads for round j: its chunk's offset group within the slice, pixel slot 4j + sub.
   const uint32_t readEntry = smemEntries + warp * entries * 32 +
-                             static_cast<uint32_t>(((chunk * 8) / (kBK / a.ogPerSlice)) * kSlots + sub) * 32;
+                             static_cast<uint32_t>(((chunk * kVec<T>) / (kBK<T> / a.ogPerSlice)) * kSlots + sub) * 32;
   // Per-thread constants of the A copy (row tid/8 + 32r, chunk tid%8) and of the B stores (row warp*4+sub+32j).
   const int aRow = tid >> 3, aChunk = tid & 7;
   const uint32_t aDst = static_cast<uint32_t>(aRow * 128 + ((aChunk ^ (aRow & 7)) << 4));
-  const __half* aSrc = wr + static_cast<int64_t>(coBase + aRow) * a.wrStride + aChunk * 8;
+  const T* aSrc = wr + static_cast<int64_t>(coBase + aRow) * a.wrStride + aChunk * kVec<T>;
   const int bRow = warp * 4 + sub;
   const uint32_t bDst = static_cast<uint32_t>(bRow * 128 + ((chunk ^ (bRow & 7)) << 4));
 
@@ -247,13 +272,13 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
   SampleInputs next[kInputs], next2[kInputs];
 #pragma unroll
   for (int i = 0; i < kInputs; ++i) {
-    next[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(cur, i), origin[i]);
-    next2[i] = steps > 1 ? loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt, i), origin[i]) : next[i];
+    next[i] = loadSampleInputs<T>(a, offsetImage, maskImage, planeOf(cur, i), origin[i]);
+    next2[i] = steps > 1 ? loadSampleInputs<T>(a, offsetImage, maskImage, planeOf(nxt, i), origin[i]) : next[i];
   }
   // A stage: BM rows of 128 bytes from Wr, by cp.async (one commit group per stage).
   auto copyA = [&](int slot, const StageCursor& c) {
     const uint32_t stageA = smemA + slot * BM * 128;
-    const __half* src = aSrc + c.tap * a.cinG + c.slice * kBK;
+    const T* src = aSrc + c.tap * a.cinG + c.slice * kBK<T>;
 #pragma unroll
     for (int r = 0; r < kCopies; ++r)
       copyAsync16(stageA + aDst + r * (kProducerThreads / 8) * 128,
@@ -274,13 +299,13 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
     if (step + 2 < steps) {  // the offsets and mask of the stage after next, in flight during two stages
 #pragma unroll
       for (int i = 0; i < kInputs; ++i)
-        next2[i] = loadSampleInputs(a, offsetImage, maskImage, planeOf(nxt2, i), origin[i]);
+        next2[i] = loadSampleInputs<T>(a, offsetImage, maskImage, planeOf(nxt2, i), origin[i]);
     }
     if (kTable) {  // this stage's corner table (after every lane has read the previous one)
       __syncwarp();
 #pragma unroll
       for (int i = 0; i < kInputs; ++i) {
-        const Corners c = cornersOf(a, in[i], origin[i], cur.ki, cur.kj, zeroOffset);
+        const Corners c = cornersOf<T>(a, in[i], origin[i], cur.ki, cur.kj, zeroOffset);
         const uint32_t at = smemEntries + (warp * entries + entry[i]) * 32;
         asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at), "r"(c.off[0]), "r"(c.off[1]), "r"(c.off[2]),
                      "r"(c.off[3])
@@ -299,8 +324,8 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
       copyA(s1, nxt);
     }
 
-    // B: BN pixels x 64 channels, blended in half2 (fp32 weights rounded once to fp16).
-    const char* base = reinterpret_cast<const char*>(image + g * a.cinG + cur.slice * kBK + chunk * 8);
+    // B: BN pixels x one 128-byte row of channels.
+    const char* base = reinterpret_cast<const char*>(image + g * a.cinG + cur.slice * kBK<T> + chunk * kVec<T>);
     uint4 v[kRounds][4];
     uint32_t wt[kRounds][4];
 #pragma unroll
@@ -317,7 +342,7 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
                      : "r"(at + 16)
                      : "memory");
       } else {
-        c = cornersOf(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], cur.ki, cur.kj, zeroOffset);
+        c = cornersOf<T>(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], cur.ki, cur.kj, zeroOffset);
       }
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
@@ -327,15 +352,28 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
     }
 #pragma unroll
     for (int j = 0; j < kRounds; ++j) {
-      __half2 acc[4];
+      uint4 packed;
+      if constexpr (sizeof(T) == 2) {  // fp16: half2 FMAs, weights rounded once to fp16
+        __half2 acc[4];
 #pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const __half2 w = *reinterpret_cast<const __half2*>(&wt[j][q]);
-        const __half2* h = reinterpret_cast<const __half2*>(&v[j][q]);
+        for (int q = 0; q < 4; ++q) {
+          const __half2 w = *reinterpret_cast<const __half2*>(&wt[j][q]);
+          const __half2* h = reinterpret_cast<const __half2*>(&v[j][q]);
 #pragma unroll
-        for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? __hmul2(w, h[i]) : __hfma2(w, h[i], acc[i]);
+          for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? __hmul2(w, h[i]) : __hfma2(w, h[i], acc[i]);
+        }
+        packed = *reinterpret_cast<const uint4*>(acc);
+      } else {  // fp32 blend, rounded to TF32 (nearest) for the tensor cores
+        float acc[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const float w = __uint_as_float(wt[j][q]);
+          const float* f = reinterpret_cast<const float*>(&v[j][q]);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? w * f[i] : fmaf(w, f[i], acc[i]);
+        }
+        packed = make_uint4(roundToTF32(acc[0]), roundToTF32(acc[1]), roundToTF32(acc[2]), roundToTF32(acc[3]));
       }
-      const uint4 packed = *reinterpret_cast<const uint4*>(acc);
       asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemB + s * BN * 128 + bDst + j * 32 * 128),
                    "r"(packed.x), "r"(packed.y), "r"(packed.z), "r"(packed.w)
                    : "memory");
@@ -353,9 +391,9 @@ __device__ void produce(const PipeArgs& a, const __half* __restrict__ image, uin
 }
 
 // Consumer warps: 2 x 4 warps over the BM x BN tile, each (BM/2) x (BN/4) as m16n8k16 MMAs.
-template <int BM, int BN>
-__device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __half* __restrict__ out, int64_t n,
-                        int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB, int tid) {
+template <typename T, int BM, int BN>
+__device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __restrict__ out, int64_t n, int coBase,
+                        int pixelBase, int steps, uint32_t smemA, uint32_t smemB, int tid) {
   constexpr int WM = BM / 2, WN = BN / 4, MT = WM / 16, NT = WN / 8;
   static_assert(NT % 2 == 0, "B fragments are loaded two n8 tiles at a time");
   const int lane = tid & 31, warp = tid >> 5;
@@ -373,7 +411,7 @@ __device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __ha
     barrierSync(kFullBarrier + s, kPipeThreads);
     const uint32_t stageA = smemA + s * BM * 128, stageB = smemB + s * BN * 128;
 #pragma unroll
-    for (int k16 = 0; k16 < kBK / 16; ++k16) {
+    for (int k16 = 0; k16 < 4; ++k16) {  // 4 MMA K-steps per 128-byte row: k16 (fp16) or k8 (TF32)
       uint32_t af[MT][4], bf[NT][2];
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
@@ -391,7 +429,13 @@ __device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __ha
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) mmaF16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+        for (int nt = 0; nt < NT; ++nt) {
+          if constexpr (sizeof(T) == 2) {
+            mmaF16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+          } else {
+            mmaTF32(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+          }
+        }
     }
     if (step + kStages < steps) barrierArrive(kEmptyBarrier + s, kPipeThreads);
   }
@@ -403,17 +447,21 @@ __device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __ha
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int co = coBase + wm * WM + mt * 16 + (lane >> 2) + 8 * half;
-      const float b = bias != nullptr ? __half2float(bias[co]) : 0.f;
-      __half* row = out + (n * a.outChannels + co) * static_cast<int64_t>(a.pixels);
+      const float b = bias != nullptr ? toFloat(bias[co]) : 0.f;
+      T* row = out + (n * a.outChannels + co) * static_cast<int64_t>(a.pixels);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const int p = pixelBase + wn * WN + nt * 8 + (lane & 3) * 2;
         const float v0 = acc[mt][nt][2 * half] + b, v1 = acc[mt][nt][2 * half + 1] + b;
         if (pairs && p + 1 < a.pixels) {
-          *reinterpret_cast<__half2*>(row + p) = __floats2half2_rn(v0, v1);
+          if constexpr (sizeof(T) == 2) {
+            *reinterpret_cast<__half2*>(row + p) = __floats2half2_rn(v0, v1);
+          } else {
+            *reinterpret_cast<float2*>(row + p) = make_float2(v0, v1);
+          }
         } else {
-          if (p < a.pixels) row[p] = __float2half_rn(v0);
-          if (p + 1 < a.pixels) row[p + 1] = __float2half_rn(v1);
+          if (p < a.pixels) row[p] = fromFloat<T>(v0);
+          if (p + 1 < a.pixels) row[p + 1] = fromFloat<T>(v1);
         }
       }
     }
@@ -422,11 +470,11 @@ __device__ void consume(const PipeArgs& a, const __half* __restrict__ bias, __ha
 #endif  // __CUDA_ARCH__ >= 800
 
 // grid.x: pixel tiles x images of the chunk, grid.y: groups x output-channel tiles per group.
-template <int BM, int BN, int kEntriesPerLane>
+template <typename T, int BM, int BN, int kEntriesPerLane>
 __global__ void __launch_bounds__(kPipeThreads, 1)
-    pipelinedDeformConv(const __half* __restrict__ xs, const __half* __restrict__ offset,
-                        const __half* __restrict__ mask, const __half* __restrict__ wr, const __half* __restrict__ bias,
-                        __half* __restrict__ out, const __half* __restrict__ zeros, PipeArgs a, int64_t firstImage) {
+    pipelinedDeformConv(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
+                        const T* __restrict__ wr, const T* __restrict__ bias, T* __restrict__ out,
+                        const T* __restrict__ zeros, PipeArgs a, int64_t firstImage) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   extern __shared__ __align__(128) unsigned char pipeSmem[];
   const uint32_t smemA = sharedAddress(pipeSmem), smemB = smemA + kStages * BM * 128;
@@ -434,17 +482,17 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
   const int g = blockIdx.y / a.coTilesPerGroup;
   const int coBase = g * a.coutG + (blockIdx.y - g * a.coTilesPerGroup) * BM;
   const int64_t n = firstImage + nl;
-  const int steps = a.kk * (a.cinG / kBK);
+  const int steps = a.kk * (a.cinG / kBK<T>);
   if (threadIdx.x < kConsumerThreads) {
-    consume<BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, threadIdx.x);
+    consume<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, threadIdx.x);
   } else {
-    const __half* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
+    const T* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
     // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
-    const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * 2);
+    const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * sizeof(T));
     const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
-    produce<BM, BN, kEntriesPerLane>(a, image, zeroOffset, offset + n * 2 * planes,
-                                     a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps, smemA,
-                                     smemB, smemB + kStages * BN * 128, threadIdx.x - kConsumerThreads);
+    produce<T, BM, BN, kEntriesPerLane>(a, image, zeroOffset, offset + n * 2 * planes,
+                                        a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps, smemA,
+                                        smemB, smemB + kStages * BN * 128, threadIdx.x - kConsumerThreads);
   }
 #endif
 }
@@ -455,10 +503,10 @@ int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
   return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0);
 }
 
-template <int BM, int BN, int kEntriesPerLane>
-cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const __half* xs,
-                       const __half* offset, const __half* mask, const __half* wr, const __half* bias, __half* out,
-                       const __half* zeros, cudaStream_t stream) {
+template <typename T, int BM, int BN, int kEntriesPerLane>
+cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
+                       const T* offset, const T* mask, const T* wr, const T* bias, T* out, const T* zeros,
+                       cudaStream_t stream) {
   const int bytes = pipeSharedBytes<BM, BN>(kEntriesPerLane, a.ogPerSlice);
   const int most = pipeSharedBytes<BM, BN>(kEntriesPerLane, 8);
   // Raised once per device (the attribute belongs to the function on the current device); see launchGemm in
@@ -470,50 +518,55 @@ cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, in
   if (err != cudaSuccess) return err;
   const bool cached = device >= 0 && device < kMaxDevices;
   if (!cached || !raised[device].load(std::memory_order_acquire)) {
-    err = cudaFuncSetAttribute(pipelinedDeformConv<BM, BN, kEntriesPerLane>,
+    err = cudaFuncSetAttribute(pipelinedDeformConv<T, BM, BN, kEntriesPerLane>,
                                cudaFuncAttributeMaxDynamicSharedMemorySize, most);
     if (err != cudaSuccess) return err;
     if (cached) raised[device].store(true, std::memory_order_release);
   }
   const dim3 grid(static_cast<unsigned>(a.pixelTiles * images), static_cast<unsigned>(groups * a.coTilesPerGroup));
-  pipelinedDeformConv<BM, BN, kEntriesPerLane>
+  pipelinedDeformConv<T, BM, BN, kEntriesPerLane>
       <<<grid, kPipeThreads, bytes, stream>>>(xs, offset, mask, wr, bias, out, zeros, a, firstImage);
   return cudaGetLastError();
 }
 
 // Corner tables where offset groups divide a stage or are multiples of it: entries per lane = ceil(pixels x groups
 // per stage / 32); other widths compute corners per lane.
+template <typename T>
 int entriesPerLane(const PipeArgs& a, int bn) {
-  if (a.cinOG % kBK != 0 && kBK % a.cinOG != 0) return 0;
+  if (a.cinOG % kBK<T> != 0 && kBK<T> % a.cinOG != 0) return 0;
   return (bn / 8 * a.ogPerSlice + 31) / 32;
 }
 
-template <int BM, int BN>
-cudaError_t launchPipeFor(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const __half* xs,
-                          const __half* offset, const __half* mask, const __half* wr, const __half* bias, __half* out,
-                          const __half* zeros, cudaStream_t stream) {
-  switch (entriesPerLane(a, BN)) {
-    case 0: return launchPipe<BM, BN, 0>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
-    case 1: return launchPipe<BM, BN, 1>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
-    case 2: return launchPipe<BM, BN, 2>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+template <typename T, int BM, int BN>
+cudaError_t launchPipeFor(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
+                          const T* offset, const T* mask, const T* wr, const T* bias, T* out, const T* zeros,
+                          cudaStream_t stream) {
+  switch (entriesPerLane<T>(a, BN)) {
+    case 0:
+      return launchPipe<T, BM, BN, 0>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+    case 1:
+      return launchPipe<T, BM, BN, 1>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+    case 2:
+      return launchPipe<T, BM, BN, 2>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
     default:
-      return launchPipe<BM, BN, 4>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+      return launchPipe<T, BM, BN, 4>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
   }
 }
 
 struct PipeLayout {
-  int64_t cinG, coutG, kk, wrStride, weightBytes, zeroBytes, xsPerImage;
+  int64_t elem, cinG, coutG, kk, wrStride, weightBytes, zeroBytes, xsPerImage;
 };
 
-PipeLayout pipeLayoutOf(const DeformConvParams& p) {
+PipeLayout pipeLayoutOf(const DeformConvParams& p, Precision precision) {
   PipeLayout l{};
+  l.elem = precision == Precision::kFloat16 ? 2 : 4;
   l.cinG = p.inChannels / p.groups;
   l.coutG = p.outChannels / p.groups;
   l.kk = p.kernelH * p.kernelW;
-  l.wrStride = l.kk * l.cinG;  // a multiple of 64: rows stay 128-byte aligned, no bias column (epilogue adds it)
-  l.weightBytes = roundUpTo(p.outChannels * l.wrStride * 2, kPipeAlign);
-  l.zeroBytes = p.inChannels * 2;  // one pixel of zeros after the chunk: corners outside the image read it
-  l.xsPerImage = p.height * p.width * p.inChannels * 2;
+  l.wrStride = l.kk * l.cinG;  // whole 128-byte rows per tap, no bias column (the epilogue adds it)
+  l.weightBytes = roundUpTo(p.outChannels * l.wrStride * l.elem, kPipeAlign);
+  l.zeroBytes = p.inChannels * l.elem;  // one pixel of zeros after the chunk: corners outside the image read it
+  l.xsPerImage = p.height * p.width * p.inChannels * l.elem;
   return l;
 }
 
@@ -522,52 +575,38 @@ int64_t pipeChunkImages(const PipeLayout& l, int64_t batch) {
   return std::max<int64_t>(1, std::min<int64_t>(batch, static_cast<int64_t>(kSampledChunkBytes) / l.xsPerImage));
 }
 
-}  // namespace
-
-bool pipelinedPathSupports(const DeformConvParams& p, Precision precision) {
-  if (precision != Precision::kFloat16) return false;
-  const int64_t cinG = p.inChannels / p.groups, coutG = p.outChannels / p.groups;
-  const int64_t cinOG = p.inChannels / p.offsetGroups;
-  // Stages are 64 channels of one group, a lane's 8 channels lie in one offset group; output tiles are 64 or 128
-  // channels of one group.
-  return cinG % kBK == 0 && cinOG % 8 == 0 && coutG % 64 == 0;
+// Offset groups per stage where they divide it (corner tables), else 1.
+template <typename T>
+int ogPerSliceOf(int cinOG) {
+  return cinOG % kBK<T> == 0 || kBK<T> % cinOG != 0 ? 1 : kBK<T> / cinOG;
 }
 
-size_t pipelinedWorkspaceBytes(const DeformConvParams& p) {
-  const PipeLayout l = pipeLayoutOf(p);
-  // Monotone in every dimension, as sampledWorkspaceBytes: chunk * xsPerImage <= min(N * xs, max(cap, xs)).
-  const int64_t chunkBytes = std::min<int64_t>(
-      p.batch * l.xsPerImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), l.xsPerImage));
-  return static_cast<size_t>(l.weightBytes + roundUpTo(chunkBytes, kPipeAlign) + l.zeroBytes);
-}
-
-size_t pipelinedSharedBytes(const DeformConvParams& p) {
-  const int cinOG = static_cast<int>(p.inChannels / p.offsetGroups);
-  const int ogPerSlice = cinOG % kBK == 0 || kBK % cinOG != 0 ? 1 : kBK / cinOG;
-  const bool wide = (p.outChannels / p.groups) % 128 == 0;
+template <typename T>
+size_t sharedBytesOf(const DeformConvParams& p) {
   PipeArgs a{};
-  a.cinOG = cinOG;
-  a.ogPerSlice = ogPerSlice;
+  a.cinOG = static_cast<int>(p.inChannels / p.offsetGroups);
+  a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
   constexpr int bn = TRTKIT_DCN_PIPE_BN;
-  const int entries = entriesPerLane(a, bn);
-  return static_cast<size_t>(wide ? pipeSharedBytes<128, bn>(entries, ogPerSlice)
-                                  : pipeSharedBytes<64, bn>(entries, ogPerSlice));
+  const int entries = entriesPerLane<T>(a, bn);
+  return static_cast<size_t>((p.outChannels / p.groups) % 128 == 0 ? pipeSharedBytes<128, bn>(entries, a.ogPerSlice)
+                                                                   : pipeSharedBytes<64, bn>(entries, a.ogPerSlice));
 }
 
-const char* launchPipelined(const DeformConvParams& p, const void* input, const void* weight, const void* offset,
-                            const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
-  const PipeLayout l = pipeLayoutOf(p);
+template <typename T>
+const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision, const T* x, const T* weight,
+                                 const T* offset, const T* mask, const T* bias, T* out, void* workspace,
+                                 cudaStream_t stream) {
+  const PipeLayout l = pipeLayoutOf(p, precision);
   const int64_t chunk = pipeChunkImages(l, p.batch);
   // [Wr][xs chunk][zeros]: the chunk is under 2^32 bytes (256 MiB, or one image of < 2^31 / 9 elements by
   // checkParams), so every corner's byte offset from its image, the zero row's included, fits 32 bits.
-  auto* wr = static_cast<__half*>(workspace);
-  auto* xs = reinterpret_cast<__half*>(static_cast<char*>(workspace) + l.weightBytes);
-  auto* zeros = reinterpret_cast<__half*>(reinterpret_cast<char*>(xs) + roundUpTo(chunk * l.xsPerImage, kPipeAlign));
+  auto* wr = static_cast<T*>(workspace);
+  auto* xs = reinterpret_cast<T*>(static_cast<char*>(workspace) + l.weightBytes);
+  auto* zeros = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUpTo(chunk * l.xsPerImage, kPipeAlign));
   if (cudaMemsetAsync(zeros, 0, static_cast<size_t>(l.zeroBytes), stream) != cudaSuccess)
     return cudaGetErrorString(cudaGetLastError());
-  const auto* x = static_cast<const __half*>(input);
-  const auto* hb = p.hasBias ? static_cast<const __half*>(bias) : nullptr;
-  const auto* hm = p.useMask ? static_cast<const __half*>(mask) : nullptr;
+  const T* hb = p.hasBias ? bias : nullptr;
+  const T* hm = p.useMask ? mask : nullptr;
 
   PipeArgs a{};
   a.height = static_cast<int>(p.height);
@@ -591,8 +630,8 @@ const char* launchPipelined(const DeformConvParams& p, const void* input, const 
   a.outChannels = static_cast<int>(p.outChannels);
   a.wrStride = static_cast<int>(l.wrStride);
   a.useMask = p.useMask ? 1 : 0;
-  a.ogPerSlice = a.cinOG % kBK == 0 || kBK % a.cinOG != 0 ? 1 : kBK / a.cinOG;
-  // 128-channel tiles halve the gathers per output; 64 where the group has fewer or 128 would leave SMs idle.
+  a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
+  // 128-channel tiles halve the gathers per output where the group has 128s of output channels.
   const bool wide = l.coutG % 128 == 0;
   const int bm = wide ? 128 : 64;
   constexpr int bn = TRTKIT_DCN_PIPE_BN;
@@ -603,16 +642,53 @@ const char* launchPipelined(const DeformConvParams& p, const void* input, const 
 
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
-    if (const char* why = enqueuePrepare<__half>(p, x + n0 * l.xsPerImage / 2, xs, nc, n0 == 0,
-                                                 static_cast<const __half*>(weight), nullptr, wr, l.wrStride, stream))
+    if (const char* why = enqueuePrepare<T>(p, x + n0 * l.xsPerImage / l.elem, xs, nc, n0 == 0, weight, nullptr, wr,
+                                            l.wrStride, stream))
       return why;
-    const auto* off = static_cast<const __half*>(offset);
-    auto* out = static_cast<__half*>(output);
-    const cudaError_t err = wide ? launchPipeFor<128, bn>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream)
-                                 : launchPipeFor<64, bn>(a, nc, n0, p.groups, xs, off, hm, wr, hb, out, zeros, stream);
+    const cudaError_t err =
+        wide ? launchPipeFor<T, 128, bn>(a, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream)
+             : launchPipeFor<T, 64, bn>(a, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream);
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
   return nullptr;
+}
+
+}  // namespace
+
+bool pipelinedPathSupports(const DeformConvParams& p, Precision precision) {
+  if (precision == Precision::kFloat32Strict) return false;  // FFMA products: the sampled or fused algorithm
+  const int64_t row = precision == Precision::kFloat16 ? kBK<__half> : kBK<float>;
+  const int64_t vec = precision == Precision::kFloat16 ? kVec<__half> : kVec<float>;
+  const int64_t cinG = p.inChannels / p.groups, coutG = p.outChannels / p.groups;
+  const int64_t cinOG = p.inChannels / p.offsetGroups;
+  // Stages are one 128-byte row of channels (64 fp16 / 32 fp32) of one group, a lane's 16 bytes lie in one offset
+  // group; output tiles are 64 or 128 channels of one group.
+  return cinG % row == 0 && cinOG % vec == 0 && coutG % 64 == 0;
+}
+
+size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision) {
+  const PipeLayout l = pipeLayoutOf(p, precision);
+  // Monotone in every dimension, as sampledWorkspaceBytes: chunk * xsPerImage <= min(N * xs, max(cap, xs)).
+  const int64_t chunkBytes = std::min<int64_t>(
+      p.batch * l.xsPerImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), l.xsPerImage));
+  return static_cast<size_t>(l.weightBytes + roundUpTo(chunkBytes, kPipeAlign) + l.zeroBytes);
+}
+
+size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision) {
+  return precision == Precision::kFloat16 ? sharedBytesOf<__half>(p) : sharedBytesOf<float>(p);
+}
+
+const char* launchPipelined(const DeformConvParams& p, Precision precision, const void* input, const void* weight,
+                            const void* offset, const void* mask, const void* bias, void* output, void* workspace,
+                            cudaStream_t stream) {
+  if (precision == Precision::kFloat16)
+    return launchPipelinedTyped<__half>(p, precision, static_cast<const __half*>(input),
+                                        static_cast<const __half*>(weight), static_cast<const __half*>(offset),
+                                        static_cast<const __half*>(mask), static_cast<const __half*>(bias),
+                                        static_cast<__half*>(output), workspace, stream);
+  return launchPipelinedTyped<float>(p, precision, static_cast<const float*>(input), static_cast<const float*>(weight),
+                                     static_cast<const float*>(offset), static_cast<const float*>(mask),
+                                     static_cast<const float*>(bias), static_cast<float*>(output), workspace, stream);
 }
 
 }  // namespace dcn

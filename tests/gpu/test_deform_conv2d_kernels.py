@@ -62,11 +62,13 @@ def need(shim, algorithm: str) -> None:
         pytest.skip(f"sampled algorithm needs cuBLAS: {shim.blas_status()}")
 
 
-def random_pipelined_config(rng: random.Random) -> dict:
-    """What the pipelined kernel takes: channels, outputs per group in 64s; per offset group in 8s."""
+def random_pipelined_config(rng: random.Random, precision: str = "fp16") -> dict:
+    """What the pipelined kernel takes: channels per group in 64s (fp16) or 32s (TF32), outputs per group in
+    64s, channels per offset group in 8s (fp16) or 4s (TF32)."""
     cfg = random_config(rng)
+    row, vec = (64, 8) if precision == "fp16" else (32, 4)
     groups, og = rng.choice([1, 1, 2, 3]), rng.choice([1, 1, 2, 3, 4, 8])
-    base = 64 * groups * (8 * og) // _gcd(64 * groups, 8 * og)
+    base = row * groups * (vec * og) // _gcd(row * groups, vec * og)
     cin = base * rng.choice([1, 1, 2]) if base <= 256 else base
     return dict(
         cfg,
@@ -390,23 +392,25 @@ PIPELINED_LARGE = [  # both tile widths, the bench's shapes scaled down, odd pix
 ]
 
 
-def test_pipelined_random_configs(shim):
-    """The pipelined kernel (fp16 only) over random geometry: kernel sizes 1-5, strides, dilations, groups,
+@pytest.mark.parametrize("precision", ["fp16", "tf32"])
+def test_pipelined_random_configs(shim, precision):
+    """The pipelined kernel (fp16, TF32) over random geometry: kernel sizes 1-5, strides, dilations, groups,
     offset groups, with and without mask and bias, offsets far outside, batch 1, odd sizes."""
-    rng = random.Random(4321)
+    rng = random.Random(4321 + len(precision))
     failures = []
     for i in range(NUM_PIPELINED):
-        cfg = random_pipelined_config(rng)
+        cfg = random_pipelined_config(rng, precision)
         try:
-            check(shim, cfg, "fp16", seed=300 + i, algorithm="pipelined")
+            check(shim, cfg, precision, seed=300 + i, algorithm="pipelined")
         except AssertionError as e:
             failures.append(str(e))
     assert not failures, f"{len(failures)}/{NUM_PIPELINED} failed; first: " + "\n".join(failures[:5])
 
 
+@pytest.mark.parametrize("precision", ["fp16", "tf32"])
 @pytest.mark.parametrize("index", range(len(PIPELINED_LARGE)))
-def test_pipelined_large_configs(shim, index):
-    check(shim, PIPELINED_LARGE[index], "fp16", seed=400 + index, algorithm="pipelined")
+def test_pipelined_large_configs(shim, index, precision):
+    check(shim, PIPELINED_LARGE[index], precision, seed=400 + index, algorithm="pipelined")
 
 
 def test_pipelined_many_chunks(small_chunk_shim):
@@ -418,9 +422,11 @@ def test_pipelined_many_chunks(small_chunk_shim):
 @pytest.mark.parametrize(
     "precision, change, message",
     [
-        ("fp32", {}, "needs fp16"),
+        ("fp32", {}, "needs fp16 or TF32"),
+        ("tf32", {"cin": 48}, "multiples of 64 \\(fp16\\) or 32"),
         ("fp16", {"cin": 96}, "multiples of 64"),
         ("fp16", {"offset_groups": 16}, "per offset group in multiples of 8"),
+        ("tf32", {"offset_groups": 32}, "per offset group in multiples of 8 \\(fp16\\) or 4"),
         ("fp16", {"cout": 96}, "multiples of 64"),
     ],
 )
