@@ -1,8 +1,9 @@
 """Runs the DeformConv2d kernels through trtkit._C on edge cases, to be executed under compute-sanitizer
 (see test_sanitizer.py): every tile shape, padding channels, offsets far outside, odd sizes, batch 1.
-The layer runs the pipelined kernel for fp16 where channels come in 64s (the last three cases), else the
+The layer runs the pipelined kernel (fp16, TF32) where a group has 64 output channels (last 2 cases), else the
 sampled algorithm where cuBLAS loads; test_sanitizer.py also runs it with TRTKIT_CUBLAS_LIBRARY pointing
-nowhere, which leaves the fused kernel for the rest."""
+nowhere: then the pipelined kernel takes all of the last three cases (128-channel tiles, groups, corner
+tables of several offset groups) and the fused kernel the rest."""
 
 from __future__ import annotations
 

@@ -466,14 +466,16 @@ def _auto(shim, cfg: dict, precision: str) -> str:
 
 
 def test_auto_picks_the_measured_fastest(shim):
-    """fp16 with 64 output channels per group: pipelined; more output channels: sampled (cuBLAS); fp32 and
-    shapes the pipelined kernel cannot take: sampled (bench/results has the measurements behind the rule)."""
+    """fp16/TF32 with 64 output channels per group: pipelined; more output channels: sampled (cuBLAS); strict
+    fp32 and shapes the pipelined kernel cannot take: sampled (measurements behind it: bench/results)."""
     need(shim, "sampled")
     major = torch.cuda.get_device_capability()[0]
     c64 = PIPELINED_LARGE[1]  # 64 -> 64 channels
     assert _auto(shim, c64, "fp16") == ("pipelined" if major >= 8 else "sampled")
+    assert _auto(shim, c64, "tf32") == ("pipelined" if major >= 8 else "sampled")
     assert _auto(shim, PIPELINED_LARGE[0], "fp16") == "sampled"  # 256 -> 256 channels
-    assert _auto(shim, c64, "fp32") == "sampled"
+    assert _auto(shim, PIPELINED_LARGE[0], "tf32") == "sampled"
+    assert _auto(shim, c64, "fp32") == "sampled"  # strict fp32: FFMA only
     assert _auto(shim, LARGE[0], "fp16") == "sampled"  # 160 output channels: not in 64s
 
 
