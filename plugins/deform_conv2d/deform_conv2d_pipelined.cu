@@ -1,4 +1,4 @@
-// deform_conv2d as one warp-specialised implicit GEMM (fp16). kAuto uses it where it is measured faster than the
+// deform_conv2d as one warp-specialised implicit GEMM (fp16, TF32). kAuto uses it where it is measured faster than the
 // sampled algorithm (64 output channels per group, or no cuBLAS); see chooseAlgorithm and bench/results.
 //
 // Why: the sampled algorithm writes a column matrix kh*kw times the input's size and reads it back for cuBLAS;
@@ -6,11 +6,12 @@
 //   - prepare (deform_conv2d_prepare.cuh): input NCHW -> NHWC, weight -> Wr[co][tap * Cin/g + c];
 //   - one CTA computes a BM (64 or 128 output channels of one group) x BN (128 output pixels of one image) tile.
 //     Its K loop walks stages of (64-channel slice, tap), taps inner so a slice's neighbourhood stays in L1.
-//     Eight producer warps fill a ring of kStages shared-memory stages: the A slice (BM x 64 of Wr, by cp.async,
-//     a stage ahead) and the B slice (BN pixels x 64 channels: four bilinear corners per pixel, 128 contiguous
-//     bytes each, 8 lanes per pixel, blended in half2). Corners are computed once per (pixel, offset group) into
-//     a per-warp table, from offsets and mask loaded two stages ahead. Eight consumer warps multiply each full
-//     stage with mma.sync (fp16 products, fp32 sums) while the producers fill the next ones; named barriers
+//     Eight producer warps fill a ring of kStages shared-memory stages: the A slice (BM rows of Wr, loaded a
+//     stage ahead) and the B slice (BN pixels x one 128-byte row of channels, 64 fp16 / 32 fp32: four bilinear
+//     corners per pixel, 8 lanes of 16 bytes per pixel, blended in half2 / fp32). Corners are computed once per
+//     (pixel, offset group) into a per-warp table, from offsets and mask loaded two stages ahead. Eight consumer
+//     warps multiply each full stage with mma.sync (fp16 or TF32 products, fp32 sums) while the producers fill the
+//     next ones; named barriers
 //     hand stages over (full: producers -> consumers, empty: back).
 //   - the consumers add the bias and write the fp16 tile to NCHW.
 // Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row: ldmatrix and the producers' stores
@@ -81,16 +82,6 @@ __device__ __forceinline__ void barrierArrive(int id, int threads) {
 }
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-__device__ __forceinline__ void copyAsync16(uint32_t dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
-}
-__device__ __forceinline__ void copyAsyncWaitAll() {
-  asm volatile("cp.async.wait_all;" ::: "memory");
-}
-__device__ __forceinline__ void copyAsyncCommit() {
-  asm volatile("cp.async.commit_group;" ::: "memory");
-}
-
 __device__ __forceinline__ void loadMatrixX4(uint32_t (&r)[4], uint32_t address) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -273,17 +264,18 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
     next[i] = loadSampleInputs<T>(a, offsetImage, maskImage, planeOf(cur, i), origin[i]);
     next2[i] = steps > 1 ? loadSampleInputs<T>(a, offsetImage, maskImage, planeOf(nxt, i), origin[i]) : next[i];
   }
-  // A stage: BM rows of 128 bytes from Wr, by cp.async (one commit group per stage).
-  auto copyA = [&](int slot, const StageCursor& c) {
-    const uint32_t stageA = smemA + slot * BM * 128;
+  // A stage: BM rows of 128 bytes from Wr, loaded into registers a stage ahead (in flight across the hand-over
+  // and the next stage's table) and stored once the slot is free. (cp.async into the slot measured no faster, and
+  // compute-sanitizer's racecheck cannot follow its hand-over through named barriers.)
+  uint4 aNext[kCopies];
+  auto loadA = [&](const StageCursor& c) {
     const T* src = aSrc + c.tap * a.cinG + c.slice * kBK<T>;
 #pragma unroll
     for (int r = 0; r < kCopies; ++r)
-      copyAsync16(stageA + aDst + r * (kProducerThreads / 8) * 128,
-                  src + static_cast<int64_t>(r) * (kProducerThreads / 8) * a.wrStride);
-    copyAsyncCommit();
+      aNext[r] =
+          __ldg(reinterpret_cast<const uint4*>(src + static_cast<int64_t>(r) * (kProducerThreads / 8) * a.wrStride));
   };
-  copyA(0, cur);
+  loadA(cur);
   int s = 0;
   for (int step = 0; step < steps; ++step) {
     SampleInputs in[kInputs];
@@ -314,13 +306,13 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
       }
       __syncwarp();
     }
-    // A of the next stage, a stage ahead (its L2 latency hides behind this stage's gathers), once the consumers
-    // have released that slot. This stage's B slot was released before the previous stage's A was issued.
-    const int s1 = s + 1 == kStages ? 0 : s + 1;
-    if (step + 1 < steps) {
-      if (step + 1 >= kStages) barrierSync(kEmptyBarrier + s1, kPipeThreads);
-      copyA(s1, nxt);
-    }
+    if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
+#pragma unroll
+    for (int r = 0; r < kCopies; ++r)
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemA + s * BM * 128 + aDst +
+                                                                    r * (kProducerThreads / 8) * 128),
+                   "r"(aNext[r].x), "r"(aNext[r].y), "r"(aNext[r].z), "r"(aNext[r].w)
+                   : "memory");
 
     // B: BN pixels x one 128-byte row of channels.
     const char* base = reinterpret_cast<const char*>(image + g * a.cinG + cur.slice * kBK<T> + chunk * kVec<T>);
@@ -376,13 +368,11 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
                    "r"(packed.x), "r"(packed.y), "r"(packed.z), "r"(packed.w)
                    : "memory");
     }
-    // Waits for the next stage's A too (issued a stage's gathers ago, so normally landed): compute-sanitizer's
-    // racecheck reports cp.async.wait_group 1 hand-overs as races, and waiting for all measured no slower.
-    copyAsyncWaitAll();
+    if (step + 1 < steps) loadA(nxt);
     barrierArrive(kFullBarrier + s, kPipeThreads);
     cur = nxt;
     nxt = nxt2;
-    s = s1;
+    s = s + 1 == kStages ? 0 : s + 1;
   }
 }
 
