@@ -11,7 +11,7 @@
 //     corners per pixel, 8 lanes of 16 bytes per pixel, blended in half2 / fp32). Corners are computed once per
 //     (pixel, offset group) into a per-warp table, from offsets and mask loaded two stages ahead. Eight consumer
 //     warps multiply each full stage with mma.sync (fp16 or TF32 products, fp32 sums) while the producers fill the
-//     next ones; named barriers hand stages over (full: producers -> consumers, empty: back).
+//     next ones; mbarriers hand stages over (full: producers -> consumers, empty: back).
 //   - the consumers add the bias and write the tile to NCHW.
 // Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row: ldmatrix and the producers' stores
 // are free of bank conflicts. Measured bounds (bench/results/deform_conv2d_notes.md): without the MMAs the kernel
@@ -46,8 +46,6 @@ constexpr int kStages = TRTKIT_DCN_PIPE_STAGES;
 constexpr int kConsumerWarps = 8, kProducerWarps = 8;
 constexpr int kConsumerThreads = 32 * kConsumerWarps, kProducerThreads = 32 * kProducerWarps;
 constexpr int kPipeThreads = kConsumerThreads + kProducerThreads;
-constexpr int kFullBarrier = 1;  // named barriers 1..kStages: stage s is full; kStages+1..: stage s is empty
-constexpr int kEmptyBarrier = 1 + kStages;
 constexpr int64_t kPipeAlign = 256;
 
 inline int64_t roundUpTo(int64_t a, int64_t b) {
@@ -73,14 +71,26 @@ __device__ __forceinline__ uint32_t sharedAddress(const void* p) {
 __device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
   return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
 }
-__device__ __forceinline__ void barrierSync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
-}
-__device__ __forceinline__ void barrierArrive(int id, int threads) {
-  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
-}
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+// Stage hand-over: per slot a "full" mbarrier (every producer thread arrives) and an "empty" one (every consumer
+// thread arrives). Arrive releases the thread's prior shared-memory writes or reads, the parity wait acquires them:
+// the ordering compute-sanitizer's racecheck follows (it reported races through bar.arrive/bar.sync pairs).
+__device__ __forceinline__ void stageBarrierInit(uint32_t barrier, int count) {
+  asm volatile("mbarrier.init.shared.b64 [%0], %1;" ::"r"(barrier), "r"(count) : "memory");
+}
+__device__ __forceinline__ void stageBarrierArrive(uint32_t barrier) {
+  asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared.b64 state, [%0];\n}" ::"r"(barrier) : "memory");
+}
+// Waits until the barrier's phase number `use` (counted from 0) has completed.
+__device__ __forceinline__ void stageBarrierWait(uint32_t barrier, int use) {
+  uint32_t done = 0;
+  while (!done)
+    asm volatile("{\n.reg .pred p;\nmbarrier.test_wait.parity.shared.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}"
+                 : "=r"(done)
+                 : "r"(barrier), "r"(static_cast<uint32_t>(use & 1))
+                 : "memory");
+}
 __device__ __forceinline__ void loadMatrixX4(uint32_t (&r)[4], uint32_t address) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -213,7 +223,7 @@ template <typename T, int BM, int BN, int kEntriesPerLane>
 __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t zeroOffset,
                         const T* __restrict__ offsetImage, const T* __restrict__ maskImage, const T* __restrict__ wr,
                         int g, int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB,
-                        uint32_t smemEntries, int tid) {
+                        uint32_t smemEntries, uint32_t full, uint32_t empty, int tid) {
   constexpr int kRounds = BN / 32, kSlots = 4 * kRounds;  // a warp's pixels
   constexpr bool kTable = kEntriesPerLane > 0;
   constexpr int kInputs = kTable ? kEntriesPerLane : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
@@ -265,7 +275,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   }
   // A stage: BM rows of 128 bytes from Wr, loaded into registers a stage ahead (in flight across the hand-over
   // and the next stage's table) and stored once the slot is free. (cp.async into the slot measured no faster, and
-  // compute-sanitizer's racecheck cannot follow its hand-over through named barriers.)
+  // compute-sanitizer's racecheck flagged its hand-over.)
   uint4 aNext[kCopies];
   auto loadA = [&](const StageCursor& c) {
     const T* src = aSrc + c.tap * a.cinG + c.slice * kBK<T>;
@@ -305,7 +315,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
       }
       __syncwarp();
     }
-    if (step >= kStages) barrierSync(kEmptyBarrier + s, kPipeThreads);
+    if (step >= kStages) stageBarrierWait(empty + 8 * s, step / kStages - 1);
 #pragma unroll
     for (int r = 0; r < kCopies; ++r)
       asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemA + s * BM * 128 + aDst +
@@ -368,7 +378,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
                    : "memory");
     }
     if (step + 1 < steps) loadA(nxt);
-    barrierArrive(kFullBarrier + s, kPipeThreads);
+    stageBarrierArrive(full + 8 * s);
     cur = nxt;
     nxt = nxt2;
     s = s + 1 == kStages ? 0 : s + 1;
@@ -378,7 +388,8 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
 // Consumer warps: 2 x 4 warps over the BM x BN tile, each (BM/2) x (BN/4) as m16n8k16 MMAs.
 template <typename T, int BM, int BN>
 __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __restrict__ out, int64_t n, int coBase,
-                        int pixelBase, int steps, uint32_t smemA, uint32_t smemB, int tid) {
+                        int pixelBase, int steps, uint32_t smemA, uint32_t smemB, uint32_t full, uint32_t empty,
+                        int tid) {
   constexpr int WM = BM / 2, WN = BN / 4, MT = WM / 16, NT = WN / 8;
   static_assert(NT % 2 == 0, "B fragments are loaded two n8 tiles at a time");
   const int lane = tid & 31, warp = tid >> 5;
@@ -393,7 +404,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
 
   for (int step = 0; step < steps; ++step) {
     const int s = step % kStages;
-    barrierSync(kFullBarrier + s, kPipeThreads);
+    stageBarrierWait(full + 8 * s, step / kStages);
     const uint32_t stageA = smemA + s * BM * 128, stageB = smemB + s * BN * 128;
 #pragma unroll
     for (int k16 = 0; k16 < 4; ++k16) {  // 4 MMA K-steps per 128-byte row: k16 (fp16) or k8 (TF32)
@@ -422,7 +433,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
           }
         }
     }
-    if (step + kStages < steps) barrierArrive(kEmptyBarrier + s, kPipeThreads);
+    if (step + kStages < steps) stageBarrierArrive(empty + 8 * s);
   }
 
   // Epilogue: + bias, fp16, NCHW. A thread holds pixel pairs (p, p + 1) of rows co and co + 8.
@@ -462,14 +473,23 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
                         const T* __restrict__ zeros, PipeArgs a, int64_t firstImage) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   extern __shared__ __align__(128) unsigned char pipeSmem[];
+  __shared__ alignas(8) uint64_t stageBarriers[2 * kStages];  // full[kStages], empty[kStages]
   const uint32_t smemA = sharedAddress(pipeSmem), smemB = smemA + kStages * BM * 128;
+  const uint32_t full = sharedAddress(stageBarriers), empty = full + 8 * kStages;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      stageBarrierInit(full + 8 * s, kProducerThreads);
+      stageBarrierInit(empty + 8 * s, kConsumerThreads);
+    }
+  }
+  __syncthreads();
   const int nl = blockIdx.x / a.pixelTiles, pixelBase = (blockIdx.x - nl * a.pixelTiles) * BN;
   const int g = blockIdx.y / a.coTilesPerGroup;
   const int coBase = g * a.coutG + (blockIdx.y - g * a.coTilesPerGroup) * BM;
   const int64_t n = firstImage + nl;
   const int steps = a.kk * (a.cinG / kBK<T>);
   if (threadIdx.x < kConsumerThreads) {
-    consume<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, threadIdx.x);
+    consume<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, full, empty, threadIdx.x);
   } else {
     const T* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
     // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
@@ -477,7 +497,7 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
     const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
     produce<T, BM, BN, kEntriesPerLane>(a, image, zeroOffset, offset + n * 2 * planes,
                                         a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps, smemA,
-                                        smemB, smemB + kStages * BN * 128, threadIdx.x - kConsumerThreads);
+                                        smemB, smemB + kStages * BN * 128, full, empty, threadIdx.x - kConsumerThreads);
   }
 #endif
 }
@@ -573,8 +593,9 @@ size_t sharedBytesOf(const DeformConvParams& p) {
   a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
   constexpr int bn = TRTKIT_DCN_PIPE_BN;
   const int entries = entriesPerLane<T>(a, bn);
-  return static_cast<size_t>((p.outChannels / p.groups) % 128 == 0 ? pipeSharedBytes<128, bn>(entries, a.ogPerSlice)
-                                                                   : pipeSharedBytes<64, bn>(entries, a.ogPerSlice));
+  const int dynamic = (p.outChannels / p.groups) % 128 == 0 ? pipeSharedBytes<128, bn>(entries, a.ogPerSlice)
+                                                            : pipeSharedBytes<64, bn>(entries, a.ogPerSlice);
+  return static_cast<size_t>(dynamic) + 256;  // + static shared memory (the stage barriers: 128 bytes by ptxas)
 }
 
 template <typename T>
