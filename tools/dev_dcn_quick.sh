@@ -1,3 +1,8 @@
+#!/usr/bin/env bash
+# Kernel iteration on the GPU machine (device tool `run`): builds the DeformConv2d test shim and any variants,
+# runs the pipelined kernel's GPU tests, then the benchmark. Environment: VARIANTS="name=-DFLAG[,-DFLAG2] ..."
+# (benchmark switches of the .cu files), NCFG (random configs; 0 skips the tests), SKIP_VARIANT_TESTS=1,
+# ALGOS (default pipelined), PROFILE=--profile. Results land in $OUT.
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=python
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader

@@ -1,3 +1,6 @@
+#!/usr/bin/env bash
+# Nsight Compute on the pipelined DeformConv2d kernel (GPU machine): stall-reason sampling metrics, then the
+# 50 SASS lines with the most stall samples. PROF_ARGS="fp16 N C H W Cout og" picks the shape.
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=python
 python3 -c "import sys; sys.path.insert(0,'bench'); import dcn_shim; dcn_shim.build()" > /dev/null 2>&1
