@@ -3,11 +3,12 @@
 //
 // Three algorithms compute the same thing:
 //   kPipelined (deform_conv2d_pipelined.cu): one warp-specialised implicit GEMM, samples gathered into a
-//     shared-memory ring while tensor cores multiply the previous stages. fp16 only, channels per group and output
-//     channels per group multiples of 64, per offset group of 8 (pipelinedPathSupports), sm_80+.
-//     Needs no cuBLAS; faster than kSampledGemm with up to 64 output channels per group (bench/results).
-//   kSampledGemm (deform_conv2d_sampled.cu): bilinear samples into a column matrix, then cuBLAS. The fast one
-//     (bench/results); needs a usable blas::Handle and sampledPathSupports().
+//     shared-memory ring while tensor cores multiply the previous stages. fp16 and TF32; per group, channels in
+//     64s (fp16) / 32s (TF32) and output channels in 64s, channels per offset group in 8s / 4s
+//     (pipelinedPathSupports); sm_80+ with enough shared memory (pipelinedRunsOn). Needs no cuBLAS; faster than
+//     kSampledGemm with up to 64 output channels per group (bench/results).
+//   kSampledGemm (deform_conv2d_sampled.cu): bilinear samples into a column matrix, then cuBLAS. The fastest with
+//     more output channels (bench/results); needs a usable blas::Handle and sampledPathSupports().
 //   kFused (deform_conv2d.cu): one implicit-GEMM kernel that samples into shared memory. No cuBLAS, no large
 //     workspace; the fallback where cuBLAS cannot be loaded. Needs ~75 KB of shared memory per block (not sm_75).
 #pragma once
@@ -74,13 +75,13 @@ size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision);
 size_t fusedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 
 // What a layer declares: max(fused, sampled, pipelined) bytes of the algorithms that support p, so an engine runs with
-// either algorithm wherever it is deserialized (cuBLAS may load on one machine and not on another).
+// any of them wherever it is deserialized (cuBLAS may load on one machine and not on another).
 size_t workspaceBytes(const DeformConvParams& p, Precision precision);
 
-// Whether kPipelined handles these parameters on a GPU of compute capability 8.0 or newer.
+// Whether kPipelined handles these shapes and this precision (the GPU: pipelinedRunsOn).
 bool pipelinedPathSupports(const DeformConvParams& p, Precision precision);
 
-// Scratch bytes of kPipelined, e = 2 (fp16):
+// Scratch bytes of kPipelined, e = element bytes (2 fp16, 4 TF32):
 //   align256(Cout*kh*kw*(Cin/groups)*e) + align256(min(N*xs, max(cap, xs))) + Cin*e
 // with xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes.
 size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision);
@@ -111,7 +112,7 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
                                const blas::Handle* blas, const void* input, const void* weight, const void* offset,
                                const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
 
-// The pipelined path alone (launchDeformConv2d dispatches to it; fp16 tensors, pipelinedPathSupports()).
+// The pipelined path alone (launchDeformConv2d dispatches to it; fp16 or TF32, pipelinedPathSupports()).
 const char* launchPipelined(const DeformConvParams& p, Precision precision, const void* input, const void* weight,
                             const void* offset, const void* mask, const void* bias, void* output, void* workspace,
                             cudaStream_t stream);
