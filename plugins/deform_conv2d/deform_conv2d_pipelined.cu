@@ -59,7 +59,7 @@ struct PipeArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
   int kernelW, kk, strideH, strideW, padH, padW, dilationH, dilationW;
   int offsetGroups, cinOG, cinG, coutG, outChannels, coTilesPerGroup, pixelTiles, wrStride;
-  int ogPerSlice;  // offset groups in a 64-channel stage where they divide it (corner tables), else 1
+  int ogPerSlice;  // offset groups in a stage where they divide it (corner tables), else 1
   int useMask;
 };
 
