@@ -54,13 +54,6 @@ inline int64_t roundUpTo(int64_t a, int64_t b) {
 
 template <int BM, int BN>
 constexpr int kPipeSmemBytes = kStages * (BM + BN) * 128;
-#ifndef TRTKIT_DCN_PIPE_CTAS64
-#define TRTKIT_DCN_PIPE_CTAS64 1  // benchmark switch: CTAs per SM of the 64-output-channel tiles (1 or 2)
-#endif
-// CTAs per SM the register budget is made for: 64-channel tiles need fewer accumulators, and two CTAs (32 warps)
-// hide more gather latency.
-template <int BM>
-constexpr int kMinBlocks = BM == 64 ? TRTKIT_DCN_PIPE_CTAS64 : 1;
 
 struct PipeArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
@@ -232,8 +225,6 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
                         int g, int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB,
                         uint32_t smemEntries, uint32_t full, uint32_t empty, int tid) {
   constexpr int kRounds = BN / 32, kSlots = 4 * kRounds;  // a warp's pixels
-  // Two CTAs per SM (64-channel tiles) leave 64 registers a thread: half the rounds' loads in flight at once.
-  constexpr int kBatch = kMinBlocks<BM> > 1 && kRounds > 2 ? 2 : kRounds;
   constexpr bool kTable = kEntriesPerLane > 0;
   constexpr int kInputs = kTable ? kEntriesPerLane : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
   constexpr int kCopies = BM * 8 / kProducerThreads;           // 16-byte pieces of the A stage per thread
@@ -334,62 +325,57 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
 
     // B: BN pixels x one 128-byte row of channels.
     const char* base = reinterpret_cast<const char*>(image + g * a.cinG + cur.slice * kBK<T> + chunk * kVec<T>);
+    uint4 v[kRounds][4];
+    uint32_t wt[kRounds][4];
 #pragma unroll
-    for (int j0 = 0; j0 < kRounds; j0 += kBatch) {  // kBatch rounds of loads in flight together
-      uint4 v[kBatch][4];
-      uint32_t wt[kBatch][4];
+    for (int j = 0; j < kRounds; ++j) {
+      Corners c;
+      if (kTable) {
+        const uint32_t at = readEntry + j * 4 * 32;
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(c.off[0]), "=r"(c.off[1]), "=r"(c.off[2]), "=r"(c.off[3])
+                     : "r"(at)
+                     : "memory");
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(c.w[0]), "=r"(c.w[1]), "=r"(c.w[2]), "=r"(c.w[3])
+                     : "r"(at + 16)
+                     : "memory");
+      } else {
+        c = cornersOf<T>(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], cur.ki, cur.kj, zeroOffset);
+      }
 #pragma unroll
-      for (int jb = 0; jb < kBatch; ++jb) {
-        const int j = j0 + jb;
-        Corners c;
-        if (kTable) {
-          const uint32_t at = readEntry + j * 4 * 32;
-          asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
-                       : "=r"(c.off[0]), "=r"(c.off[1]), "=r"(c.off[2]), "=r"(c.off[3])
-                       : "r"(at)
-                       : "memory");
-          asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
-                       : "=r"(c.w[0]), "=r"(c.w[1]), "=r"(c.w[2]), "=r"(c.w[3])
-                       : "r"(at + 16)
-                       : "memory");
-        } else {
-          c = cornersOf<T>(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], cur.ki, cur.kj, zeroOffset);
-        }
+      for (int q = 0; q < 4; ++q) {
+        wt[j][q] = c.w[q];
+        v[j][q] = __ldg(reinterpret_cast<const uint4*>(base + c.off[q]));  // unconditional: all in flight
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kRounds; ++j) {
+      uint4 packed;
+      if constexpr (sizeof(T) == 2) {  // fp16: half2 FMAs, weights rounded once to fp16
+        __half2 acc[4];
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
-          wt[jb][q] = c.w[q];
-          v[jb][q] = __ldg(reinterpret_cast<const uint4*>(base + c.off[q]));  // unconditional: all in flight
+          const __half2 w = *reinterpret_cast<const __half2*>(&wt[j][q]);
+          const __half2* h = reinterpret_cast<const __half2*>(&v[j][q]);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? __hmul2(w, h[i]) : __hfma2(w, h[i], acc[i]);
         }
-      }
+        packed = *reinterpret_cast<const uint4*>(acc);
+      } else {  // fp32 blend, rounded to TF32 (nearest) for the tensor cores
+        float acc[4];
 #pragma unroll
-      for (int jb = 0; jb < kBatch; ++jb) {
-        const int j = j0 + jb;
-        uint4 packed;
-        if constexpr (sizeof(T) == 2) {  // fp16: half2 FMAs, weights rounded once to fp16
-          __half2 acc[4];
+        for (int q = 0; q < 4; ++q) {
+          const float w = __uint_as_float(wt[j][q]);
+          const float* f = reinterpret_cast<const float*>(&v[j][q]);
 #pragma unroll
-          for (int q = 0; q < 4; ++q) {
-            const __half2 w = *reinterpret_cast<const __half2*>(&wt[jb][q]);
-            const __half2* h = reinterpret_cast<const __half2*>(&v[jb][q]);
-#pragma unroll
-            for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? __hmul2(w, h[i]) : __hfma2(w, h[i], acc[i]);
-          }
-          packed = *reinterpret_cast<const uint4*>(acc);
-        } else {  // fp32 blend, rounded to TF32 (nearest) for the tensor cores
-          float acc[4];
-#pragma unroll
-          for (int q = 0; q < 4; ++q) {
-            const float w = __uint_as_float(wt[jb][q]);
-            const float* f = reinterpret_cast<const float*>(&v[jb][q]);
-#pragma unroll
-            for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? w * f[i] : fmaf(w, f[i], acc[i]);
-          }
-          packed = make_uint4(roundToTF32(acc[0]), roundToTF32(acc[1]), roundToTF32(acc[2]), roundToTF32(acc[3]));
+          for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? w * f[i] : fmaf(w, f[i], acc[i]);
         }
-        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemB + s * BN * 128 + bDst + j * 32 * 128),
-                     "r"(packed.x), "r"(packed.y), "r"(packed.z), "r"(packed.w)
-                     : "memory");
+        packed = make_uint4(roundToTF32(acc[0]), roundToTF32(acc[1]), roundToTF32(acc[2]), roundToTF32(acc[3]));
       }
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemB + s * BN * 128 + bDst + j * 32 * 128),
+                   "r"(packed.x), "r"(packed.y), "r"(packed.z), "r"(packed.w)
+                   : "memory");
     }
     if (step + 1 < steps) loadA(nxt);
     stageBarrierArrive(full + 8 * s);
@@ -481,7 +467,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
 
 // grid.x: pixel tiles x images of the chunk, grid.y: groups x output-channel tiles per group.
 template <typename T, int BM, int BN, int kEntriesPerLane>
-__global__ void __launch_bounds__(kPipeThreads, kMinBlocks<BM>)
+__global__ void __launch_bounds__(kPipeThreads, 1)
     pipelinedDeformConv(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                         const T* __restrict__ wr, const T* __restrict__ bias, T* __restrict__ out,
                         const T* __restrict__ zeros, PipeArgs a, int64_t firstImage) {
@@ -540,11 +526,6 @@ cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, in
     err = cudaFuncSetAttribute(pipelinedDeformConv<T, BM, BN, kEntriesPerLane>,
                                cudaFuncAttributeMaxDynamicSharedMemorySize, most);
     if (err != cudaSuccess) return err;
-    if (kMinBlocks<BM> > 1) {  // room for several CTAs' rings: all of the unified L1/shared memory as shared
-      err = cudaFuncSetAttribute(pipelinedDeformConv<T, BM, BN, kEntriesPerLane>,
-                                 cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
-      if (err != cudaSuccess) return err;
-    }
     if (cached) raised[device].store(true, std::memory_order_release);
   }
   const dim3 grid(static_cast<unsigned>(a.pixelTiles * images), static_cast<unsigned>(groups * a.coTilesPerGroup));
