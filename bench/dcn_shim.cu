@@ -67,7 +67,17 @@ extern "C" __attribute__((visibility("default"))) int dcn_auto_algorithm(const i
     return -1;
   const trtkit::dcn::DeviceLimits limits{major, static_cast<size_t>(smem)};
   return static_cast<int>(trtkit::dcn::chooseAlgorithm(unpack(params), static_cast<Precision>(precision),
-                                                       trtkit::dcn::Algorithm::kAuto, &handle(), limits));
+                                                       trtkit::dcn::Algorithm::kAuto, handle().ok(), limits));
+}
+
+// The same rule for a GPU described by its compute capability major and opt-in shared memory per block, with or
+// without cuBLAS: pure logic, no CUDA call (the cpu tier uses it).
+extern "C" __attribute__((visibility("default"))) int dcn_choose_algorithm(const int64_t* params, int precision,
+                                                                           int blas_usable, int compute_major,
+                                                                           int64_t max_shared_bytes) {
+  const trtkit::dcn::DeviceLimits limits{compute_major, static_cast<size_t>(max_shared_bytes)};
+  return static_cast<int>(trtkit::dcn::chooseAlgorithm(unpack(params), static_cast<Precision>(precision),
+                                                       trtkit::dcn::Algorithm::kAuto, blas_usable != 0, limits));
 }
 
 // algorithm: 0 auto, 1 fused, 2 sampled + cuBLAS, 3 pipelined. Returns "" once enqueued, else what failed.

@@ -80,6 +80,14 @@ class Shim:
         self.lib.dcn_blas_version.restype = ctypes.c_int
         self.lib.dcn_auto_algorithm.restype = ctypes.c_int
         self.lib.dcn_auto_algorithm.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int]
+        self.lib.dcn_choose_algorithm.restype = ctypes.c_int
+        self.lib.dcn_choose_algorithm.argtypes = [
+            ctypes.POINTER(ctypes.c_int64),
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int64,
+        ]
 
     def blas_status(self) -> str:
         """ "" when the sampled algorithm can run (cuBLAS loaded), else why not."""
@@ -93,6 +101,23 @@ class Shim:
         p = self.params(x, weight, offset, mask, bias, (1, 1), (1, 1), (1, 1), groups, offset_groups)
         code = self.lib.dcn_auto_algorithm(p, PRECISION[precision])
         return {v: k for k, v in ALGORITHM.items()}.get(code, f"error {code}")
+
+    def choose_algorithm(
+        self,
+        x,
+        weight,
+        offset,
+        groups,
+        offset_groups,
+        precision: str,
+        blas: bool,
+        major: int,
+        shared_bytes: int,
+    ) -> str:
+        """The "auto" rule for a described GPU (no CUDA call: tensors may live on the meta device)."""
+        p = self.params(x, weight, offset, None, None, (1, 1), (1, 1), (1, 1), groups, offset_groups)
+        code = self.lib.dcn_choose_algorithm(p, PRECISION[precision], int(blas), major, shared_bytes)
+        return {v: k for k, v in ALGORITHM.items()}[code]
 
     @staticmethod
     def params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups):

@@ -751,10 +751,10 @@ bool pipelinedRunsOn(const DeformConvParams& p, Precision precision, const Devic
          pipelinedSharedBytes(p, precision) <= device.maxSharedBytesPerBlock;
 }
 
-Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, const blas::Handle* blas,
+Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, bool blasUsable,
                           const DeviceLimits& device) {
   if (requested != Algorithm::kAuto) return requested;
-  const bool sampled = blas != nullptr && blas->ok() && sampledPathSupports(p);
+  const bool sampled = blasUsable && sampledPathSupports(p);
   // The pipelined kernel beats the fused one everywhere it runs, and the sampled one where a group has at most 64
   // output channels (N16 C64: 0.29 vs 0.38 ms on an H100); with more, cuBLAS's GEMM amortises the column matrix
   // over many output channels and the sampled algorithm wins (N8 C256: 0.18 vs 0.24 ms). bench/results.
@@ -779,7 +779,7 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   const DeviceLimits limits{major, static_cast<size_t>(smem)};
   // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).
   if (precision == Precision::kFloat32TF32 && major < 8) precision = Precision::kFloat32Strict;
-  algorithm = chooseAlgorithm(p, precision, algorithm, blas, limits);
+  algorithm = chooseAlgorithm(p, precision, algorithm, blas != nullptr && blas->ok(), limits);
   if (algorithm == Algorithm::kPipelined) {
     if (!pipelinedPathSupports(p, precision))
       return "the pipelined algorithm needs fp16 or TF32 and, per group, channels in multiples of 64 (fp16) or 32 "

@@ -86,8 +86,8 @@ bool pipelinedPathSupports(const DeformConvParams& p, Precision precision);
 // with xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes.
 size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 
-// Shared memory one CTA of kPipelined needs (up to 128 KB: sm_80, sm_87, sm_90 and newer have it; sm_86/89
-// do not, and get another algorithm).
+// Shared memory one CTA of kPipelined needs: ~78 KB for 64-output-channel tiles, ~103-131 KB for 128-channel
+// tiles (sm_80, sm_87, sm_90+ have it; sm_86/89, with 99 KB, run only the 64-channel tiles).
 size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision);
 
 // What kAuto needs to know of the GPU.
@@ -99,10 +99,10 @@ struct DeviceLimits {
 // Whether kPipelined supports p and fits the GPU.
 bool pipelinedRunsOn(const DeformConvParams& p, Precision precision, const DeviceLimits& device);
 
-// Which algorithm kAuto picks given the handle (null: none) and the GPU: kPipelined where it runs and either
+// Which algorithm kAuto picks, given whether cuBLAS is usable and the GPU: kPipelined where it runs and either
 // cuBLAS is unusable or a group has at most 64 output channels; else kSampledGemm where cuBLAS is usable; else
-// kFused.
-Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, const blas::Handle* blas,
+// kFused. Pure logic (no CUDA calls): the cpu tier tests it for GPUs the GPU machine is not.
+Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, bool blasUsable,
                           const DeviceLimits& device);
 
 // Runs the whole op on `stream`. mask may be null when !useMask, bias null when !hasBias. The workspace must hold

@@ -1,0 +1,75 @@
+"""DeformConv2d's "auto" rule (chooseAlgorithm) for GPUs and installs the GPU machine is not: the rule is pure
+logic, so the stand-alone shim (bench/dcn_shim.cu, built with nvcc) answers it without a GPU. The GPU tier
+checks the same rule on the H100 through the real device query (test_auto_picks_the_measured_fastest)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+H100 = (9, 227 * 1024)  # compute capability major, opt-in shared memory per block
+A100 = (8, 163 * 1024)
+RTX_4090 = (8, 99 * 1024)  # sm_89 (and sm_86): 99 KB
+T4 = (7, 64 * 1024)  # sm_75
+
+
+@pytest.fixture(scope="module")
+def shim(tmp_path_factory):
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc not found: needed to build bench/dcn_shim.cu")
+    import dcn_shim
+
+    return dcn_shim.Shim(dcn_shim.build(tmp_path_factory.mktemp("shim") / "libdcn_shim.so"))
+
+
+def choose(shim, cin: int, cout: int, precision: str, gpu: tuple[int, int], blas: bool, og: int = 1) -> str:
+    meta = dict(device="meta")
+    x = torch.empty(2, cin, 16, 16, **meta)
+    weight = torch.empty(cout, cin, 3, 3, **meta)
+    offset = torch.empty(2, 2 * og * 9, 16, 16, **meta)
+    return shim.choose_algorithm(x, weight, offset, 1, og, precision, blas, *gpu)
+
+
+@pytest.mark.parametrize("precision", ["fp16", "tf32"])
+def test_64_output_channels_run_pipelined_with_or_without_cublas(shim, precision):
+    for gpu in (H100, A100, RTX_4090):
+        assert choose(shim, 64, 64, precision, gpu, blas=True) == "pipelined", gpu
+        assert choose(shim, 64, 64, precision, gpu, blas=False) == "pipelined", gpu
+
+
+def test_more_output_channels_run_sampled_where_cublas_loads(shim):
+    assert choose(shim, 256, 256, "fp16", H100, blas=True) == "sampled"
+    assert choose(shim, 256, 256, "tf32", A100, blas=True) == "sampled"
+    # without cuBLAS the pipelined kernel (faster than the fused one everywhere it runs) takes them
+    assert choose(shim, 256, 256, "fp16", H100, blas=False) == "pipelined"
+    assert choose(shim, 256, 256, "fp16", A100, blas=False) == "pipelined"
+
+
+def test_128_channel_tiles_need_more_shared_memory_than_sm86_has(shim):
+    """128-output-channel tiles take ~103 KB: sm_86/89 (99 KB) fall back; 64-channel tiles (~78 KB) fit."""
+    assert choose(shim, 256, 256, "fp16", RTX_4090, blas=False) == "fused"
+    assert choose(shim, 256, 256, "fp16", RTX_4090, blas=True) == "sampled"
+    assert choose(shim, 256, 64, "fp16", RTX_4090, blas=False) == "pipelined"
+    # corner tables for 8 offset groups per stage add 28 KB: still within an A100's 163 KB
+    assert choose(shim, 64, 128, "fp16", A100, blas=False, og=8) == "pipelined"
+
+
+def test_strict_fp32_and_old_gpus_never_run_pipelined(shim):
+    assert choose(shim, 64, 64, "fp32", H100, blas=True) == "sampled"
+    assert choose(shim, 64, 64, "fp32", H100, blas=False) == "fused"
+    assert choose(shim, 64, 64, "fp16", T4, blas=True) == "sampled"
+    assert choose(shim, 64, 64, "fp16", T4, blas=False) == "fused"
+
+
+def test_shapes_the_pipelined_kernel_cannot_take(shim):
+    assert choose(shim, 96, 64, "fp16", H100, blas=False) == "fused"  # 96 channels: not in 64s
+    assert choose(shim, 96, 64, "tf32", H100, blas=False) == "pipelined"  # TF32 stages are 32 channels
+    assert choose(shim, 64, 96, "fp16", H100, blas=True) == "sampled"  # 96 output channels: not in 64s
+    assert choose(shim, 64, 64, "fp16", H100, blas=False, og=16) == "fused"  # 4 channels per offset group
