@@ -426,6 +426,23 @@ def test_workspace_is_bounded_by_the_documented_formula() -> None:
         assert got == max(fused, sampled), (dtype, got, fused, sampled)
 
 
+def test_workspace_covers_the_pipelined_kernel() -> None:
+    """Where only the fused and pipelined algorithms take the shapes (49 taps x 32 offset groups: too many for
+    the sampled one), the declared bytes are the larger of their documented formulas: the pipelined one."""
+    _C = _c_module()
+    layer = _C.Layer("DeformConv2d", {"padding": [3, 3], "offset_groups": 32})
+    align = lambda b: -(-b // 256) * 256  # noqa: E731
+    n, cin, hw, cout, kk, og, elem = 2, 256, 12, 64, 49, 32, 2
+    shapes = [[n, cin, hw, hw], [cout, cin, 7, 7], [n, 2 * og * kk, hw, hw], [n, og * kk, hw, hw], [cout]]
+    got = layer.workspace_size([("float16", s) for s in shapes], [("float16", [n, cout, hw, hw])])
+    unit = 8  # gcd(Cin/groups, Cin/offset_groups) = gcd(256, 8), already 16 bytes
+    fused = align(n * hw * hw * (cin // unit) * unit * elem) + align(kk * cin * cout * elem)
+    xs = hw * hw * cin * elem
+    pipelined = align(cout * kk * cin * elem) + align(min(n * xs, max(256 << 20, xs))) + cin * elem
+    assert pipelined > fused
+    assert got == pipelined, (got, pipelined, fused)
+
+
 def test_workspace_grows_with_every_dimension() -> None:
     """TensorRT sizes the workspace at a profile's maximum shapes; enqueue lays it out for the actual ones, so
     the formula must never shrink when a dimension grows (batch, channels, spatial size, output channels)."""
