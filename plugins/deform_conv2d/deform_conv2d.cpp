@@ -259,14 +259,15 @@ class DeformConv2d final : public Layer {
   }
 
   // One cuBLAS handle per execution context (TensorRT 10+ passes plugins none). Without cuBLAS it stays
-  // unusable and enqueue runs the fused kernel.
+  // unusable and enqueue runs the pipelined kernel where it applies, else the fused one.
   void attach() override {
     blas_ = std::make_unique<blas::Handle>();
     if (!blas_->ok()) {
       static std::once_flag once;  // once per process: every context would say the same
       std::call_once(once, [this] {
         notice(std::string(kName) + ": cuBLAS is not usable (" + blas_->unusableReason() +
-               "); running the fused kernel instead, which is slower (plugins/deform_conv2d/README.md)");
+               "); shapes with more than 64 output channels per group run the pipelined kernel where it applies, "
+               "else the fused one, both slower there (plugins/deform_conv2d/README.md)");
       });
     }
   }
