@@ -63,6 +63,7 @@ struct PipeArgs {
   int useMask;
 };
 
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 __device__ __forceinline__ uint32_t sharedAddress(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
@@ -72,7 +73,6 @@ __device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
   return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
 }
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 // Stage hand-over: per slot a "full" mbarrier (every producer thread arrives) and an "empty" one (every consumer
 // thread arrives). Arrive releases the thread's prior shared-memory writes or reads, the parity wait acquires them:
 // the ordering compute-sanitizer's racecheck follows (it reported races through bar.arrive/bar.sync pairs).

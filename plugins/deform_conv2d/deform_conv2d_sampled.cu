@@ -38,6 +38,11 @@ constexpr int kMaxEntriesPerBlock = 1024;  // (pixel, tap, offset group) entries
 #define TRTKIT_DCN_F32_LANE_SHIFT 4  // benchmark switch: log2 of the lanes per item for fp32 (16: measured best)
 #endif
 constexpr int64_t kKAlignBytes = TRTKIT_DCN_K_ALIGN_BYTES;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+constexpr int kSampleMinBlocks = 4;  // sm_75 runs at most 1024 threads per SM
+#else
+constexpr int kSampleMinBlocks = TRTKIT_DCN_SAMPLE_MIN_BLOCKS;
+#endif
 // Lanes per (pixel, tap) item, log2: a block's channel slice is 8 x 16 bytes (fp16) or 16 x 16 bytes (fp32).
 template <typename T>
 constexpr int kMaxLaneShift = sizeof(T) == 4 ? TRTKIT_DCN_F32_LANE_SHIFT : 3;
@@ -70,7 +75,7 @@ struct SampleArgs {
 // Entries (corner indices and weights) exist only for the offset groups of the block's slice, indexed
 // (tap * tile + pixel) * ogSpan + (og - first og of the slice).
 template <typename T, int V>
-__global__ void __launch_bounds__(kSampleThreads, TRTKIT_DCN_SAMPLE_MIN_BLOCKS)
+__global__ void __launch_bounds__(kSampleThreads, kSampleMinBlocks)
     sampleColumns(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                   T* __restrict__ cols, SampleArgs a, int64_t firstImage) {
   extern __shared__ int4 smem[];
