@@ -15,11 +15,11 @@
 #include <mma.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <type_traits>
 
 #include "deform_conv2d_kernels.hpp"
+#include "deform_conv2d_launch.cuh"
 #include "trtkit/core/device_convert.cuh"
 
 namespace trtkit {
@@ -35,9 +35,6 @@ constexpr int64_t kAlign = 256;
 #define TRTKIT_DCN_SHORT_BK 0  // 1: always the half-line channel chunk (smaller tiles, benchmark switch)
 #endif
 
-inline int64_t roundUp(int64_t a, int64_t b) {
-  return (a + b - 1) / b * b;
-}
 inline int64_t gcd64(int64_t a, int64_t b) {
   while (b != 0) {
     const int64_t t = a % b;
@@ -599,21 +596,9 @@ template <Precision P, int BM, int BN, int BK, int MINB = 1>
 cudaError_t launchGemm(const GemmArgs& args, int64_t groups, cudaStream_t stream) {
   using Shape = TileShape<P, BM, BN, BK>;
   if (Shape::kSmemBytes > 48 * 1024) {
-    // The attribute belongs to the function on the current device, so it is raised once per device (a
-    // process-wide flag would miss a second GPU). cudaFuncSetAttribute allocates on the host: the atomic
-    // per-device flags keep later enqueues allocation-free; racing first launches both set the same value.
-    constexpr int kMaxDevices = 64;
-    static std::atomic<bool> raised[kMaxDevices];  // static storage: zero-initialized (false)
-    int device = 0;
-    cudaError_t err = cudaGetDevice(&device);
+    const cudaError_t err =
+        allowDynamicSharedMemory<deformGemm<P, BM, BN, BK, MINB>>(static_cast<int>(Shape::kSmemBytes));
     if (err != cudaSuccess) return err;
-    const bool cached = device >= 0 && device < kMaxDevices;
-    if (!cached || !raised[device].load(std::memory_order_acquire)) {
-      err = cudaFuncSetAttribute(deformGemm<P, BM, BN, BK, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(Shape::kSmemBytes));
-      if (err != cudaSuccess) return err;
-      if (cached) raised[device].store(true, std::memory_order_release);
-    }
   }
   const dim3 grid(static_cast<unsigned>((args.totalPix + BN - 1) / BN),
                   static_cast<unsigned>(groups * args.mTilesPerGroup));

@@ -20,10 +20,10 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 
 #include "deform_conv2d_kernels.hpp"
+#include "deform_conv2d_launch.cuh"
 #include "deform_conv2d_prepare.cuh"
 
 namespace trtkit {
@@ -47,10 +47,6 @@ constexpr int kConsumerWarps = 8, kProducerWarps = 8;
 constexpr int kConsumerThreads = 32 * kConsumerWarps, kProducerThreads = 32 * kProducerWarps;
 constexpr int kPipeThreads = kConsumerThreads + kProducerThreads;
 constexpr int64_t kPipeAlign = 256;
-
-inline int64_t roundUpTo(int64_t a, int64_t b) {
-  return (a + b - 1) / b * b;
-}
 
 template <int BM, int BN>
 constexpr int kPipeSmemBytes = kStages * (BM + BN) * 128;
@@ -513,21 +509,10 @@ cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, in
                        const T* offset, const T* mask, const T* wr, const T* bias, T* out, const T* zeros,
                        cudaStream_t stream) {
   const int bytes = pipeSharedBytes<BM, BN>(kEntriesPerLane, a.ogPerSlice);
-  const int most = pipeSharedBytes<BM, BN>(kEntriesPerLane, 8);
-  // Raised once per device (the attribute belongs to the function on the current device); see launchGemm in
-  // deform_conv2d.cu for why the flags are atomics.
-  constexpr int kMaxDevices = 64;
-  static std::atomic<bool> raised[kMaxDevices];
-  int device = 0;
-  cudaError_t err = cudaGetDevice(&device);
+  // The limit is raised once, to the largest corner table (8 offset groups per stage).
+  const cudaError_t err = allowDynamicSharedMemory<pipelinedDeformConv<T, BM, BN, kEntriesPerLane>>(
+      pipeSharedBytes<BM, BN>(kEntriesPerLane, 8));
   if (err != cudaSuccess) return err;
-  const bool cached = device >= 0 && device < kMaxDevices;
-  if (!cached || !raised[device].load(std::memory_order_acquire)) {
-    err = cudaFuncSetAttribute(pipelinedDeformConv<T, BM, BN, kEntriesPerLane>,
-                               cudaFuncAttributeMaxDynamicSharedMemorySize, most);
-    if (err != cudaSuccess) return err;
-    if (cached) raised[device].store(true, std::memory_order_release);
-  }
   const dim3 grid(static_cast<unsigned>(a.pixelTiles * images), static_cast<unsigned>(groups * a.coTilesPerGroup));
   pipelinedDeformConv<T, BM, BN, kEntriesPerLane>
       <<<grid, kPipeThreads, bytes, stream>>>(xs, offset, mask, wr, bias, out, zeros, a, firstImage);
@@ -569,7 +554,7 @@ PipeLayout pipeLayoutOf(const DeformConvParams& p, Precision precision) {
   l.coutG = p.outChannels / p.groups;
   l.kk = p.kernelH * p.kernelW;
   l.wrStride = l.kk * l.cinG;  // whole 128-byte rows per tap, no bias column (the epilogue adds it)
-  l.weightBytes = roundUpTo(p.outChannels * l.wrStride * l.elem, kPipeAlign);
+  l.weightBytes = roundUp(p.outChannels * l.wrStride * l.elem, kPipeAlign);
   l.zeroBytes = p.inChannels * l.elem;  // one pixel of zeros after the chunk: corners outside the image read it
   l.xsPerImage = p.height * p.width * p.inChannels * l.elem;
   return l;
@@ -608,34 +593,17 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   // checkParams), so every corner's byte offset from its image, the zero row's included, fits 32 bits.
   auto* wr = static_cast<T*>(workspace);
   auto* xs = reinterpret_cast<T*>(static_cast<char*>(workspace) + l.weightBytes);
-  auto* zeros = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUpTo(chunk * l.xsPerImage, kPipeAlign));
+  auto* zeros = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kPipeAlign));
   if (cudaMemsetAsync(zeros, 0, static_cast<size_t>(l.zeroBytes), stream) != cudaSuccess)
     return cudaGetErrorString(cudaGetLastError());
   const T* hb = p.hasBias ? bias : nullptr;
   const T* hm = p.useMask ? mask : nullptr;
 
   PipeArgs a{};
-  a.height = static_cast<int>(p.height);
-  a.width = static_cast<int>(p.width);
-  a.channels = static_cast<int>(p.inChannels);
-  a.outH = static_cast<int>(p.outH);
-  a.outW = static_cast<int>(p.outW);
-  a.pixels = static_cast<int>(p.outH * p.outW);
-  a.kernelW = static_cast<int>(p.kernelW);
-  a.kk = static_cast<int>(l.kk);
-  a.strideH = p.strideH;
-  a.strideW = p.strideW;
-  a.padH = p.padH;
-  a.padW = p.padW;
-  a.dilationH = p.dilationH;
-  a.dilationW = p.dilationW;
-  a.offsetGroups = p.offsetGroups;
-  a.cinOG = static_cast<int>(p.inChannels / p.offsetGroups);
-  a.cinG = static_cast<int>(l.cinG);
+  fillSamplingGeometry(a, p);
   a.coutG = static_cast<int>(l.coutG);
   a.outChannels = static_cast<int>(p.outChannels);
   a.wrStride = static_cast<int>(l.wrStride);
-  a.useMask = p.useMask ? 1 : 0;
   a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
   // 128-channel tiles halve the gathers per output where the group has 128s of output channels.
   const bool wide = l.coutG % 128 == 0;
@@ -677,7 +645,7 @@ size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision) {
   // Monotone in every dimension, as sampledWorkspaceBytes: chunk * xsPerImage <= min(N * xs, max(cap, xs)).
   const int64_t chunkBytes = std::min<int64_t>(
       p.batch * l.xsPerImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), l.xsPerImage));
-  return static_cast<size_t>(l.weightBytes + roundUpTo(chunkBytes, kPipeAlign) + l.zeroBytes);
+  return static_cast<size_t>(l.weightBytes + roundUp(chunkBytes, kPipeAlign) + l.zeroBytes);
 }
 
 size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision) {

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "deform_conv2d_kernels.hpp"
+#include "deform_conv2d_launch.cuh"
 #include "deform_conv2d_prepare.cuh"
 #include "trtkit/core/device_convert.cuh"
 
@@ -46,10 +47,6 @@ constexpr int kSampleMinBlocks = TRTKIT_DCN_SAMPLE_MIN_BLOCKS;
 // Lanes per (pixel, tap) item, log2: a block's channel slice is 8 x 16 bytes (fp16) or 16 x 16 bytes (fp32).
 template <typename T>
 constexpr int kMaxLaneShift = sizeof(T) == 4 ? TRTKIT_DCN_F32_LANE_SHIFT : 3;
-
-inline int64_t roundUp(int64_t a, int64_t b) {
-  return (a + b - 1) / b * b;
-}
 
 template <typename T, int V>
 struct alignas(sizeof(T) * V) Vec {
@@ -292,23 +289,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   const int64_t tilesX = (p.outW + (1 << tileWShift) - 1) >> tileWShift;
   const int64_t tilesY = (p.outH + (1 << tileHShift) - 1) >> tileHShift;
   if (tilesX * tilesY > 0x7fffffff || slices > 65535) return "output too large for the sampled algorithm's grid";
-  a.height = static_cast<int>(p.height);
-  a.width = static_cast<int>(p.width);
-  a.channels = static_cast<int>(p.inChannels);
-  a.outH = static_cast<int>(p.outH);
-  a.outW = static_cast<int>(p.outW);
-  a.pixels = static_cast<int>(l.pixels);
-  a.kernelW = static_cast<int>(p.kernelW);
-  a.kk = static_cast<int>(l.kk);
-  a.strideH = p.strideH;
-  a.strideW = p.strideW;
-  a.padH = p.padH;
-  a.padW = p.padW;
-  a.dilationH = p.dilationH;
-  a.dilationW = p.dilationW;
-  a.offsetGroups = p.offsetGroups;
-  a.cinOG = static_cast<int>(l.cinOG);
-  a.cinG = static_cast<int>(l.cinG);
+  fillSamplingGeometry(a, p);
   a.groups = p.groups;
   a.kgPad = static_cast<int>(l.kgPad);
   a.kTot = static_cast<int>(l.kTot);
@@ -317,7 +298,6 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   a.tilesX = static_cast<int>(tilesX);
   a.laneShift = laneShift;
   a.ogSpan = static_cast<int>(ogSpan);
-  a.useMask = p.useMask ? 1 : 0;
   const size_t smem = static_cast<size_t>(perPixel << tileShift) * (sizeof(int4) + sizeof(float4));
   auto sampler = l.vectorized ? sampleColumns<T, 16 / sizeof(T)> : sampleColumns<T, 1>;
   if (smem > 48 * 1024) return "too many taps x offset groups for the sampled path (see sampledPathSupports)";

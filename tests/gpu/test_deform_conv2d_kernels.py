@@ -344,6 +344,20 @@ def test_sampled_many_chunks(small_chunk_shim, precision, index):
     check(small_chunk_shim, cfg, precision, seed=200 + index, algorithm="sampled")
 
 
+def capture_and_replay(run):
+    """Captures run() into a CUDA graph on a side stream, poisons its output with NaN, replays the graph."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.stream(side), torch.cuda.graph(graph, stream=side):
+        out = run()
+    torch.cuda.current_stream().wait_stream(side)
+    out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    return graph, out
+
+
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_sampled_run_is_graph_capturable(shim, precision):
     """TensorRT may capture enqueue into a CUDA graph (trtexec --useCudaGraph): the sampled algorithm, cuBLAS
@@ -355,15 +369,7 @@ def test_sampled_run_is_graph_capturable(shim, precision):
     args = (cfg["stride"], cfg["padding"], cfg["dilation"], cfg["groups"], cfg["offset_groups"])
     run = shim.prepare(x, weight, offset, mask, bias, *args, precision, "sampled")
     expected = run().clone()  # eager run (also warms cuBLAS up outside the capture)
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.stream(side), torch.cuda.graph(graph, stream=side):
-        out = run()
-    torch.cuda.current_stream().wait_stream(side)
-    out.fill_(float("nan"))
-    graph.replay()
-    torch.cuda.synchronize()
+    graph, out = capture_and_replay(run)
     # cuBLAS may pick another kernel while capturing: equal up to summation order, never stale or NaN
     tol = dict(rtol=2e-3, atol=2e-3) if precision == "fp16" else dict(rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(out, expected, **tol)
@@ -442,15 +448,7 @@ def test_pipelined_run_is_graph_capturable(shim):
     args = (cfg["stride"], cfg["padding"], cfg["dilation"], cfg["groups"], cfg["offset_groups"])
     run = shim.prepare(x, weight, offset, mask, bias, *args, "fp16", "pipelined")
     expected = run().clone()
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.stream(side), torch.cuda.graph(graph, stream=side):
-        out = run()
-    torch.cuda.current_stream().wait_stream(side)
-    out.fill_(float("nan"))
-    graph.replay()
-    torch.cuda.synchronize()
+    graph, out = capture_and_replay(run)
     assert torch.equal(out, expected)  # same kernels, same order of sums: bit for bit
     x.mul_(-1)
     graph.replay()

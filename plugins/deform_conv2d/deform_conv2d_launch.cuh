@@ -1,0 +1,62 @@
+// Host-side helpers the deform_conv2d launchers share (included by each algorithm's .cu; one copy per file).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "deform_conv2d_kernels.hpp"
+
+namespace trtkit {
+namespace dcn {
+namespace {
+
+inline int64_t roundUp(int64_t a, int64_t b) {
+  return (a + b - 1) / b * b;
+}
+
+// Raises Kernel's dynamic shared-memory limit to `bytes` once per device (the attribute belongs to the function on
+// the current device, so a process-wide flag would miss a second GPU). cudaFuncSetAttribute allocates on the
+// host: the atomic per-device flags keep later enqueues allocation-free; racing first launches set the same value.
+template <auto Kernel>
+cudaError_t allowDynamicSharedMemory(int bytes) {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<bool> raised[kMaxDevices];  // static storage: zero-initialized (false)
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return err;
+  const bool cached = device >= 0 && device < kMaxDevices;
+  if (cached && raised[device].load(std::memory_order_acquire)) return cudaSuccess;
+  err = cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (err != cudaSuccess) return err;
+  if (cached) raised[device].store(true, std::memory_order_release);
+  return cudaSuccess;
+}
+
+// The sampling geometry the sampled and pipelined kernels' argument structs share (same field names).
+template <typename Args>
+void fillSamplingGeometry(Args& a, const DeformConvParams& p) {
+  a.height = static_cast<int>(p.height);
+  a.width = static_cast<int>(p.width);
+  a.channels = static_cast<int>(p.inChannels);
+  a.outH = static_cast<int>(p.outH);
+  a.outW = static_cast<int>(p.outW);
+  a.pixels = static_cast<int>(p.outH * p.outW);
+  a.kernelW = static_cast<int>(p.kernelW);
+  a.kk = static_cast<int>(p.kernelH * p.kernelW);
+  a.strideH = p.strideH;
+  a.strideW = p.strideW;
+  a.padH = p.padH;
+  a.padW = p.padW;
+  a.dilationH = p.dilationH;
+  a.dilationW = p.dilationW;
+  a.offsetGroups = p.offsetGroups;
+  a.cinOG = static_cast<int>(p.inChannels / p.offsetGroups);
+  a.cinG = static_cast<int>(p.inChannels / p.groups);
+  a.useMask = p.useMask ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace dcn
+}  // namespace trtkit
