@@ -35,7 +35,7 @@ def cublas_include_dir() -> Path | None:
 def build(out: Path | None = None, extra: tuple[str, ...] = ()) -> Path:
     out = out or ROOT / "build" / "libdcn_shim.so"
     out.parent.mkdir(parents=True, exist_ok=True)
-    arch = os.environ.get("DCN_ARCH", "sm_90")
+    arch = os.environ.get("DCN_ARCH", "sm_90a")
     plugin = ROOT / "plugins" / "deform_conv2d"
     blas = []
     inc = cublas_include_dir()

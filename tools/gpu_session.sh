@@ -19,7 +19,7 @@ python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchv
   | tee -a "$OUT/device.txt"
 
 t0=$(date +%s)
-cmake -S . -B build/gpu -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DTRTKIT_INPLACE=ON \
+cmake -S . -B build/gpu -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90a-real -DTRTKIT_INPLACE=ON \
   -DPython_EXECUTABLE="$(command -v python3)" -DTENSORRT_INCLUDE_DIR="$headers" >"$OUT/cmake.log" 2>&1 \
   && cmake --build build/gpu -j16 >"$OUT/build.log" 2>&1 \
   || { tail -40 "$OUT/cmake.log" "$OUT/build.log"; exit 1; }

@@ -26,6 +26,17 @@
 #include "deform_conv2d_launch.cuh"
 #include "deform_conv2d_prepare.cuh"
 
+// Consumers on Hopper's warpgroup MMA where the build targets sm_90a (WORK IN PROGRESS: compiled, not yet run).
+#ifndef TRTKIT_DCN_PIPE_WGMMA
+#define TRTKIT_DCN_PIPE_WGMMA 1  // benchmark switch: 0 keeps mma.sync on sm_90a too
+#endif
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL) && TRTKIT_DCN_PIPE_WGMMA
+#define TRTKIT_DCN_USE_WGMMA 1
+#include "deform_conv2d_wgmma.cuh"
+#else
+#define TRTKIT_DCN_USE_WGMMA 0
+#endif
+
 namespace trtkit {
 namespace dcn {
 namespace {
@@ -63,11 +74,13 @@ struct PipeArgs {
 __device__ __forceinline__ uint32_t sharedAddress(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
+#if !TRTKIT_DCN_USE_WGMMA  // the mma.sync consumers' addressing (wgmma swizzles by address itself)
 // Byte offset of 16-byte chunk `chunk` (0-7) of row `row` in a tile of 128-byte rows: chunks XOR-swizzled by the
 // row, so 8 consecutive rows at one logical chunk fall in 8 different bank groups.
 __device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
   return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
 }
+#endif
 
 // Stage hand-over: per slot a "full" mbarrier (every producer thread arrives) and an "empty" one (every consumer
 // thread arrives). Arrive releases the thread's prior shared-memory writes or reads, the parity wait acquires them:
@@ -87,6 +100,7 @@ __device__ __forceinline__ void stageBarrierWait(uint32_t barrier, int use) {
                  : "r"(barrier), "r"(static_cast<uint32_t>(use & 1))
                  : "memory");
 }
+#if !TRTKIT_DCN_USE_WGMMA
 __device__ __forceinline__ void loadMatrixX4(uint32_t (&r)[4], uint32_t address) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -107,6 +121,7 @@ __device__ __forceinline__ void mmaTF32(float (&d)[4], const uint32_t (&a)[4], u
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+#endif
 __device__ __forceinline__ uint32_t roundToTF32(float v) {  // round to nearest: the mma itself would truncate
   uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
@@ -374,6 +389,9 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
                    : "memory");
     }
     if (step + 1 < steps) loadA(nxt);
+#if TRTKIT_DCN_USE_WGMMA
+    fenceProxyAsyncShared();  // the stage's st.shared, seen by the consumers' wgmma (async proxy)
+#endif
     stageBarrierArrive(full + 8 * s);
     cur = nxt;
     nxt = nxt2;
@@ -459,6 +477,75 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
     }
   }
 }
+#if TRTKIT_DCN_USE_WGMMA
+// Consumers as two warpgroups: with 128-channel tiles warpgroup g multiplies output channels 64g..64g+63 by all
+// 128 pixels (m64n128), with 64-channel tiles pixels 64g..64g+63 (m64n64); K-steps straight from the swizzled
+// rings, no ldmatrix.
+template <typename T, int BM, int BN>
+__device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias, T* __restrict__ out, int64_t n,
+                                  int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB, uint32_t full,
+                                  uint32_t empty, int tid) {
+  static_assert(BN == 128, "warpgroup tiles assume 128-pixel tiles");
+  constexpr int kCols = BM == 128 ? BN : BN / 2;  // pixels per warpgroup
+  constexpr int kRegs = kCols / 2;                // 64 x kCols fp32 over 128 threads
+  const int g = tid >> 7, t = tid & 127, lane = t & 31, warp = t >> 5;
+  const int rowBase = BM == 128 ? 64 * g : 0, colBase = BM == 128 ? 0 : 64 * g;
+  float acc[kRegs];
+#pragma unroll
+  for (int i = 0; i < kRegs; ++i) acc[i] = 0.f;
+
+  for (int step = 0; step < steps; ++step) {
+    const int s = step % kStages;
+    stageBarrierWait(full + 8 * s, step / kStages);
+    const uint64_t descA = wgmmaDescriptor(smemA + s * BM * 128 + rowBase * 128);
+    const uint64_t descB = wgmmaDescriptor(smemB + s * BN * 128 + colBase * 128);
+    wgmmaFence();
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {  // 32 bytes of K per step: k16 (fp16) or k8 (TF32)
+      if constexpr (sizeof(T) == 2) {
+        if constexpr (kCols == 128) {
+          wgmmaF16N128(acc, descA + 2 * k, descB + 2 * k);
+        } else {
+          wgmmaF16N64(acc, descA + 2 * k, descB + 2 * k);
+        }
+      } else {
+        if constexpr (kCols == 128) {
+          wgmmaTF32N128(acc, descA + 2 * k, descB + 2 * k);
+        } else {
+          wgmmaTF32N64(acc, descA + 2 * k, descB + 2 * k);
+        }
+      }
+    }
+    wgmmaCommit();
+    wgmmaWaitAll();  // the stage's shared memory is read: release it
+    if (step + kStages < steps) stageBarrierArrive(empty + 8 * s);
+  }
+
+  // Epilogue: + bias, NCHW. m64nN layout: warp w holds rows 16w + lane/4 (+8), n8 block j columns 8j + 2*(lane%4).
+  const bool pairs = a.pixels % 2 == 0;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int co = coBase + rowBase + 16 * warp + (lane >> 2) + 8 * half;
+    const float b = bias != nullptr ? toFloat(bias[co]) : 0.f;
+    T* row = out + (n * a.outChannels + co) * static_cast<int64_t>(a.pixels);
+#pragma unroll
+    for (int j = 0; j < kCols / 8; ++j) {
+      const int p = pixelBase + colBase + 8 * j + 2 * (lane & 3);
+      const float v0 = acc[4 * j + 2 * half] + b, v1 = acc[4 * j + 2 * half + 1] + b;
+      if (pairs && p + 1 < a.pixels) {
+        if constexpr (sizeof(T) == 2) {
+          *reinterpret_cast<__half2*>(row + p) = __floats2half2_rn(v0, v1);
+        } else {
+          *reinterpret_cast<float2*>(row + p) = make_float2(v0, v1);
+        }
+      } else {
+        if (p < a.pixels) row[p] = fromFloat<T>(v0);
+        if (p + 1 < a.pixels) row[p + 1] = fromFloat<T>(v1);
+      }
+    }
+  }
+}
+#endif  // TRTKIT_DCN_USE_WGMMA
 #endif  // __CUDA_ARCH__ >= 800
 
 // grid.x: pixel tiles x images of the chunk, grid.y: groups x output-channel tiles per group.
@@ -470,7 +557,7 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   extern __shared__ __align__(128) unsigned char pipeSmem[];
   __shared__ alignas(8) uint64_t stageBarriers[2 * kStages];  // full[kStages], empty[kStages]
-  const uint32_t smemA = sharedAddress(pipeSmem), smemB = smemA + kStages * BM * 128;
+  const uint32_t smemA = (sharedAddress(pipeSmem) + 1023u) & ~1023u, smemB = smemA + kStages * BM * 128;
   const uint32_t full = sharedAddress(stageBarriers), empty = full + 8 * kStages;
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
@@ -485,7 +572,11 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
   const int64_t n = firstImage + nl;
   const int steps = a.kk * (a.cinG / kBK<T>);
   if (threadIdx.x < kConsumerThreads) {
+#if TRTKIT_DCN_USE_WGMMA
+    consumeWarpgroups<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, full, empty, threadIdx.x);
+#else
     consume<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, full, empty, threadIdx.x);
+#endif
   } else {
     const T* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
     // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
@@ -501,7 +592,8 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
 // Shared memory of one CTA: the A and B rings, then the producers' corner tables (kEntriesPerLane > 0).
 template <int BM, int BN>
 int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
-  return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0);
+  // + 1024: the rings start on a 1024-byte boundary (the 128-byte swizzle of wgmma descriptors is address-based)
+  return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0) + 1024;
 }
 
 template <typename T, int BM, int BN, int kEntriesPerLane>
