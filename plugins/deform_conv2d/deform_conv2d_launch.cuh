@@ -34,6 +34,34 @@ cudaError_t allowDynamicSharedMemory(int bytes) {
   return cudaSuccess;
 }
 
+// Programmatic dependent launch (sm_90+): the kernel that consumes the re-layout pass (prepare) is launched while
+// prepare's last blocks still run; it does its input-independent part (offsets, mask, corners, barriers), then
+// waits in waitForPrepare(). Off on older GPUs and with the benchmark switch TRTKIT_DCN_PDL=0.
+#ifndef TRTKIT_DCN_PDL
+#define TRTKIT_DCN_PDL 1
+#endif
+inline bool dependentLaunchUsable() {
+  int device = 0, major = 0;
+  return TRTKIT_DCN_PDL && cudaGetDevice(&device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major >= 9;
+}
+
+template <typename... Params, typename... Args>
+cudaError_t launchAfterPrepare(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                               Args... args) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  cudaLaunchAttribute dependent{};
+  dependent.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  dependent.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &dependent;
+  config.numAttrs = dependentLaunchUsable() ? 1 : 0;
+  return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
+}
+
 // The sampling geometry the sampled and pipelined kernels' argument structs share (same field names).
 template <typename Args>
 void fillSamplingGeometry(Args& a, const DeformConvParams& p) {

@@ -58,6 +58,10 @@ constexpr int kStages = TRTKIT_DCN_PIPE_STAGES;
 #define TRTKIT_DCN_PIPE_NARROW_FEW 1  // benchmark switch: 64-channel tiles where 128-channel ones leave SMs idle
 #endif
 constexpr bool kNarrowWhenFew = TRTKIT_DCN_PIPE_NARROW_FEW != 0;
+#ifndef TRTKIT_DCN_PIPE_PERSISTENT
+#define TRTKIT_DCN_PIPE_PERSISTENT 1  // benchmark switch: one CTA per SM looping over tiles (0: a CTA per tile)
+#endif
+constexpr bool kPersistent = TRTKIT_DCN_PIPE_PERSISTENT != 0;
 constexpr int kConsumerWarps = 8, kProducerWarps = 8;
 constexpr int kConsumerThreads = 32 * kConsumerWarps, kProducerThreads = 32 * kProducerWarps;
 constexpr int kPipeThreads = kConsumerThreads + kProducerThreads;
@@ -237,7 +241,7 @@ struct StageCursor {
 template <typename T, int BM, int BN, int kEntriesPerLane>
 __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t zeroOffset,
                         const T* __restrict__ offsetImage, const T* __restrict__ maskImage, const T* __restrict__ wr,
-                        int g, int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB,
+                        int g, int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
                         uint32_t smemEntries, uint32_t full, uint32_t empty, int tid) {
   constexpr int kRounds = BN / 32, kSlots = 4 * kRounds;  // a warp's pixels
   constexpr bool kTable = kEntriesPerLane > 0;
@@ -299,8 +303,9 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
       aNext[r] =
           __ldg(reinterpret_cast<const uint4*>(src + static_cast<int64_t>(r) * (kProducerThreads / 8) * a.wrStride));
   };
+  waitForPrepare();  // xs and Wr come from the re-layout pass (the offsets above overlap its last blocks)
   loadA(cur);
-  int s = 0;
+  int s = static_cast<int>(ringStart % kStages);
   for (int step = 0; step < steps; ++step) {
     SampleInputs in[kInputs];
 #pragma unroll
@@ -330,7 +335,8 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
       }
       __syncwarp();
     }
-    if (step >= kStages) stageBarrierWait(empty + 8 * s, step / kStages - 1);
+    const int64_t use = ringStart + step;  // the ring's stages used before this one, over the CTA's tiles
+    if (use >= kStages) stageBarrierWait(empty + 8 * s, static_cast<int>((use / kStages - 1) & 1));
 #pragma unroll
     for (int r = 0; r < kCopies; ++r)
       asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemA + s * BM * 128 + aDst +
@@ -406,8 +412,8 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
 // Consumer warps: 2 x 4 warps over the BM x BN tile, each (BM/2) x (BN/4) as m16n8k16 MMAs.
 template <typename T, int BM, int BN>
 __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __restrict__ out, int64_t n, int coBase,
-                        int pixelBase, int steps, uint32_t smemA, uint32_t smemB, uint32_t full, uint32_t empty,
-                        int tid) {
+                        int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB, uint32_t full,
+                        uint32_t empty, int tid) {
   constexpr int WM = BM / 2, WN = BN / 4, MT = WM / 16, NT = WN / 8;
   static_assert(NT % 2 == 0, "B fragments are loaded two n8 tiles at a time");
   const int lane = tid & 31, warp = tid >> 5;
@@ -421,8 +427,9 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
       for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.f;
 
   for (int step = 0; step < steps; ++step) {
-    const int s = step % kStages;
-    stageBarrierWait(full + 8 * s, step / kStages);
+    const int64_t use = ringStart + step;
+    const int s = static_cast<int>(use % kStages);
+    stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
     const uint32_t stageA = smemA + s * BM * 128, stageB = smemB + s * BN * 128;
 #pragma unroll
     for (int k16 = 0; k16 < 4; ++k16) {  // 4 MMA K-steps per 128-byte row: k16 (fp16) or k8 (TF32)
@@ -451,7 +458,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
           }
         }
     }
-    if (step + kStages < steps) stageBarrierArrive(empty + 8 * s);
+    stageBarrierArrive(empty + 8 * s);  // (the last kStages arrivals complete phases nobody waits for)
   }
 
   // Epilogue: + bias, fp16, NCHW. A thread holds pixel pairs (p, p + 1) of rows co and co + 8.
@@ -487,8 +494,8 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
 // rings, no ldmatrix.
 template <typename T, int BM, int BN>
 __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias, T* __restrict__ out, int64_t n,
-                                  int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB, uint32_t full,
-                                  uint32_t empty, int tid) {
+                                  int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA,
+                                  uint32_t smemB, uint32_t full, uint32_t empty, int tid) {
   static_assert(BN == 128, "warpgroup tiles assume 128-pixel tiles");
   constexpr int kCols = BM == 128 ? BN : BN / 2;  // pixels per warpgroup
   constexpr int kRegs = kCols / 2;                // 64 x kCols fp32 over 128 threads
@@ -499,8 +506,9 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
   for (int i = 0; i < kRegs; ++i) acc[i] = 0.f;
 
   for (int step = 0; step < steps; ++step) {
-    const int s = step % kStages;
-    stageBarrierWait(full + 8 * s, step / kStages);
+    const int64_t use = ringStart + step;
+    const int s = static_cast<int>(use % kStages);
+    stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
     const uint64_t descA = wgmmaDescriptor(smemA + s * BM * 128 + rowBase * 128);
     const uint64_t descB = wgmmaDescriptor(smemB + s * BN * 128 + colBase * 128);
     wgmmaFence();
@@ -521,8 +529,8 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
       }
     }
     wgmmaCommit();
-    wgmmaWaitAll();  // the stage's shared memory is read: release it
-    if (step + kStages < steps) stageBarrierArrive(empty + 8 * s);
+    wgmmaWaitAll();                     // the stage's shared memory is read: release it
+    stageBarrierArrive(empty + 8 * s);  // (the last kStages arrivals complete phases nobody waits for)
   }
 
   // Epilogue: + bias, NCHW. m64nN layout: warp w holds rows 16w + lane/4 (+8), n8 block j columns 8j + 2*(lane%4).
@@ -552,12 +560,12 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
 #endif  // TRTKIT_DCN_USE_WGMMA
 #endif  // __CUDA_ARCH__ >= 800
 
-// grid.x: pixel tiles x images of the chunk, grid.y: groups x output-channel tiles per group.
+// grid.x: CTAs (one per SM, or one per tile), each running tiles of the chunk in turn (below).
 template <typename T, int BM, int BN, int kEntriesPerLane>
 __global__ void __launch_bounds__(kPipeThreads, 1)
     pipelinedDeformConv(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                         const T* __restrict__ wr, const T* __restrict__ bias, T* __restrict__ out,
-                        const T* __restrict__ zeros, PipeArgs a, int64_t firstImage) {
+                        const T* __restrict__ zeros, PipeArgs a, int64_t firstImage, int images, int groups) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   extern __shared__ __align__(128) unsigned char pipeSmem[];
   __shared__ alignas(8) uint64_t stageBarriers[2 * kStages];  // full[kStages], empty[kStages]
@@ -570,25 +578,34 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
     }
   }
   __syncthreads();
-  const int nl = blockIdx.x / a.pixelTiles, pixelBase = (blockIdx.x - nl * a.pixelTiles) * BN;
-  const int g = blockIdx.y / a.coTilesPerGroup;
-  const int coBase = g * a.coutG + (blockIdx.y - g * a.coTilesPerGroup) * BM;
-  const int64_t n = firstImage + nl;
+  // Tiles, pixel tiles fastest: (group, output-channel tile) x image x pixel tile. A CTA takes every gridDim.x-th;
+  // its ring runs on across them, so the producers fill the next tile's stages during the consumers' epilogue.
+  const int perRow = a.pixelTiles * images, tiles = perRow * groups * a.coTilesPerGroup;
   const int steps = a.kk * (a.cinG / kBK<T>);
-  if (threadIdx.x < kConsumerThreads) {
+  int64_t ring = 0;
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, ring += steps) {
+    const int row = tile / perRow, column = tile - row * perRow;
+    const int nl = column / a.pixelTiles, pixelBase = (column - nl * a.pixelTiles) * BN;
+    const int g = row / a.coTilesPerGroup;
+    const int coBase = g * a.coutG + (row - g * a.coTilesPerGroup) * BM;
+    const int64_t n = firstImage + nl;
+    if (threadIdx.x < kConsumerThreads) {
 #if TRTKIT_DCN_USE_WGMMA
-    consumeWarpgroups<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, full, empty, threadIdx.x);
+      consumeWarpgroups<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, ring, smemA, smemB, full, empty,
+                                   threadIdx.x);
 #else
-    consume<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, full, empty, threadIdx.x);
+      consume<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, ring, smemA, smemB, full, empty, threadIdx.x);
 #endif
-  } else {
-    const T* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
-    // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
-    const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * sizeof(T));
-    const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
-    produce<T, BM, BN, kEntriesPerLane>(a, image, zeroOffset, offset + n * 2 * planes,
-                                        a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps, smemA,
-                                        smemB, smemB + kStages * BN * 128, full, empty, threadIdx.x - kConsumerThreads);
+    } else {
+      const T* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
+      // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
+      const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * sizeof(T));
+      const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
+      produce<T, BM, BN, kEntriesPerLane>(a, image, zeroOffset, offset + n * 2 * planes,
+                                          a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps,
+                                          ring, smemA, smemB, smemB + kStages * BN * 128, full, empty,
+                                          threadIdx.x - kConsumerThreads);
+    }
   }
 #endif
 }
@@ -601,7 +618,7 @@ int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
 }
 
 template <typename T, int BM, int BN, int kEntriesPerLane>
-cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
+cudaError_t launchPipe(const PipeArgs& a, int sms, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
                        const T* offset, const T* mask, const T* wr, const T* bias, T* out, const T* zeros,
                        cudaStream_t stream) {
   const int bytes = pipeSharedBytes<BM, BN>(kEntriesPerLane, a.ogPerSlice);
@@ -609,10 +626,12 @@ cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, in
   const cudaError_t err = allowDynamicSharedMemory<pipelinedDeformConv<T, BM, BN, kEntriesPerLane>>(
       pipeSharedBytes<BM, BN>(kEntriesPerLane, 8));
   if (err != cudaSuccess) return err;
-  const dim3 grid(static_cast<unsigned>(a.pixelTiles * images), static_cast<unsigned>(groups * a.coTilesPerGroup));
-  pipelinedDeformConv<T, BM, BN, kEntriesPerLane>
-      <<<grid, kPipeThreads, bytes, stream>>>(xs, offset, mask, wr, bias, out, zeros, a, firstImage);
-  return cudaGetLastError();
+  // One CTA per SM (512 threads of 128 registers) running tiles in turn, or (switch off) one CTA per tile.
+  const int64_t tiles = a.pixelTiles * images * groups * a.coTilesPerGroup;
+  const int64_t ctas = kPersistent ? std::min<int64_t>(tiles, sms) : tiles;
+  return launchAfterPrepare(pipelinedDeformConv<T, BM, BN, kEntriesPerLane>, dim3(static_cast<unsigned>(ctas)),
+                            dim3(kPipeThreads), static_cast<size_t>(bytes), stream, xs, offset, mask, wr, bias, out,
+                            zeros, a, firstImage, static_cast<int>(images), static_cast<int>(groups));
 }
 
 // Corner tables where offset groups divide a stage or are multiples of it: entries per lane = ceil(pixels x groups
@@ -624,18 +643,22 @@ int entriesPerLane(const PipeArgs& a, int bn) {
 }
 
 template <typename T, int BM, int BN>
-cudaError_t launchPipeFor(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
+cudaError_t launchPipeFor(const PipeArgs& a, int sms, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
                           const T* offset, const T* mask, const T* wr, const T* bias, T* out, const T* zeros,
                           cudaStream_t stream) {
   switch (entriesPerLane<T>(a, BN)) {
     case 0:
-      return launchPipe<T, BM, BN, 0>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+      return launchPipe<T, BM, BN, 0>(a, sms, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
+                                      stream);
     case 1:
-      return launchPipe<T, BM, BN, 1>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+      return launchPipe<T, BM, BN, 1>(a, sms, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
+                                      stream);
     case 2:
-      return launchPipe<T, BM, BN, 2>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+      return launchPipe<T, BM, BN, 2>(a, sms, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
+                                      stream);
     default:
-      return launchPipe<T, BM, BN, 4>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+      return launchPipe<T, BM, BN, 4>(a, sms, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
+                                      stream);
   }
 }
 
@@ -713,8 +736,8 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   const bool wide = l.coutG % 128 == 0 && !(kNarrowWhenFew && 2 * wideTiles <= sms);
   const int bm = wide ? 128 : 64;
   a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
-  if (static_cast<int64_t>(a.pixelTiles) * chunk > 0x7fffffff || p.groups * a.coTilesPerGroup > 65535)
-    return "output too large for the pipelined algorithm's grid";
+  if (static_cast<int64_t>(a.pixelTiles) * chunk * p.groups * a.coTilesPerGroup > 0x7fffffff)
+    return "output too large for the pipelined algorithm's tile count";
 
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
@@ -722,8 +745,8 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
                                             l.wrStride, stream))
       return why;
     const cudaError_t err =
-        wide ? launchPipeFor<T, 128, bn>(a, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream)
-             : launchPipeFor<T, 64, bn>(a, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream);
+        wide ? launchPipeFor<T, 128, bn>(a, sms, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream)
+             : launchPipeFor<T, 64, bn>(a, sms, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream);
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
   return nullptr;

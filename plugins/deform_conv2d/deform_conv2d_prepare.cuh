@@ -26,6 +26,10 @@ struct alignas(2 * sizeof(T)) Pair {
 };
 
 constexpr int kTransposeTile = 64;
+#ifndef TRTKIT_DCN_VECTOR_TRANSPOSE
+#define TRTKIT_DCN_VECTOR_TRANSPOSE 1  // benchmark switch: 0 keeps the element-pair transpose for fp16
+#endif
+constexpr bool kVectorTranspose = TRTKIT_DCN_VECTOR_TRANSPOSE != 0;
 
 // One 64 x 64 tile (channels x pixels) of image bz; the block's 32 x 8 threads; tile[64][65] in shared memory.
 template <typename T, bool kPairs>
@@ -63,6 +67,48 @@ __device__ void transposeTile(const T* __restrict__ x, T* __restrict__ xs, int c
         if (c0 + j < channels) xs[img + static_cast<int64_t>(i) * channels + c0 + j] = tile[j][r];
     }
   }
+}
+
+// The same tile for fp16 where channels and H*W are multiples of 8 and both pointers 16-byte aligned: 16-byte loads
+// (8 pixels of a channel) and stores (8 channels of a pixel), a quarter of the memory instructions of pairs. The
+// tile's 128-byte rows hold their 16-byte chunks XOR-swizzled by (row / 8) % 8, so that the second phase's 32-bit
+// reads (two pixels of one channel, eight channels per lane) hit 32 different banks.
+__device__ __forceinline__ int vecTileOffset(int row, int chunk) {  // in bytes, tile of 64 rows x 128 bytes
+  return row * 128 + ((chunk ^ ((row >> 3) & 7)) << 4);
+}
+__device__ void transposeTileVec(const __half* __restrict__ x, __half* __restrict__ xs, int channels, int hw, int bx,
+                                 int by, int bz, unsigned char* tile) {
+  constexpr int kT = kTransposeTile;
+  const int tid = threadIdx.y * blockDim.x + threadIdx.x;  // 256 threads
+  const int64_t img = static_cast<int64_t>(bz) * channels * hw;
+  const int hw0 = bx * kT, c0 = by * kT;
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {  // 64 channels x 8 chunks of 8 pixels
+    const int v = tid + 256 * k, c = v >> 3, chunk = v & 7;
+    if (c0 + c < channels && hw0 + 8 * chunk < hw)
+      *reinterpret_cast<uint4*>(tile + vecTileOffset(c, chunk)) =
+          *reinterpret_cast<const uint4*>(x + img + static_cast<int64_t>(c0 + c) * hw + hw0 + 8 * chunk);
+  }
+  __syncthreads();
+  // Lane: channel group cv (8 channels) of pixels p, p + 1; a warp writes 8 pixels x 128 bytes.
+  const int cv = tid & 7, p = 2 * (tid >> 3);
+  if (c0 + 8 * cv >= channels) return;
+  uint32_t pairs[8];  // channel cv*8 + i: pixels (p, p + 1)
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    pairs[i] = *reinterpret_cast<const uint32_t*>(tile + vecTileOffset(8 * cv + i, p >> 3) + 2 * (p & 7));
+  uint4 lo, hi;  // pixel p: the low halves, pixel p + 1: the high halves
+  lo.x = __byte_perm(pairs[0], pairs[1], 0x5410);
+  lo.y = __byte_perm(pairs[2], pairs[3], 0x5410);
+  lo.z = __byte_perm(pairs[4], pairs[5], 0x5410);
+  lo.w = __byte_perm(pairs[6], pairs[7], 0x5410);
+  hi.x = __byte_perm(pairs[0], pairs[1], 0x7632);
+  hi.y = __byte_perm(pairs[2], pairs[3], 0x7632);
+  hi.z = __byte_perm(pairs[4], pairs[5], 0x7632);
+  hi.w = __byte_perm(pairs[6], pairs[7], 0x7632);
+  __half* dst = xs + img + static_cast<int64_t>(hw0 + p) * channels + c0 + 8 * cv;
+  if (hw0 + p < hw) *reinterpret_cast<uint4*>(dst) = lo;
+  if (hw0 + p + 1 < hw) *reinterpret_cast<uint4*>(dst + channels) = hi;
 }
 
 // ---- weight [Cout][Cin/g][kh][kw] + bias -> Wr[g][co][kgPad] ---------------------------------------------------
@@ -117,16 +163,35 @@ struct PrepareArgs {
   int cinG, kk, kgPad, channelTiles;
 };
 
-template <typename T, bool kPairs>
+// Device side of the dependent launch (deform_conv2d_launch.cuh): prepare lets the next kernel start once all its
+// blocks run; that kernel waits for prepare's completion (and memory) before reading what it wrote.
+__device__ __forceinline__ void allowDependentLaunch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void waitForPrepare() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+// kLayout: 0 elements, 1 pairs, 2 16-byte vectors (fp16 only).
+template <typename T, int kLayout>
 __global__ void __launch_bounds__(256)
     prepareChunk(const T* __restrict__ x, T* __restrict__ xs, const T* __restrict__ w, const T* __restrict__ bias,
                  T* __restrict__ wr, PrepareArgs a) {
-  extern __shared__ unsigned char prepareBytes[];
+  extern __shared__ __align__(16) unsigned char prepareBytes[];
+  allowDependentLaunch();
   const int b = blockIdx.x;
   if (b < a.transposeBlocks) {
     const int bx = b % a.hwTiles, r = b / a.hwTiles;
-    transposeTile<T, kPairs>(x, xs, a.channels, a.hw, bx, r % a.cTiles, r / a.cTiles,
-                             reinterpret_cast<T(*)[kTransposeTile + 1]>(prepareBytes));
+    if constexpr (kLayout == 2) {
+      transposeTileVec(x, xs, a.channels, a.hw, bx, r % a.cTiles, r / a.cTiles, prepareBytes);
+    } else {
+      transposeTile<T, kLayout == 1>(x, xs, a.channels, a.hw, bx, r % a.cTiles, r / a.cTiles,
+                                     reinterpret_cast<T(*)[kTransposeTile + 1]>(prepareBytes));
+    }
   } else {
     const int r = b - a.transposeBlocks;
     relayoutWeightTile<T>(w, bias, wr, a.cinG, a.kk, a.kgPad, r / a.channelTiles, r % a.channelTiles,
@@ -159,7 +224,14 @@ const char* enqueuePrepare(const DeformConvParams& p, const T* x, T* xs, int64_t
       static_cast<int>(channelTiles)};
   const size_t smem =
       sizeof(T) * static_cast<size_t>(std::max<int64_t>(kTransposeTile * (kTransposeTile + 1), kRelayoutChannels * kk));
-  auto prepare = hw % 2 == 0 && p.inChannels % 2 == 0 ? prepareChunk<T, true> : prepareChunk<T, false>;
+  // Element pairs or 16-byte vectors only where the pointers are aligned for them (an input may be a view at any
+  // element offset).
+  const uintptr_t both = reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(xs);
+  auto prepare =
+      hw % 2 == 0 && p.inChannels % 2 == 0 && both % (2 * sizeof(T)) == 0 ? prepareChunk<T, 1> : prepareChunk<T, 0>;
+  if constexpr (sizeof(T) == 2) {
+    if (kVectorTranspose && both % 16 == 0 && hw % 8 == 0 && p.inChannels % 8 == 0) prepare = prepareChunk<T, 2>;
+  }
   prepare<<<static_cast<unsigned>(transposeBlocks + relayoutBlocks), dim3(32, 8), smem, stream>>>(x, xs, w, bias, wr,
                                                                                                   pa);
   if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());

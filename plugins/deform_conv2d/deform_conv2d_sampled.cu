@@ -136,6 +136,7 @@ __global__ void __launch_bounds__(kSampleThreads, kSampleMinBlocks)
   }
   __syncthreads();
 
+  waitForPrepare();  // phase 1 read only offsets and mask: it overlaps the re-layout pass's last blocks
   // Phase 2: each lane owns one channel vector of this block's slice; a warp covers 32 >> laneShift items at once.
   const T* img = xs + nl * static_cast<int64_t>(a.height) * a.width * a.channels;  // xs holds the chunk only
   T* colsImage = cols + static_cast<int64_t>(nl) * a.pixels * a.kTot;
@@ -311,8 +312,9 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
                                             p.hasBias ? bias : nullptr, wr, l.kgPad, stream))
       return why;
     const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices), static_cast<unsigned>(nc));
-    sampler<<<sgrid, kSampleThreads, smem, stream>>>(xs, offset, mask, cols, a, n0);
-    if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
+    if (launchAfterPrepare(sampler, sgrid, dim3(kSampleThreads), smem, stream, xs, offset, mask, cols, a, n0) !=
+        cudaSuccess)
+      return cudaGetErrorString(cudaGetLastError());
     for (int64_t g = 0; g < p.groups; ++g) {
       blas::StridedBatchedGemm gemm;
       gemm.transA = true;  // cols is [pixel][k]: column-major K x P, used transposed

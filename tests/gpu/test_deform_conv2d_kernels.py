@@ -268,9 +268,16 @@ def make_inputs(cfg: dict, dtype, seed: int):
     return x, weight, offset, mask, bias
 
 
-def check(shim, cfg: dict, precision: str, seed: int, algorithm: str = "auto") -> None:
+def check(
+    shim, cfg: dict, precision: str, seed: int, algorithm: str = "auto", misalign: bool = False
+) -> None:
     dtype = torch.float16 if precision == "fp16" else torch.float32
     x, weight, offset, mask, bias = make_inputs(cfg, dtype, seed)
+    if misalign:  # the same values one element past a 16-byte boundary
+        buffer = torch.empty(x.numel() + 1, dtype=dtype, device=x.device)
+        buffer[1:].copy_(x.flatten())
+        x = buffer[1:].view_as(x)
+        assert x.data_ptr() % 16 != 0
     run = shim.prepare(
         x,
         weight,
@@ -423,6 +430,22 @@ def test_pipelined_random_configs(shim, precision):
 @pytest.mark.parametrize("index", range(len(PIPELINED_LARGE)))
 def test_pipelined_large_configs(shim, index, precision):
     check(shim, PIPELINED_LARGE[index], precision, seed=400 + index, algorithm="pipelined")
+
+
+@pytest.mark.parametrize("misalign", [False, True])
+@pytest.mark.parametrize(
+    "algorithm, change",
+    [
+        ("sampled", dict(cin=200, cout=72, h=12, w=20)),  # a partial tile of 8 channels, of 48 pixels
+        ("pipelined", dict(cin=128, cout=128, h=16, w=20, offset_groups=2)),
+    ],
+)
+def test_fp16_transpose_vector_and_fallback(shim, algorithm, change, misalign):
+    """fp16 inputs whose channels and H*W are multiples of 8 are transposed to NHWC in 16-byte vectors when
+    the input is 16-byte aligned, element by element when it is not (2-byte offset): both as the reference."""
+    need(shim, algorithm)
+    cfg = dict(LARGE[0], n=2, groups=1, **change)
+    check(shim, cfg, "fp16", seed=460, algorithm=algorithm, misalign=misalign)
 
 
 def test_pipelined_many_chunks(small_chunk_shim):
