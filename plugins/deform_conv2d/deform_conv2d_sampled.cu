@@ -32,17 +32,6 @@ constexpr int kSampleThreads = 256;
 #define TRTKIT_DCN_COLS_STREAMING 1  // benchmark switch: fp32 column stores marked evict-first (st.global.cs)
 #endif
 constexpr bool kStreamingColumns = TRTKIT_DCN_COLS_STREAMING != 0;
-#ifndef TRTKIT_DCN_SPLIT_SMALL_SGEMM
-#define TRTKIT_DCN_SPLIT_SMALL_SGEMM 1  // benchmark switch: strict fp32 GEMMs of few outputs in two K halves
-#endif
-constexpr bool kSplitSmallSgemm = TRTKIT_DCN_SPLIT_SMALL_SGEMM != 0;
-
-// dst[i] += src[i] (the second K half of a split GEMM into the first).
-__global__ void addInto(float* __restrict__ dst, const float* __restrict__ src, int64_t count) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += stride)
-    dst[i] += src[i];
-}
 constexpr int kMaxEntriesPerBlock = 1024;  // (pixel, tap, offset group) entries per tile: 32 KB of shared memory
 #ifndef TRTKIT_DCN_K_ALIGN_BYTES
 #define TRTKIT_DCN_K_ALIGN_BYTES 0  // benchmark switch: a fixed row alignment instead of the measured choice
@@ -324,18 +313,6 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   auto sampler = l.vectorized ? sampleColumns<T, 16 / sizeof(T)> : sampleColumns<T, 1>;
   if (smem > 48 * 1024) return "too many taps x offset groups for the sampled path (see sampledPathSupports)";
 
-  // Strict fp32 with few outputs (one 64x64 image x 256 outputs): cuBLAS's SGEMM takes 256x64 tiles, 64 CTAs for
-  // 132 SMs. There the GEMM runs as a batch of its two K halves, one into the output and one into the NHWC copy
-  // (no longer read once the columns are sampled), and a last kernel adds the second to the first.
-  int sms = 0, device = 0;
-  if (prec == Precision::kFloat32Strict &&
-      (cudaGetDevice(&device) != cudaSuccess ||
-       cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess))
-    return cudaGetErrorString(cudaGetLastError());
-  const int64_t outPerImage = p.outChannels * l.pixels;
-  const bool splitK = kSplitSmallSgemm && prec == Precision::kFloat32Strict && chunk == 1 && p.groups == 1 &&
-                      l.kgPad % 8 == 0 && outPerImage * l.elem <= l.xsPerImage &&
-                      2 * outPerImage <= static_cast<int64_t>(sms) * 256 * 64;
   const blas::Math math = prec == Precision::kFloat16       ? blas::Math::kFloat16
                           : prec == Precision::kFloat32TF32 ? blas::Math::kFloat32TF32
                                                             : blas::Math::kFloat32Strict;
@@ -364,24 +341,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
       gemm.ldc = l.pixels;
       gemm.strideC = p.outChannels * l.pixels;
       gemm.batch = nc;
-      if (splitK) {  // nc == 1, one group: batch b computes K half b into out or xs, both strides positive
-        T* outC = static_cast<T*>(gemm.c);
-        const bool outFirst = reinterpret_cast<uintptr_t>(outC) < reinterpret_cast<uintptr_t>(xs);
-        T* first = outFirst ? outC : xs;
-        T* second = outFirst ? xs : outC;
-        gemm.k = l.kgPad / 2;
-        gemm.strideA = gemm.strideB = l.kgPad / 2;
-        gemm.c = first;
-        gemm.strideC = static_cast<int64_t>(reinterpret_cast<uintptr_t>(second) - reinterpret_cast<uintptr_t>(first)) /
-                       static_cast<int64_t>(sizeof(T));
-        gemm.batch = 2;
-      }
       if (const char* why = blas.gemm(gemm, math, stream, blasWs)) return why;
-      if (splitK) {
-        addInto<<<static_cast<unsigned>(std::min<int64_t>((outPerImage + 255) / 256, 4 * sms)), 256, 0, stream>>>(
-            reinterpret_cast<float*>(out + n0 * outPerImage), reinterpret_cast<const float*>(xs), outPerImage);
-        if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
-      }
     }
   }
   return nullptr;

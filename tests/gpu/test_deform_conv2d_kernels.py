@@ -448,17 +448,6 @@ def test_fp16_transpose_vector_and_fallback(shim, algorithm, change, misalign):
     check(shim, cfg, "fp16", seed=460, algorithm=algorithm, misalign=misalign)
 
 
-@pytest.mark.parametrize(
-    "change",
-    [dict(cin=128, cout=128, h=32, w=32), dict(cin=256, cout=256, h=64, w=64, offset_groups=4)],
-)
-def test_strict_fp32_gemm_of_few_outputs_in_two_k_halves(shim, change):
-    """One image, few outputs (H100: at most 66 cuBLAS tiles of 256 x 64): the strict fp32 GEMM runs as a
-    batch of its two K halves, the second into the NHWC copy, then an add. As the reference."""
-    need(shim, "sampled")
-    check(shim, dict(LARGE[0], n=1, groups=1, **change), "fp32", seed=470, algorithm="sampled")
-
-
 def test_pipelined_many_chunks(small_chunk_shim):
     """1 MiB of channels-last input per chunk: 5 images of 64 x 40 x 44 run as chunks of 4 and 1."""
     cfg = dict(PIPELINED_LARGE[1], n=5, h=40, w=44)
