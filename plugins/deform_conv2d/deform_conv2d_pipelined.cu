@@ -4,19 +4,20 @@
 // Why: the sampled algorithm writes a column matrix kh*kw times the input's size and reads it back for cuBLAS;
 // at 64 channels that traffic alone exceeds a dense convolution's time. Here the samples never leave the SM:
 //   - prepare (deform_conv2d_prepare.cuh): input NCHW -> NHWC, weight -> Wr[co][tap * Cin/g + c];
-//   - one CTA computes a BM (64 or 128 output channels of one group) x BN (128 output pixels of one image) tile.
-//     Its K loop walks stages of (channel slice, tap), taps inner so a slice's neighbourhood stays in L1.
-//     Eight producer warps fill a ring of kStages shared-memory stages: the A slice (BM rows of Wr, loaded a
-//     stage ahead) and the B slice (BN pixels x one 128-byte row of channels, 64 fp16 / 32 fp32: four bilinear
-//     corners per pixel, 8 lanes of 16 bytes per pixel, blended in half2 / fp32). Corners are computed once per
-//     (pixel, offset group) into a per-warp table, from offsets and mask loaded two stages ahead. Eight consumer
-//     warps multiply each full stage with mma.sync (fp16 or TF32 products, fp32 sums) while the producers fill the
-//     next ones; mbarriers hand stages over (full: producers -> consumers, empty: back).
+//   - a tile is BM (64 or 128 output channels of one group) x BN (128 output pixels of one image); one CTA per SM
+//     runs tiles in turn. Its K loop walks stages of (channel slice, tap), taps inner so a slice's neighbourhood
+//     stays in L1. Eight producer warps fill a ring of kStages shared-memory stages that runs on across the CTA's
+//     tiles: the A slice (BM rows of Wr, loaded a stage ahead) and the B slice (BN pixels x one 128-byte row of
+//     channels, 64 fp16 / 32 fp32: four bilinear corners per pixel, 8 lanes of 16 bytes per pixel, blended in
+//     half2 / fp32). Corners are computed once per (pixel, offset group) into a per-warp table, from offsets and
+//     mask loaded two stages ahead. Eight consumer warps multiply each full stage (wgmma on sm_90a builds, else
+//     mma.sync; fp16 or TF32 products, fp32 sums) while the producers fill the next ones; mbarriers hand stages
+//     over (full: producers -> consumers, empty: back).
 //   - the consumers add the bias and write the tile to NCHW.
-// Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row: ldmatrix and the producers' stores
-// are free of bank conflicts. Measured bounds (bench/results/deform_conv2d_notes.md): without the MMAs the kernel
-// takes ~80 % of its time, without the gathers ~72 %: producers and mma.sync consumers are about balanced, each
-// latency- and issue-bound; wgmma consumers and lighter producers are the next steps.
+// Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row (the 128-byte swizzle of wgmma's
+// descriptors; ldmatrix and the producers' stores are free of bank conflicts). Measured (bench/results/
+// deform_conv2d_notes.md): producer-bound; wgmma consumers gained 4-10 % over mma.sync, persistent CTAs ~5 % at
+// 64 output channels; clusters sharing the gathers through distributed shared memory were slower.
 #include <cuda_fp16.h>
 
 #include <algorithm>
