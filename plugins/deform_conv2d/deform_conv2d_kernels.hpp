@@ -86,8 +86,9 @@ bool pipelinedPathSupports(const DeformConvParams& p, Precision precision);
 // with xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes.
 size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 
-// Shared memory one CTA of kPipelined needs: ~78 KB for 64-output-channel tiles, ~103-131 KB for 128-channel
-// tiles (sm_80, sm_87, sm_90+ have it; sm_86/89, with 99 KB, run only the 64-channel tiles).
+// Shared memory one CTA of kPipelined needs: ~79-108 KB for 64-output-channel tiles, ~104-132 KB for 128-channel
+// tiles (the corner tables grow with the offset groups per stage; sm_80, sm_87, sm_90+ have it; sm_86/89, with 99 KB,
+// run the 64-channel tiles with up to 4 offset groups per stage).
 size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision);
 
 // What kAuto needs to know of the GPU.
