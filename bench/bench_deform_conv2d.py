@@ -82,7 +82,11 @@ def main() -> None:
         help="comma-separated: pipelined (fp16, TF32), sampled (cuBLAS), fused, auto",
     )
     ap.add_argument("--profile", action="store_true", help="print each kernel's share of one run")
+    ap.add_argument("--shapes", default="", help="comma-separated prefixes of shape names (default: all)")
+    ap.add_argument("--offset-groups", default="1,4", help="comma-separated offset groups")
+    ap.add_argument("--dtypes", default="fp32,fp16", help="comma-separated: fp32 (strict and TF32), fp16")
     args = ap.parse_args()
+    prefixes = [p for p in args.shapes.split(",") if p]
     built = {}
     for spec in args.shim:
         name, path = spec.split("=", 1)
@@ -102,8 +106,10 @@ def main() -> None:
     peaks = measure_peaks()
     rows = []
     for name, n, cin, h, w, cout, k in SHAPES:
-        for og in (1, 4):
-            for dtype_name in ("fp32", "fp16"):
+        if prefixes and not any(name.startswith(p) for p in prefixes):
+            continue
+        for og in (int(v) for v in args.offset_groups.split(",")):
+            for dtype_name in args.dtypes.split(","):
                 dtype = torch.float32 if dtype_name == "fp32" else torch.float16
                 g = torch.Generator(device="cuda").manual_seed(0)
                 x = torch.randn(n, cin, h, w, device="cuda", generator=g).to(dtype)

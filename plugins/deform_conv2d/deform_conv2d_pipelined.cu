@@ -54,6 +54,17 @@ constexpr int kVec = 16 / static_cast<int>(sizeof(T));
 #define TRTKIT_DCN_PIPE_BN 128  // benchmark switch: output pixels per tile (64 or 128)
 #endif
 constexpr int kStages = TRTKIT_DCN_PIPE_STAGES;
+#ifndef TRTKIT_DCN_PIPE_CLUSTER
+#define TRTKIT_DCN_PIPE_CLUSTER 4  // benchmark switch: most CTAs sharing gathers (1: no clusters)
+#endif
+#ifndef TRTKIT_DCN_PIPE_NARROW_FEW
+#define TRTKIT_DCN_PIPE_NARROW_FEW 1  // benchmark switch: 64-channel tiles where 128-channel ones leave SMs idle
+#endif
+#ifndef TRTKIT_DCN_CLUSTER_SCOPE
+#define TRTKIT_DCN_CLUSTER_SCOPE 0  // benchmark switch: cluster-scope release/acquire on the hand-over barriers
+#endif
+constexpr int kMaxCluster = TRTKIT_DCN_PIPE_CLUSTER;
+constexpr bool kNarrowWhenFew = TRTKIT_DCN_PIPE_NARROW_FEW != 0;
 constexpr int kConsumerWarps = 8, kProducerWarps = 8;
 constexpr int kConsumerThreads = 32 * kConsumerWarps, kProducerThreads = 32 * kProducerWarps;
 constexpr int kPipeThreads = kConsumerThreads + kProducerThreads;
@@ -99,6 +110,78 @@ __device__ __forceinline__ void stageBarrierWait(uint32_t barrier, int use) {
                  : "=r"(done)
                  : "r"(barrier), "r"(static_cast<uint32_t>(use & 1))
                  : "memory");
+}
+
+// Clusters of R CTAs (the output-channel tiles of one pixel tile, sm_90+) share the gathered B stages: each CTA
+// gathers 1/R of a stage's pixels and stores them into every CTA's ring. The hand-over then spans the cluster:
+// "full" counts the producers of all R CTAs, "empty" their consumers; arrives on a peer's barrier release at cluster
+// scope and the waits acquire at cluster scope.
+#if __CUDA_ARCH__ >= 900
+__device__ __forceinline__ uint32_t clusterRank() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+// The shared::cluster address of `address` (this CTA's shared window) in CTA `rank` of the cluster.
+__device__ __forceinline__ uint32_t peerAddress(uint32_t address, uint32_t rank) {
+  uint32_t r;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(r) : "r"(address), "r"(rank));
+  return r;
+}
+__device__ __forceinline__ void peerBarrierArrive(uint32_t clusterAddress) {
+#if TRTKIT_DCN_CLUSTER_SCOPE
+  asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];" ::"r"(clusterAddress) : "memory");
+#else
+  asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];" ::"r"(clusterAddress) : "memory");
+#endif
+}
+__device__ __forceinline__ void clusterBarrierWait(uint32_t barrier, int use) {
+  uint32_t done = 0;
+  while (!done)
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.test_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n}"
+        : "=r"(done)
+        : "r"(barrier), "r"(static_cast<uint32_t>(use & 1))
+        : "memory");
+}
+__device__ __forceinline__ void storePeer16(uint32_t clusterAddress, const uint4& v) {
+  asm volatile("st.shared::cluster.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(clusterAddress), "r"(v.x), "r"(v.y), "r"(v.z),
+               "r"(v.w)
+               : "memory");
+}
+// Every thread of every CTA of the cluster: barrier initialisation before any peer arrives, and no CTA exits while a
+// peer may still reach into its shared memory.
+__device__ __forceinline__ void clusterSync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+#endif
+// The stage hand-over for clusters of R CTAs (R == 1: this CTA only).
+template <int R>
+__device__ __forceinline__ void handOverWait(uint32_t barrier, int use) {
+#if __CUDA_ARCH__ >= 900 && TRTKIT_DCN_CLUSTER_SCOPE
+  if constexpr (R > 1) {
+    clusterBarrierWait(barrier, use);
+    return;
+  }
+#endif
+  stageBarrierWait(barrier, use);
+}
+// Every thread arrives on its own CTA's barrier; on the peers' barriers one lane per warp, once the warp's lanes
+// are done (__syncwarp orders their stores before it): remote arrives are few and expensive (measured: one per
+// thread made clusters slower than no clusters). Barrier counts: threads + (R - 1) x warps.
+template <int R>
+__device__ __forceinline__ void handOverArrive(uint32_t barrier, uint32_t rank) {
+  stageBarrierArrive(barrier);
+#if __CUDA_ARCH__ >= 900
+  if constexpr (R > 1) {
+    __syncwarp();
+    if ((threadIdx.x & 31) == 0) {
+#pragma unroll
+      for (int q = 1; q < R; ++q) peerBarrierArrive(peerAddress(barrier, (rank + q) % R));
+    }
+  }
+#endif
 }
 #if !TRTKIT_DCN_USE_WGMMA
 __device__ __forceinline__ void loadMatrixX4(uint32_t (&r)[4], uint32_t address) {
@@ -230,12 +313,15 @@ struct StageCursor {
 // over the lanes (kEntriesPerLane per lane), and exchanged through a per-warp shared-memory table: two 16-byte
 // reads per pixel and lane. With kEntriesPerLane == 0 (other offset-group widths) each lane computes the corners
 // of its own pixels and offset group.
-template <typename T, int BM, int BN, int kEntriesPerLane>
+template <typename T, int BM, int BN, int kEntriesPerLane, int R>
 __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t zeroOffset,
                         const T* __restrict__ offsetImage, const T* __restrict__ maskImage, const T* __restrict__ wr,
                         int g, int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB,
-                        uint32_t smemEntries, uint32_t full, uint32_t empty, int tid) {
-  constexpr int kRounds = BN / 32, kSlots = 4 * kRounds;  // a warp's pixels
+                        uint32_t smemEntries, uint32_t full, uint32_t empty, int tid, uint32_t rank) {
+  static_assert(BN % (32 * R) == 0, "a cluster's CTAs gather whole rounds of 32 pixels");
+  constexpr int kRounds = BN / 32 / R, kSlots = 4 * kRounds;  // a warp's pixels (of this CTA's share)
+  // This CTA gathers rounds rank*kRounds .. of the stage's BN / 32 rounds (all of them without a cluster).
+  const int firstRound = static_cast<int>(rank) * kRounds;
   constexpr bool kTable = kEntriesPerLane > 0;
   constexpr int kInputs = kTable ? kEntriesPerLane : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
   constexpr int kCopies = BM * 8 / kProducerThreads;           // 16-byte pieces of the A stage per thread
@@ -252,11 +338,11 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
       entry[i] = (lane + 32 * i) % entries;  // lanes past the table's end duplicate an entry (same values)
       const int slot = entry[i] % kSlots;
       ogInSlice[i] = entry[i] / kSlots;
-      origin[i] = originOf(a, pixelBase + warp * 4 + (slot & 3) + 32 * (slot >> 2));
+      origin[i] = originOf(a, pixelBase + warp * 4 + (slot & 3) + 32 * (firstRound + (slot >> 2)));
     } else {
       entry[i] = 0;
       ogInSlice[i] = 0;
-      origin[i] = originOf(a, pixelBase + warp * 4 + sub + 32 * i);
+      origin[i] = originOf(a, pixelBase + warp * 4 + sub + 32 * (firstRound + i));
     }
   }
   auto planeOf = [&](const StageCursor& c, int i) {
@@ -271,7 +357,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   const int aRow = tid >> 3, aChunk = tid & 7;
   const uint32_t aDst = static_cast<uint32_t>(aRow * 128 + ((aChunk ^ (aRow & 7)) << 4));
   const T* aSrc = wr + static_cast<int64_t>(coBase + aRow) * a.wrStride + aChunk * kVec<T>;
-  const int bRow = warp * 4 + sub;
+  const int bRow = warp * 4 + sub + 32 * firstRound;
   const uint32_t bDst = static_cast<uint32_t>(bRow * 128 + ((chunk ^ (bRow & 7)) << 4));
 
   // Offsets and mask are loaded two stages ahead. (Prefetching the next stage's corner rows into L1 as well was
@@ -326,7 +412,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
       }
       __syncwarp();
     }
-    if (step >= kStages) stageBarrierWait(empty + 8 * s, step / kStages - 1);
+    if (step >= kStages) handOverWait<R>(empty + 8 * s, step / kStages - 1);
 #pragma unroll
     for (int r = 0; r < kCopies; ++r)
       asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemA + s * BM * 128 + aDst +
@@ -384,15 +470,20 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
         }
         packed = make_uint4(roundToTF32(acc[0]), roundToTF32(acc[1]), roundToTF32(acc[2]), roundToTF32(acc[3]));
       }
-      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemB + s * BN * 128 + bDst + j * 32 * 128),
-                   "r"(packed.x), "r"(packed.y), "r"(packed.z), "r"(packed.w)
+      const uint32_t at = smemB + s * BN * 128 + bDst + j * 32 * 128;
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at), "r"(packed.x), "r"(packed.y), "r"(packed.z),
+                   "r"(packed.w)
                    : "memory");
+#if __CUDA_ARCH__ >= 900
+#pragma unroll
+      for (int q = 1; q < R; ++q) storePeer16(peerAddress(at, (rank + q) % R), packed);
+#endif
     }
     if (step + 1 < steps) loadA(nxt);
 #if TRTKIT_DCN_USE_WGMMA
-    fenceProxyAsyncShared();  // the stage's st.shared, seen by the consumers' wgmma (async proxy)
+    fenceProxyAsyncShared<R>();  // the stage's stores, seen by the consumers' wgmma (async proxy)
 #endif
-    stageBarrierArrive(full + 8 * s);
+    handOverArrive<R>(full + 8 * s, rank);
     cur = nxt;
     nxt = nxt2;
     s = s + 1 == kStages ? 0 : s + 1;
@@ -400,10 +491,10 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
 }
 
 // Consumer warps: 2 x 4 warps over the BM x BN tile, each (BM/2) x (BN/4) as m16n8k16 MMAs.
-template <typename T, int BM, int BN>
+template <typename T, int BM, int BN, int R>
 __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __restrict__ out, int64_t n, int coBase,
                         int pixelBase, int steps, uint32_t smemA, uint32_t smemB, uint32_t full, uint32_t empty,
-                        int tid) {
+                        int tid, uint32_t rank) {
   constexpr int WM = BM / 2, WN = BN / 4, MT = WM / 16, NT = WN / 8;
   static_assert(NT % 2 == 0, "B fragments are loaded two n8 tiles at a time");
   const int lane = tid & 31, warp = tid >> 5;
@@ -418,7 +509,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
 
   for (int step = 0; step < steps; ++step) {
     const int s = step % kStages;
-    stageBarrierWait(full + 8 * s, step / kStages);
+    handOverWait<R>(full + 8 * s, step / kStages);
     const uint32_t stageA = smemA + s * BM * 128, stageB = smemB + s * BN * 128;
 #pragma unroll
     for (int k16 = 0; k16 < 4; ++k16) {  // 4 MMA K-steps per 128-byte row: k16 (fp16) or k8 (TF32)
@@ -447,7 +538,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
           }
         }
     }
-    if (step + kStages < steps) stageBarrierArrive(empty + 8 * s);
+    if (step + kStages < steps) handOverArrive<R>(empty + 8 * s, rank);
   }
 
   // Epilogue: + bias, fp16, NCHW. A thread holds pixel pairs (p, p + 1) of rows co and co + 8.
@@ -481,10 +572,10 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
 // Consumers as two warpgroups: with 128-channel tiles warpgroup g multiplies output channels 64g..64g+63 by all
 // 128 pixels (m64n128), with 64-channel tiles pixels 64g..64g+63 (m64n64); K-steps straight from the swizzled
 // rings, no ldmatrix.
-template <typename T, int BM, int BN>
+template <typename T, int BM, int BN, int R>
 __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias, T* __restrict__ out, int64_t n,
                                   int coBase, int pixelBase, int steps, uint32_t smemA, uint32_t smemB, uint32_t full,
-                                  uint32_t empty, int tid) {
+                                  uint32_t empty, int tid, uint32_t rank) {
   static_assert(BN == 128, "warpgroup tiles assume 128-pixel tiles");
   constexpr int kCols = BM == 128 ? BN : BN / 2;  // pixels per warpgroup
   constexpr int kRegs = kCols / 2;                // 64 x kCols fp32 over 128 threads
@@ -496,7 +587,7 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
 
   for (int step = 0; step < steps; ++step) {
     const int s = step % kStages;
-    stageBarrierWait(full + 8 * s, step / kStages);
+    handOverWait<R>(full + 8 * s, step / kStages);
     const uint64_t descA = wgmmaDescriptor(smemA + s * BM * 128 + rowBase * 128);
     const uint64_t descB = wgmmaDescriptor(smemB + s * BN * 128 + colBase * 128);
     wgmmaFence();
@@ -518,7 +609,7 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
     }
     wgmmaCommit();
     wgmmaWaitAll();  // the stage's shared memory is read: release it
-    if (step + kStages < steps) stageBarrierArrive(empty + 8 * s);
+    if (step + kStages < steps) handOverArrive<R>(empty + 8 * s, rank);
   }
 
   // Epilogue: + bias, NCHW. m64nN layout: warp w holds rows 16w + lane/4 (+8), n8 block j columns 8j + 2*(lane%4).
@@ -548,8 +639,9 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
 #endif  // TRTKIT_DCN_USE_WGMMA
 #endif  // __CUDA_ARCH__ >= 800
 
-// grid.x: pixel tiles x images of the chunk, grid.y: groups x output-channel tiles per group.
-template <typename T, int BM, int BN, int kEntriesPerLane>
+// grid.x: pixel tiles x images of the chunk, grid.y: groups x output-channel tiles per group; clusters of R
+// consecutive output-channel tiles of a group (R > 1: sm_90+, launched with the cluster dimension (1, R, 1)).
+template <typename T, int BM, int BN, int kEntriesPerLane, int R>
 __global__ void __launch_bounds__(kPipeThreads, 1)
     pipelinedDeformConv(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                         const T* __restrict__ wr, const T* __restrict__ bias, T* __restrict__ out,
@@ -561,11 +653,23 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
   const uint32_t full = sharedAddress(stageBarriers), empty = full + 8 * kStages;
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
-      stageBarrierInit(full + 8 * s, kProducerThreads);
-      stageBarrierInit(empty + 8 * s, kConsumerThreads);
+      stageBarrierInit(full + 8 * s, kProducerThreads + (R - 1) * kProducerWarps);
+      stageBarrierInit(empty + 8 * s, kConsumerThreads + (R - 1) * kConsumerWarps);
     }
   }
+  uint32_t rank = 0;
+#if __CUDA_ARCH__ >= 900
+  if constexpr (R > 1) {
+    if (threadIdx.x == 0) asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    clusterSync();
+    rank = clusterRank();
+  } else {
+    __syncthreads();
+  }
+#else
+  if (R > 1) __trap();  // never launched: the host uses clusters on sm_90+ only
   __syncthreads();
+#endif
   const int nl = blockIdx.x / a.pixelTiles, pixelBase = (blockIdx.x - nl * a.pixelTiles) * BN;
   const int g = blockIdx.y / a.coTilesPerGroup;
   const int coBase = g * a.coutG + (blockIdx.y - g * a.coTilesPerGroup) * BM;
@@ -573,19 +677,23 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
   const int steps = a.kk * (a.cinG / kBK<T>);
   if (threadIdx.x < kConsumerThreads) {
 #if TRTKIT_DCN_USE_WGMMA
-    consumeWarpgroups<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, full, empty, threadIdx.x);
+    consumeWarpgroups<T, BM, BN, R>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, full, empty, threadIdx.x,
+                                    rank);
 #else
-    consume<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, full, empty, threadIdx.x);
+    consume<T, BM, BN, R>(a, bias, out, n, coBase, pixelBase, steps, smemA, smemB, full, empty, threadIdx.x, rank);
 #endif
   } else {
     const T* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
     // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
     const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * sizeof(T));
     const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
-    produce<T, BM, BN, kEntriesPerLane>(a, image, zeroOffset, offset + n * 2 * planes,
-                                        a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps, smemA,
-                                        smemB, smemB + kStages * BN * 128, full, empty, threadIdx.x - kConsumerThreads);
+    produce<T, BM, BN, kEntriesPerLane, R>(
+        a, image, zeroOffset, offset + n * 2 * planes, a.useMask ? mask + n * planes : nullptr, wr, g, coBase,
+        pixelBase, steps, smemA, smemB, smemB + kStages * BN * 128, full, empty, threadIdx.x - kConsumerThreads, rank);
   }
+#if __CUDA_ARCH__ >= 900
+  if constexpr (R > 1) clusterSync();
+#endif
 #endif
 }
 
@@ -596,18 +704,35 @@ int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
   return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0) + 1024;
 }
 
-template <typename T, int BM, int BN, int kEntriesPerLane>
+template <typename T, int BM, int BN, int kEntriesPerLane, int R>
 cudaError_t launchPipe(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
                        const T* offset, const T* mask, const T* wr, const T* bias, T* out, const T* zeros,
                        cudaStream_t stream) {
   const int bytes = pipeSharedBytes<BM, BN>(kEntriesPerLane, a.ogPerSlice);
   // The limit is raised once, to the largest corner table (8 offset groups per stage).
-  const cudaError_t err = allowDynamicSharedMemory<pipelinedDeformConv<T, BM, BN, kEntriesPerLane>>(
-      pipeSharedBytes<BM, BN>(kEntriesPerLane, 8));
+  constexpr auto kernel = pipelinedDeformConv<T, BM, BN, kEntriesPerLane, R>;
+  const cudaError_t err = allowDynamicSharedMemory<kernel>(pipeSharedBytes<BM, BN>(kEntriesPerLane, 8));
   if (err != cudaSuccess) return err;
   const dim3 grid(static_cast<unsigned>(a.pixelTiles * images), static_cast<unsigned>(groups * a.coTilesPerGroup));
-  pipelinedDeformConv<T, BM, BN, kEntriesPerLane>
-      <<<grid, kPipeThreads, bytes, stream>>>(xs, offset, mask, wr, bias, out, zeros, a, firstImage);
+  if constexpr (R == 1) {
+    kernel<<<grid, kPipeThreads, bytes, stream>>>(xs, offset, mask, wr, bias, out, zeros, a, firstImage);
+  } else {
+    cudaLaunchConfig_t config{};
+    config.gridDim = grid;
+    config.blockDim = dim3(kPipeThreads);
+    config.dynamicSmemBytes = static_cast<size_t>(bytes);
+    config.stream = stream;
+    cudaLaunchAttribute cluster{};
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = 1;
+    cluster.val.clusterDim.y = R;
+    cluster.val.clusterDim.z = 1;
+    config.attrs = &cluster;
+    config.numAttrs = 1;
+    const cudaError_t launched =
+        cudaLaunchKernelEx(&config, kernel, xs, offset, mask, wr, bias, out, zeros, a, firstImage);
+    if (launched != cudaSuccess) return launched;
+  }
   return cudaGetLastError();
 }
 
@@ -619,19 +744,33 @@ int entriesPerLane(const PipeArgs& a, int bn) {
   return (bn / 8 * a.ogPerSlice + 31) / 32;
 }
 
-template <typename T, int BM, int BN>
+template <typename T, int BM, int BN, int R>
 cudaError_t launchPipeFor(const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
                           const T* offset, const T* mask, const T* wr, const T* bias, T* out, const T* zeros,
                           cudaStream_t stream) {
-  switch (entriesPerLane<T>(a, BN)) {
+  switch (entriesPerLane<T>(a, BN / R)) {  // a CTA's producers gather BN / R pixels per stage
     case 0:
-      return launchPipe<T, BM, BN, 0>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+      return launchPipe<T, BM, BN, 0, R>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
     case 1:
-      return launchPipe<T, BM, BN, 1>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+      return launchPipe<T, BM, BN, 1, R>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
     case 2:
-      return launchPipe<T, BM, BN, 2>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+      return launchPipe<T, BM, BN, 2, R>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
     default:
-      return launchPipe<T, BM, BN, 4>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+      return launchPipe<T, BM, BN, 4, R>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+  }
+}
+
+template <typename T, int BM, int BN>
+cudaError_t launchPipeClustered(int cluster, const PipeArgs& a, int64_t images, int64_t firstImage, int64_t groups,
+                                const T* xs, const T* offset, const T* mask, const T* wr, const T* bias, T* out,
+                                const T* zeros, cudaStream_t stream) {
+  switch (cluster) {
+    case 4:
+      return launchPipeFor<T, BM, BN, 4>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+    case 2:
+      return launchPipeFor<T, BM, BN, 2>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
+    default:
+      return launchPipeFor<T, BM, BN, 1>(a, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros, stream);
   }
 }
 
@@ -697,12 +836,25 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   a.outChannels = static_cast<int>(p.outChannels);
   a.wrStride = static_cast<int>(l.wrStride);
   a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
-  // 128-channel tiles halve the gathers per output where the group has 128s of output channels.
-  const bool wide = l.coutG % 128 == 0;
-  const int bm = wide ? 128 : 64;
   constexpr int bn = TRTKIT_DCN_PIPE_BN;
-  a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
   a.pixelTiles = static_cast<int>((a.pixels + bn - 1) / bn);
+  int device = 0, major = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+    return cudaGetErrorString(cudaGetLastError());
+  // 128-channel tiles halve the gathers per output where the group has 128s of output channels, unless 64-channel
+  // tiles still fit one wave (measured: one 64x64 image, 256 outputs 0.067 -> 0.060 ms; not at two waves).
+  const int64_t ctas = a.pixelTiles * chunk * p.groups * (l.coutG / 128);
+  const bool wide = l.coutG % 128 == 0 && !(kNarrowWhenFew && 2 * ctas <= sms);
+  const int bm = wide ? 128 : 64;
+  a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
+  // sm_90+: clusters of the output-channel tiles of a pixel tile gather each stage once (each CTA 1/R of it).
+  int cluster = 1;
+  if (major >= 9)
+    cluster = a.coTilesPerGroup % 4 == 0 && kMaxCluster >= 4   ? 4
+              : a.coTilesPerGroup % 2 == 0 && kMaxCluster >= 2 ? 2
+                                                               : 1;
   if (static_cast<int64_t>(a.pixelTiles) * chunk > 0x7fffffff || p.groups * a.coTilesPerGroup > 65535)
     return "output too large for the pipelined algorithm's grid";
 
@@ -712,8 +864,8 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
                                             l.wrStride, stream))
       return why;
     const cudaError_t err =
-        wide ? launchPipeFor<T, 128, bn>(a, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream)
-             : launchPipeFor<T, 64, bn>(a, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream);
+        wide ? launchPipeClustered<T, 128, bn>(cluster, a, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream)
+             : launchPipeClustered<T, 64, bn>(cluster, a, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream);
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
   return nullptr;

@@ -27,9 +27,18 @@ __device__ __forceinline__ void wgmmaCommit() {
 __device__ __forceinline__ void wgmmaWaitAll() {
   asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
 }
-// Generic-proxy shared-memory writes (the producers' st.shared) made visible to the async proxy (wgmma).
+// Generic-proxy shared-memory writes (the producers' stores) made visible to the async proxy (wgmma); with
+// clusters (R > 1) the stores into the peers' shared memory too.
+#ifndef TRTKIT_DCN_CLUSTER_FENCE
+#define TRTKIT_DCN_CLUSTER_FENCE 1  // benchmark switch: 0 fences the CTA's own window only
+#endif
+template <int R>
 __device__ __forceinline__ void fenceProxyAsyncShared() {
-  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  if constexpr (R > 1 && TRTKIT_DCN_CLUSTER_FENCE) {
+    asm volatile("fence.proxy.async.shared::cluster;" ::: "memory");
+  } else {
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  }
 }
 
 // d += A (64 x K, descriptor) * B (N x K, descriptor)^T; fp32 accumulators in the m64nN layout.

@@ -1,9 +1,9 @@
 """Runs the DeformConv2d kernels through trtkit._C on edge cases, to be executed under compute-sanitizer
 (see test_sanitizer.py): every tile shape, padding channels, offsets far outside, odd sizes, batch 1.
-The layer runs the pipelined kernel (fp16, TF32) where a group has 64 output channels (last 2 cases), else the
-sampled algorithm where cuBLAS loads; test_sanitizer.py also runs it with TRTKIT_CUBLAS_LIBRARY pointing
-nowhere: then the pipelined kernel takes all of the last three cases (128-channel tiles, groups, corner
-tables of several offset groups) and the fused kernel the rest."""
+The layer runs the pipelined kernel (fp16, TF32) where a group has 64 output channels, else the sampled
+algorithm where cuBLAS loads; test_sanitizer.py also runs it with TRTKIT_CUBLAS_LIBRARY pointing nowhere: then
+the pipelined kernel takes all of the last four cases (64-channel tiles in clusters of 2 and of 4 CTAs on sm_90,
+groups, corner tables of several offset groups) and the fused kernel the rest."""
 
 from __future__ import annotations
 
@@ -61,6 +61,7 @@ def main() -> None:
         dict(n=2, cin=64, h=13, w=21, cout=128, k=3, g=1, og=1, mask=0),  # pipelined (fp16), 128-wide tiles
         dict(n=1, cin=128, h=9, w=9, cout=128, k=2, g=2, og=2, mask=1),  # pipelined, 64-channel tiles, groups
         dict(n=3, cin=192, h=5, w=31, cout=64, k=1, g=1, og=3, mask=1),  # pipelined, odd pixel count
+        dict(n=1, cin=64, h=10, w=14, cout=256, k=3, g=1, og=2, mask=1),  # pipelined: a cluster of 4 CTAs
     ]
     for cfg in cases:
         for dtype, tf32 in ((torch.float32, 0), (torch.float32, 1), (torch.float16, 0)):

@@ -73,7 +73,7 @@ def random_pipelined_config(rng: random.Random, precision: str = "fp16") -> dict
     return dict(
         cfg,
         cin=cin,
-        cout=groups * 64 * rng.choice([1, 1, 2, 3]),
+        cout=groups * 64 * rng.choice([1, 1, 2, 3, 4]),  # sm_90: clusters of 1, 2 or 4 tiles
         groups=groups,
         offset_groups=og,
         **_valid_geometry(cfg, rng),
@@ -395,6 +395,12 @@ PIPELINED_LARGE = [  # both tile widths, the bench's shapes scaled down, odd pix
     dict(
         LARGE[0], n=1, cin=256, cout=256, h=16, w=16, groups=2, offset_groups=4, kernel=(5, 5), padding=(2, 2)
     ),
+    # Enough pixel tiles for 128-channel tiles on an H100 (>= 132 CTAs): clusters of 2 and 4, and none (3 tiles).
+    dict(LARGE[0], n=4, cin=64, cout=256, h=64, w=66, offset_groups=2),
+    dict(LARGE[0], n=2, cin=64, cout=512, h=48, w=49, offset_groups=1, bias=False),
+    dict(LARGE[0], n=3, cin=64, cout=384, h=64, w=64, groups=1, offset_groups=8, offset_scale=6.0),
+    # Two groups of 256 output channels, few tiles: 64-channel tiles in clusters of 4 per group.
+    dict(LARGE[0], n=1, cin=128, cout=512, h=20, w=30, groups=2, offset_groups=2),
 ]
 
 
