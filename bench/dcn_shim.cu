@@ -80,6 +80,12 @@ extern "C" __attribute__((visibility("default"))) int dcn_choose_algorithm(const
                                                        trtkit::dcn::Algorithm::kAuto, blas_usable != 0, limits));
 }
 
+// Output channels per pipelined tile (64 or 128) on a GPU with `sms` SMs: pure logic (the cpu tier uses it).
+extern "C" __attribute__((visibility("default"))) int dcn_pipelined_tile_channels(const int64_t* params, int precision,
+                                                                                  int sms) {
+  return trtkit::dcn::pipelinedTileChannels(unpack(params), static_cast<Precision>(precision), sms);
+}
+
 // algorithm: 0 auto, 1 fused, 2 sampled + cuBLAS, 3 pipelined. Returns "" once enqueued, else what failed.
 extern "C" __attribute__((visibility("default"))) const char* dcn_run(const int64_t* params, int precision,
                                                                       int algorithm, void* input, void* weight,

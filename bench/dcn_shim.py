@@ -88,6 +88,19 @@ class Shim:
             ctypes.c_int,
             ctypes.c_int64,
         ]
+        self.lib.dcn_pipelined_tile_channels.restype = ctypes.c_int
+        self.lib.dcn_pipelined_tile_channels.argtypes = [
+            ctypes.POINTER(ctypes.c_int64),
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
+
+    def pipelined_tile_channels(
+        self, x, weight, offset, groups, offset_groups, precision: str, sms: int
+    ) -> int:
+        """Output channels per pipelined tile (64 or 128) on a GPU with `sms` SMs (no CUDA call)."""
+        p = self.params(x, weight, offset, None, None, (1, 1), (1, 1), (1, 1), groups, offset_groups)
+        return self.lib.dcn_pipelined_tile_channels(p, PRECISION[precision], sms)
 
     def blas_status(self) -> str:
         """ "" when the sampled algorithm can run (cuBLAS loaded), else why not."""

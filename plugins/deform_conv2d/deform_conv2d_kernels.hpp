@@ -91,6 +91,10 @@ size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 // run the 64-channel tiles with up to 4 offset groups per stage).
 size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision);
 
+// Output channels per pipelined tile on a GPU with `sms` SMs (pure logic): 128 where a group has 128s of them,
+// unless 64-channel tiles of the first chunk still fit one wave (2 x the 128-channel tiles <= sms).
+int pipelinedTileChannels(const DeformConvParams& p, Precision precision, int sms);
+
 // What kAuto needs to know of the GPU.
 struct DeviceLimits {
   int computeMajor = 0;

@@ -731,11 +731,8 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
     return cudaGetErrorString(cudaGetLastError());
-  // 128-channel tiles halve the gathers per output where the group has 128s of output channels, unless 64-channel
-  // tiles still fit one wave (measured: one 64x64 image, 256 outputs 0.067 -> 0.060 ms; at two waves slower).
-  const int64_t wideTiles = a.pixelTiles * chunk * p.groups * (l.coutG / 128);
-  const bool wide = l.coutG % 128 == 0 && !(kNarrowWhenFew && 2 * wideTiles <= sms);
-  const int bm = wide ? 128 : 64;
+  const int bm = pipelinedTileChannels(p, precision, sms);
+  const bool wide = bm == 128;
   a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
   if (static_cast<int64_t>(a.pixelTiles) * chunk * p.groups * a.coTilesPerGroup > 0x7fffffff)
     return "output too large for the pipelined algorithm's tile count";
@@ -772,6 +769,16 @@ size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision) {
   const int64_t chunkBytes = std::min<int64_t>(
       p.batch * l.xsPerImage, std::max<int64_t>(static_cast<int64_t>(kSampledChunkBytes), l.xsPerImage));
   return static_cast<size_t>(l.weightBytes + roundUp(chunkBytes, kPipeAlign) + l.zeroBytes);
+}
+
+int pipelinedTileChannels(const DeformConvParams& p, Precision precision, int sms) {
+  // 128-channel tiles halve the gathers per output where the group has 128s of output channels, unless 64-channel
+  // tiles still fit one wave (measured: one 64x64 image, 256 outputs 0.067 -> 0.060 ms; at two waves slower).
+  const PipeLayout l = pipeLayoutOf(p, precision);
+  if (l.coutG % 128 != 0) return 64;
+  const int64_t pixelTiles = (p.outH * p.outW + TRTKIT_DCN_PIPE_BN - 1) / TRTKIT_DCN_PIPE_BN;
+  const int64_t wideTiles = pixelTiles * pipeChunkImages(l, p.batch) * p.groups * (l.coutG / 128);
+  return kNarrowWhenFew && 2 * wideTiles <= sms ? 64 : 128;
 }
 
 size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision) {

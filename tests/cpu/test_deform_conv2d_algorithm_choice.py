@@ -73,3 +73,23 @@ def test_shapes_the_pipelined_kernel_cannot_take(shim):
     assert choose(shim, 96, 64, "tf32", H100, blas=False) == "pipelined"  # TF32 stages are 32 channels
     assert choose(shim, 64, 96, "fp16", H100, blas=True) == "sampled"  # 96 output channels: not in 64s
     assert choose(shim, 64, 64, "fp16", H100, blas=False, og=16) == "fused"  # 4 channels per offset group
+
+
+def tile_channels(shim, n: int, cin: int, cout: int, hw: int, sms: int, groups: int = 1) -> int:
+    meta = dict(device="meta")
+    x = torch.empty(n, cin, hw, hw, **meta)
+    weight = torch.empty(cout, cin // groups, 3, 3, **meta)
+    offset = torch.empty(n, 18, hw, hw, **meta)  # pad 1: output hw x hw
+    return shim.pipelined_tile_channels(x, weight, offset, groups, 1, "fp16", sms)
+
+
+def test_pipelined_tiles_are_narrow_only_where_wide_ones_fill_at_most_half_the_sms(shim):
+    """128-output-channel tiles halve the gathers; 64-channel ones only where they still fit one wave
+    (measured on the H100: one 64x64 image with 256 outputs 0.067 -> 0.060 ms, two waves of them slower)."""
+    h100 = 132
+    assert tile_channels(shim, 1, 256, 256, 64, h100) == 64  # 32 pixel tiles x 2 wide tiles = 64 <= 66
+    assert tile_channels(shim, 1, 256, 256, 64, 108) == 128  # A100: 64 > 54
+    assert tile_channels(shim, 4, 512, 512, 32, h100) == 128  # 8 x 4 images x 4 = 128 wide tiles
+    assert tile_channels(shim, 8, 256, 256, 64, h100) == 128
+    assert tile_channels(shim, 1, 64, 192, 64, h100) == 64  # 192 is not a multiple of 128
+    assert tile_channels(shim, 1, 128, 512, 32, h100, groups=2) == 64  # 8 x 2 groups x 2 = 32 wide tiles
