@@ -93,3 +93,25 @@ def test_pipelined_tiles_are_narrow_only_where_wide_ones_fill_at_most_half_the_s
     assert tile_channels(shim, 8, 256, 256, 64, h100) == 128
     assert tile_channels(shim, 1, 64, 192, 64, h100) == 64  # 192 is not a multiple of 128
     assert tile_channels(shim, 1, 128, 512, 32, h100, groups=2) == 64  # 8 x 2 groups x 2 = 32 wide tiles
+
+
+def test_goals_table_of_the_recorded_run_uses_this_rule(shim):
+    """bench/deform_conv2d_goals.py rebuilds the README's goals table from the recorded H100 run with this
+    rule: every row has a measured time for the algorithm the rule picks, and the picks are the ones the
+    README states (pipelined at 64 output channels for fp16/TF32, sampled elsewhere)."""
+    import json
+
+    import deform_conv2d_goals
+
+    recorded = ROOT / "bench" / "results" / "deform_conv2d_NVIDIA_H100_80GB_HBM3.json"
+    rows = deform_conv2d_goals.rows(json.loads(recorded.read_text()), shim, *H100)
+    assert len(rows) == 4 * 2 * 3  # shapes x offset groups x (strict fp32, TF32, fp16)
+    picks = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        shape, og, mode, auto, ms = cells[:5]
+        assert float(ms) > 0, row
+        picks[(shape, og, mode)] = auto
+    for (shape, _, mode), auto in picks.items():
+        expected = "pipelined" if shape.startswith("N16") and mode != "fp32" else "sampled"
+        assert auto == expected, (shape, mode, auto)
