@@ -607,9 +607,9 @@ cudaError_t launchGemm(const GemmArgs& args, int64_t groups, cudaStream_t stream
 }
 
 template <Precision P>
-cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const void* input, const void* weight,
-                        const void* offset, const void* mask, const void* bias, void* output, void* workspace,
-                        cudaStream_t stream) {
+cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const DeviceLimits& device, const void* input,
+                        const void* weight, const void* offset, const void* mask, const void* bias, void* output,
+                        void* workspace, cudaStream_t stream) {
   using T = typename Traits<P>::T;
   T* xs = static_cast<T*>(workspace);
   T* ws = reinterpret_cast<T*>(static_cast<unsigned char*>(workspace) + d.inputBytes);
@@ -661,11 +661,8 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const void*
   // 256-channel tiles, half-line chunks make them small enough for two CTAs per SM (more warps to hide the
   // gather latency); near one wave, full-line chunks and one CTA per SM; under half a wave, 128-channel tiles
   // (twice the CTAs). GPUs with less shared memory per block (sm_86/89: 99 KB) step down to smaller tiles.
-  int device = 0, sms = 132, smemMax = 48 * 1024;
-  if (cudaGetDevice(&device) == cudaSuccess) {
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    cudaDeviceGetAttribute(&smemMax, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  }
+  const int sms = device.multiprocessors;
+  const size_t smemMax = device.maxSharedBytesPerBlock;
   constexpr int kLong = Traits<P>::kVec * 8, kShort = Traits<P>::kVec * 4;
   const bool longChunks = d.unit > kShort && !TRTKIT_DCN_SHORT_BK;
   auto fits = [&](size_t bytes) { return bytes <= static_cast<size_t>(smemMax); };
@@ -756,12 +753,13 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   if (d.totalPix == 0) return nullptr;  // empty batch: nothing to write (its tensors may be null)
   if (p.useMask && mask == nullptr) return "use_mask is set but no mask was given";
   if (p.hasBias && bias == nullptr) return "no bias was given";
-  int device = 0, major = 0, smem = 0;
+  int device = 0, major = 0, smem = 0, sms = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess)
+      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
     return "cannot query the current CUDA device";
-  const DeviceLimits limits{major, static_cast<size_t>(smem)};
+  const DeviceLimits limits{major, static_cast<size_t>(smem), sms};
   // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).
   if (precision == Precision::kFloat32TF32 && major < 8) precision = Precision::kFloat32Strict;
   algorithm = chooseAlgorithm(p, precision, algorithm, blas != nullptr && blas->ok(), limits);
@@ -772,23 +770,26 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
              "or 4 (TF32)";
     if (!pipelinedRunsOn(p, precision, limits))
       return "the pipelined algorithm needs compute capability 8.0+ and up to 128 KB of shared memory per block";
-    return launchPipelined(p, precision, input, weight, offset, mask, bias, output, workspace, stream);
+    return launchPipelined(p, precision, limits, input, weight, offset, mask, bias, output, workspace, stream);
   }
   if (algorithm == Algorithm::kSampledGemm) {
     if (blas == nullptr || !blas->ok()) return "the sampled algorithm needs cuBLAS, which is not available";
     if (!sampledPathSupports(p)) return "kernel taps x offset_groups too large for the sampled algorithm";
-    return launchSampled(p, precision, *blas, input, weight, offset, mask, bias, output, workspace, stream);
+    return launchSampled(p, precision, limits, *blas, input, weight, offset, mask, bias, output, workspace, stream);
   }
   cudaError_t err = cudaErrorInvalidValue;
   switch (precision) {
     case Precision::kFloat32Strict:
-      err = launchTyped<Precision::kFloat32Strict>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
+      err = launchTyped<Precision::kFloat32Strict>(p, d, limits, input, weight, offset, mask, bias, output, workspace,
+                                                   stream);
       break;
     case Precision::kFloat32TF32:
-      err = launchTyped<Precision::kFloat32TF32>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
+      err = launchTyped<Precision::kFloat32TF32>(p, d, limits, input, weight, offset, mask, bias, output, workspace,
+                                                 stream);
       break;
     case Precision::kFloat16:
-      err = launchTyped<Precision::kFloat16>(p, d, input, weight, offset, mask, bias, output, workspace, stream);
+      err =
+          launchTyped<Precision::kFloat16>(p, d, limits, input, weight, offset, mask, bias, output, workspace, stream);
       break;
   }
   if (err == cudaErrorInvalidConfiguration)

@@ -95,10 +95,11 @@ size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision);
 // unless 64-channel tiles of the first chunk still fit one wave (2 x the 128-channel tiles <= sms).
 int pipelinedTileChannels(const DeformConvParams& p, Precision precision, int sms);
 
-// What kAuto needs to know of the GPU.
+// What kAuto and the launchers need to know of the GPU (queried once per enqueue by launchDeformConv2d).
 struct DeviceLimits {
   int computeMajor = 0;
   size_t maxSharedBytesPerBlock = 0;  // opt-in maximum
+  int multiprocessors = 0;            // tile choices; 0 where only kAuto's rule asks (pure logic)
 };
 
 // Whether kPipelined supports p and fits the GPU.
@@ -118,14 +119,14 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
                                const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
 
 // The pipelined path alone (launchDeformConv2d dispatches to it; fp16 or TF32, pipelinedPathSupports()).
-const char* launchPipelined(const DeformConvParams& p, Precision precision, const void* input, const void* weight,
-                            const void* offset, const void* mask, const void* bias, void* output, void* workspace,
-                            cudaStream_t stream);
+const char* launchPipelined(const DeformConvParams& p, Precision precision, const DeviceLimits& device,
+                            const void* input, const void* weight, const void* offset, const void* mask,
+                            const void* bias, void* output, void* workspace, cudaStream_t stream);
 
 // The sampled path alone (launchDeformConv2d dispatches to it).
-const char* launchSampled(const DeformConvParams& p, Precision precision, const blas::Handle& blas, const void* input,
-                          const void* weight, const void* offset, const void* mask, const void* bias, void* output,
-                          void* workspace, cudaStream_t stream);
+const char* launchSampled(const DeformConvParams& p, Precision precision, const DeviceLimits& device,
+                          const blas::Handle& blas, const void* input, const void* weight, const void* offset,
+                          const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
 
 }  // namespace dcn
 }  // namespace trtkit

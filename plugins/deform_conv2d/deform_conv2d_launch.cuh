@@ -40,15 +40,9 @@ cudaError_t allowDynamicSharedMemory(int bytes) {
 #ifndef TRTKIT_DCN_PDL
 #define TRTKIT_DCN_PDL 1
 #endif
-inline bool dependentLaunchUsable() {
-  int device = 0, major = 0;
-  return TRTKIT_DCN_PDL && cudaGetDevice(&device) == cudaSuccess &&
-         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major >= 9;
-}
-
 template <typename... Params, typename... Args>
-cudaError_t launchAfterPrepare(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                               Args... args) {
+cudaError_t launchAfterPrepare(const DeviceLimits& device, void (*kernel)(Params...), dim3 grid, dim3 block,
+                               size_t smem, cudaStream_t stream, Args... args) {
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
@@ -58,7 +52,7 @@ cudaError_t launchAfterPrepare(void (*kernel)(Params...), dim3 grid, dim3 block,
   dependent.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   dependent.val.programmaticStreamSerializationAllowed = 1;
   config.attrs = &dependent;
-  config.numAttrs = dependentLaunchUsable() ? 1 : 0;
+  config.numAttrs = TRTKIT_DCN_PDL && device.computeMajor >= 9 ? 1 : 0;
   return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
 }
 

@@ -137,6 +137,22 @@ __device__ __forceinline__ uint32_t roundToTF32(float v) {  // round to nearest:
   return r;
 }
 
+// Output pixels p, p + 1 of one NCHW row (the consumers' epilogues): one paired store where the row has an even
+// length (so the pair is aligned) and both exist, else each that exists.
+template <typename T>
+__device__ __forceinline__ void storeOutputPair(T* row, int p, int pixels, bool pairs, float v0, float v1) {
+  if (pairs && p + 1 < pixels) {
+    if constexpr (sizeof(T) == 2) {
+      *reinterpret_cast<__half2*>(row + p) = __floats2half2_rn(v0, v1);
+    } else {
+      *reinterpret_cast<float2*>(row + p) = make_float2(v0, v1);
+    }
+  } else {
+    if (p < pixels) row[p] = fromFloat<T>(v0);
+    if (p + 1 < pixels) row[p + 1] = fromFloat<T>(v1);
+  }
+}
+
 // What one (pixel, tap, offset group) reads from offset and mask: loaded a stage ahead of its use, so that the
 // global-memory latency of these loads hides behind the current stage's gathers.
 struct SampleInputs {
@@ -475,16 +491,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
       for (int nt = 0; nt < NT; ++nt) {
         const int p = pixelBase + wn * WN + nt * 8 + (lane & 3) * 2;
         const float v0 = acc[mt][nt][2 * half] + b, v1 = acc[mt][nt][2 * half + 1] + b;
-        if (pairs && p + 1 < a.pixels) {
-          if constexpr (sizeof(T) == 2) {
-            *reinterpret_cast<__half2*>(row + p) = __floats2half2_rn(v0, v1);
-          } else {
-            *reinterpret_cast<float2*>(row + p) = make_float2(v0, v1);
-          }
-        } else {
-          if (p < a.pixels) row[p] = fromFloat<T>(v0);
-          if (p + 1 < a.pixels) row[p + 1] = fromFloat<T>(v1);
-        }
+        storeOutputPair(row, p, a.pixels, pairs, v0, v1);
       }
     }
   }
@@ -545,16 +552,7 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
     for (int j = 0; j < kCols / 8; ++j) {
       const int p = pixelBase + colBase + 8 * j + 2 * (lane & 3);
       const float v0 = acc[4 * j + 2 * half] + b, v1 = acc[4 * j + 2 * half + 1] + b;
-      if (pairs && p + 1 < a.pixels) {
-        if constexpr (sizeof(T) == 2) {
-          *reinterpret_cast<__half2*>(row + p) = __floats2half2_rn(v0, v1);
-        } else {
-          *reinterpret_cast<float2*>(row + p) = make_float2(v0, v1);
-        }
-      } else {
-        if (p < a.pixels) row[p] = fromFloat<T>(v0);
-        if (p + 1 < a.pixels) row[p + 1] = fromFloat<T>(v1);
-      }
+      storeOutputPair(row, p, a.pixels, pairs, v0, v1);
     }
   }
 }
@@ -619,9 +617,9 @@ int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
 }
 
 template <typename T, int BM, int BN, int kEntriesPerLane>
-cudaError_t launchPipe(const PipeArgs& a, int sms, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
-                       const T* offset, const T* mask, const T* wr, const T* bias, T* out, const T* zeros,
-                       cudaStream_t stream) {
+cudaError_t launchPipe(const PipeArgs& a, const DeviceLimits& device, int64_t images, int64_t firstImage,
+                       int64_t groups, const T* xs, const T* offset, const T* mask, const T* wr, const T* bias, T* out,
+                       const T* zeros, cudaStream_t stream) {
   const int bytes = pipeSharedBytes<BM, BN>(kEntriesPerLane, a.ogPerSlice);
   // The limit is raised once, to the largest corner table (8 offset groups per stage).
   const cudaError_t err = allowDynamicSharedMemory<pipelinedDeformConv<T, BM, BN, kEntriesPerLane>>(
@@ -629,8 +627,8 @@ cudaError_t launchPipe(const PipeArgs& a, int sms, int64_t images, int64_t first
   if (err != cudaSuccess) return err;
   // One CTA per SM (512 threads of 128 registers) running tiles in turn, or (switch off) one CTA per tile.
   const int64_t tiles = a.pixelTiles * images * groups * a.coTilesPerGroup;
-  const int64_t ctas = kPersistent ? std::min<int64_t>(tiles, sms) : tiles;
-  return launchAfterPrepare(pipelinedDeformConv<T, BM, BN, kEntriesPerLane>, dim3(static_cast<unsigned>(ctas)),
+  const int64_t ctas = kPersistent ? std::min<int64_t>(tiles, device.multiprocessors) : tiles;
+  return launchAfterPrepare(device, pipelinedDeformConv<T, BM, BN, kEntriesPerLane>, dim3(static_cast<unsigned>(ctas)),
                             dim3(kPipeThreads), static_cast<size_t>(bytes), stream, xs, offset, mask, wr, bias, out,
                             zeros, a, firstImage, static_cast<int>(images), static_cast<int>(groups));
 }
@@ -644,21 +642,21 @@ int entriesPerLane(const PipeArgs& a, int bn) {
 }
 
 template <typename T, int BM, int BN>
-cudaError_t launchPipeFor(const PipeArgs& a, int sms, int64_t images, int64_t firstImage, int64_t groups, const T* xs,
-                          const T* offset, const T* mask, const T* wr, const T* bias, T* out, const T* zeros,
-                          cudaStream_t stream) {
+cudaError_t launchPipeFor(const PipeArgs& a, const DeviceLimits& device, int64_t images, int64_t firstImage,
+                          int64_t groups, const T* xs, const T* offset, const T* mask, const T* wr, const T* bias,
+                          T* out, const T* zeros, cudaStream_t stream) {
   switch (entriesPerLane<T>(a, BN)) {
     case 0:
-      return launchPipe<T, BM, BN, 0>(a, sms, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
+      return launchPipe<T, BM, BN, 0>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
                                       stream);
     case 1:
-      return launchPipe<T, BM, BN, 1>(a, sms, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
+      return launchPipe<T, BM, BN, 1>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
                                       stream);
     case 2:
-      return launchPipe<T, BM, BN, 2>(a, sms, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
+      return launchPipe<T, BM, BN, 2>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
                                       stream);
     default:
-      return launchPipe<T, BM, BN, 4>(a, sms, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
+      return launchPipe<T, BM, BN, 4>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
                                       stream);
   }
 }
@@ -704,9 +702,9 @@ size_t sharedBytesOf(const DeformConvParams& p) {
 }
 
 template <typename T>
-const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision, const T* x, const T* weight,
-                                 const T* offset, const T* mask, const T* bias, T* out, void* workspace,
-                                 cudaStream_t stream) {
+const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision, const DeviceLimits& device, const T* x,
+                                 const T* weight, const T* offset, const T* mask, const T* bias, T* out,
+                                 void* workspace, cudaStream_t stream) {
   const PipeLayout l = pipeLayoutOf(p, precision);
   const int64_t chunk = pipeChunkImages(l, p.batch);
   // [Wr][xs chunk][zeros]: the chunk is under 2^32 bytes (256 MiB, or one image of < 2^31 / 9 elements by
@@ -727,11 +725,7 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
   constexpr int bn = TRTKIT_DCN_PIPE_BN;
   a.pixelTiles = static_cast<int>((a.pixels + bn - 1) / bn);
-  int device = 0, sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
-    return cudaGetErrorString(cudaGetLastError());
-  const int bm = pipelinedTileChannels(p, precision, sms);
+  const int bm = pipelinedTileChannels(p, precision, device.multiprocessors);
   const bool wide = bm == 128;
   a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
   if (static_cast<int64_t>(a.pixelTiles) * chunk * p.groups * a.coTilesPerGroup > 0x7fffffff)
@@ -743,8 +737,8 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
                                             l.wrStride, stream))
       return why;
     const cudaError_t err =
-        wide ? launchPipeFor<T, 128, bn>(a, sms, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream)
-             : launchPipeFor<T, 64, bn>(a, sms, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream);
+        wide ? launchPipeFor<T, 128, bn>(a, device, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream)
+             : launchPipeFor<T, 64, bn>(a, device, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream);
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
   return nullptr;
@@ -785,17 +779,18 @@ size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision) {
   return precision == Precision::kFloat16 ? sharedBytesOf<__half>(p) : sharedBytesOf<float>(p);
 }
 
-const char* launchPipelined(const DeformConvParams& p, Precision precision, const void* input, const void* weight,
-                            const void* offset, const void* mask, const void* bias, void* output, void* workspace,
-                            cudaStream_t stream) {
+const char* launchPipelined(const DeformConvParams& p, Precision precision, const DeviceLimits& device,
+                            const void* input, const void* weight, const void* offset, const void* mask,
+                            const void* bias, void* output, void* workspace, cudaStream_t stream) {
   if (precision == Precision::kFloat16)
-    return launchPipelinedTyped<__half>(p, precision, static_cast<const __half*>(input),
+    return launchPipelinedTyped<__half>(p, precision, device, static_cast<const __half*>(input),
                                         static_cast<const __half*>(weight), static_cast<const __half*>(offset),
                                         static_cast<const __half*>(mask), static_cast<const __half*>(bias),
                                         static_cast<__half*>(output), workspace, stream);
-  return launchPipelinedTyped<float>(p, precision, static_cast<const float*>(input), static_cast<const float*>(weight),
-                                     static_cast<const float*>(offset), static_cast<const float*>(mask),
-                                     static_cast<const float*>(bias), static_cast<float*>(output), workspace, stream);
+  return launchPipelinedTyped<float>(p, precision, device, static_cast<const float*>(input),
+                                     static_cast<const float*>(weight), static_cast<const float*>(offset),
+                                     static_cast<const float*>(mask), static_cast<const float*>(bias),
+                                     static_cast<float*>(output), workspace, stream);
 }
 
 }  // namespace dcn

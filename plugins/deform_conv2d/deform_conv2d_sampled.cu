@@ -267,9 +267,9 @@ int64_t chunkImages(const Layout& l, int64_t batch) {
 }
 
 template <typename T>
-const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const blas::Handle& blas, const T* x,
-                               const T* w, const T* offset, const T* mask, const T* bias, T* out, char* workspace,
-                               cudaStream_t stream) {
+const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const DeviceLimits& device,
+                               const blas::Handle& blas, const T* x, const T* w, const T* offset, const T* mask,
+                               const T* bias, T* out, char* workspace, cudaStream_t stream) {
   const Layout l = layoutOf(p, prec);
   const int64_t chunk = chunkImages(l, p.batch);
   // Workspace: [cuBLAS][Wr][xs chunk][cols chunk], each 256-byte aligned.
@@ -322,7 +322,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
                                             p.hasBias ? bias : nullptr, wr, l.kgPad, stream))
       return why;
     const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices), static_cast<unsigned>(nc));
-    if (launchAfterPrepare(sampler, sgrid, dim3(kSampleThreads), smem, stream, xs, offset, mask, cols, a, n0) !=
+    if (launchAfterPrepare(device, sampler, sgrid, dim3(kSampleThreads), smem, stream, xs, offset, mask, cols, a, n0) !=
         cudaSuccess)
       return cudaGetErrorString(cudaGetLastError());
     for (int64_t g = 0; g < p.groups; ++g) {
@@ -364,16 +364,16 @@ size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision) {
   return blas::kWorkspaceBytes + static_cast<size_t>(l.weightBytes + chunkBytes + 2 * kAlign);
 }
 
-const char* launchSampled(const DeformConvParams& p, Precision precision, const blas::Handle& blas, const void* input,
-                          const void* weight, const void* offset, const void* mask, const void* bias, void* output,
-                          void* workspace, cudaStream_t stream) {
+const char* launchSampled(const DeformConvParams& p, Precision precision, const DeviceLimits& device,
+                          const blas::Handle& blas, const void* input, const void* weight, const void* offset,
+                          const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
   auto* ws = static_cast<char*>(workspace);
   if (precision == Precision::kFloat16)
-    return launchSampledTyped<__half>(p, precision, blas, static_cast<const __half*>(input),
+    return launchSampledTyped<__half>(p, precision, device, blas, static_cast<const __half*>(input),
                                       static_cast<const __half*>(weight), static_cast<const __half*>(offset),
                                       static_cast<const __half*>(mask), static_cast<const __half*>(bias),
                                       static_cast<__half*>(output), ws, stream);
-  return launchSampledTyped<float>(p, precision, blas, static_cast<const float*>(input),
+  return launchSampledTyped<float>(p, precision, device, blas, static_cast<const float*>(input),
                                    static_cast<const float*>(weight), static_cast<const float*>(offset),
                                    static_cast<const float*>(mask), static_cast<const float*>(bias),
                                    static_cast<float*>(output), ws, stream);
