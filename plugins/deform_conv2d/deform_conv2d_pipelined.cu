@@ -48,14 +48,8 @@ template <typename T>
 constexpr int kBK = 128 / static_cast<int>(sizeof(T));
 template <typename T>
 constexpr int kVec = 16 / static_cast<int>(sizeof(T));
-#ifndef TRTKIT_DCN_PIPE_STAGING
-#define TRTKIT_DCN_PIPE_STAGING 0  // benchmark switch: corner rows through an asynchronous staging buffer (slower)
-#endif
-constexpr bool kStaging = TRTKIT_DCN_PIPE_STAGING != 0;
 #ifndef TRTKIT_DCN_PIPE_STAGES
-// benchmark switch: shared-memory stages in the ring (without staging 4 measured no faster than 3; with staging
-// two leave room for the 128-channel tiles' staging buffers)
-#define TRTKIT_DCN_PIPE_STAGES (TRTKIT_DCN_PIPE_STAGING ? 2 : 3)
+#define TRTKIT_DCN_PIPE_STAGES 3  // benchmark switch: shared-memory stages in the ring (4: measured no faster)
 #endif
 #ifndef TRTKIT_DCN_PIPE_BN
 #define TRTKIT_DCN_PIPE_BN 128  // benchmark switch: output pixels per tile (64 or 128)
@@ -76,9 +70,9 @@ constexpr int64_t kPipeAlign = 256;
 
 template <int BM, int BN>
 constexpr int kPipeSmemBytes = kStages * (BM + BN) * 128;
-// Staging: two buffers of a stage's raw corner rows, 16 bytes per (round, corner, producer thread).
-template <int BN>
-constexpr int kStagingBytes = kStaging ? 2 * (BN / 32) * 4 * kProducerThreads * 16 : 0;
+#ifndef TRTKIT_DCN_PIPE_EXTRA_SMEM
+#define TRTKIT_DCN_PIPE_EXTRA_SMEM 0  // measurement switch: unused shared memory per CTA (less room for L1)
+#endif
 
 struct PipeArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
@@ -144,18 +138,6 @@ __device__ __forceinline__ uint32_t roundToTF32(float v) {  // round to nearest:
   uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
   return r;
-}
-
-// Staging copies: 16 bytes global -> shared, cached in L1 (a slice's corner rows are re-read by its kh*kw taps).
-__device__ __forceinline__ void copyAsync16(uint32_t dst, const void* src) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
-}
-__device__ __forceinline__ void copyAsyncCommit() {
-  asm volatile("cp.async.commit_group;" ::: "memory");
-}
-template <int kPending>
-__device__ __forceinline__ void copyAsyncWait() {  // until at most kPending of this thread's groups are in flight
-  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
 // Output pixels p, p + 1 of one NCHW row (the consumers' epilogues): one paired store where the row has an even
@@ -276,19 +258,17 @@ struct StageCursor {
 // over the lanes (kEntriesPerLane per lane), and exchanged through a per-warp shared-memory table: two 16-byte
 // reads per pixel and lane. With kEntriesPerLane == 0 (other offset-group widths) each lane computes the corners
 // of its own pixels and offset group.
-// Staging (kStaging): the corner rows go to a shared-memory staging buffer by cp.async, a stage ahead of their
-// blend: while a thread blends stage s from one buffer, its copies of stage s + 1 fill the other. Without staging
-// the loads land in registers and the blend waits for them (measured: ~2400 cycles a stage at N1, latency-bound).
+// The loads land in registers and the blend waits for them: ~2400 cycles a stage at N1. Copying them
+// asynchronously into shared-memory staging buffers a stage ahead was measured slower (notes).
 template <typename T, int BM, int BN, int kEntriesPerLane>
 __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t zeroOffset,
                         const T* __restrict__ offsetImage, const T* __restrict__ maskImage, const T* __restrict__ wr,
                         int g, int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
-                        uint32_t smemStaging, uint32_t smemEntries, uint32_t full, uint32_t empty, int tid) {
+                        uint32_t smemEntries, uint32_t full, uint32_t empty, int tid) {
   constexpr int kRounds = BN / 32, kSlots = 4 * kRounds;  // a warp's pixels
   constexpr bool kTable = kEntriesPerLane > 0;
   constexpr int kInputs = kTable ? kEntriesPerLane : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
   constexpr int kCopies = BM * 8 / kProducerThreads;           // 16-byte pieces of the A stage per thread
-  constexpr uint32_t kStagingHalf = kStagingBytes<BN> / 2;
   const int lane = tid & 31, warp = tid >> 5;
   const int chunk = lane & 7, sub = lane >> 3;
   const int entries = kSlots * a.ogPerSlice;
@@ -365,11 +345,6 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   const T* aSrc = wr + static_cast<int64_t>(coBase + aRow) * a.wrStride + aChunk * kVec<T>;
   const int bRow = warp * 4 + sub;
   const uint32_t bDst = static_cast<uint32_t>(bRow * 128 + ((chunk ^ (bRow & 7)) << 4));
-  // A thread's staged corner (round j, corner q) of buffer b: consecutive lanes, consecutive 16 bytes.
-  auto stagedAt = [&](int buffer, int j, int q) {
-    return smemStaging + buffer * kStagingHalf + static_cast<uint32_t>(((j * 4 + q) * kProducerThreads + tid) * 16);
-  };
-
   // A stage: BM rows of 128 bytes from Wr, loaded into registers a stage ahead (in flight across the hand-over
   // and the next stage's table) and stored once the slot is free. (cp.async into the slot measured no faster, and
   // compute-sanitizer's racecheck flagged its hand-over.)
@@ -390,7 +365,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
                    : "memory");
   };
   // One pixel's 16 bytes of the stage: its four corners' chunks weighted and summed, stored to the B slot.
-  auto blendStore = [&](const uint4 (&v)[4], const uint32_t (&w)[4], uint32_t dst) {
+  auto blendStore = [&](const uint4(&v)[4], const uint32_t (&w)[4], uint32_t dst) {
     uint4 packed;
     if constexpr (sizeof(T) == 2) {  // fp16: half2 FMAs, weights rounded once to fp16
       __half2 acc[4];
@@ -428,75 +403,6 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   };
 
   int s = static_cast<int>(ringStart % kStages);
-  if constexpr (kStaging) {
-    // Offsets and mask three stages ahead of their blend (two ahead of their corner table); corner weights of the
-    // stage being blended in wt, of the stage being copied in wtNext.
-    StageCursor c0, c1, c2;
-    c1.advance(a);
-    c2 = c1;
-    c2.advance(a);
-    SampleInputs in0[kInputs], in1[kInputs], in2[kInputs];
-    loadInputs(in0, c0);
-    if (steps > 1) loadInputs(in1, c1);
-    if (steps > 2) loadInputs(in2, c2);
-    uint32_t wt[kRounds][4], wtNext[kRounds][4];
-    auto issueCopies = [&](const SampleInputs(&in)[kInputs], const StageCursor& c, int buffer, uint32_t(&w)[kRounds][4]) {
-      buildTable(in, c);
-      const char* base = stageBase(c);
-#pragma unroll
-      for (int j = 0; j < kRounds; ++j) {
-        const Corners k = cornersOfRound(in, c, j);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          w[j][q] = k.w[q];
-          copyAsync16(stagedAt(buffer, j, q), base + k.off[q]);
-        }
-      }
-      copyAsyncCommit();
-    };
-    waitForPrepare();  // xs and Wr come from the re-layout pass (the offsets above overlap its last blocks)
-    loadA(c0);
-    issueCopies(in0, c0, 0, wt);
-    for (int step = 0; step < steps; ++step) {
-      // The slot first: A's registers are free before the copies and the blend need theirs.
-      waitEmpty(ringStart + step, s);
-      storeA(s);
-      if (step + 1 < steps) {
-        issueCopies(in1, c1, (step + 1) & 1, wtNext);
-        copyAsyncWait<1>();  // this stage's copies (this thread's own: no other thread reads them)
-      } else {
-        copyAsyncWait<0>();
-      }
-      StageCursor c3 = c2;
-      c3.advance(a);
-#pragma unroll
-      for (int i = 0; i < kInputs; ++i) in1[i] = in2[i];
-      if (step + 3 < steps) loadInputs(in2, c3);
-#pragma unroll
-      for (int j = 0; j < kRounds; ++j) {
-        uint4 v[4];
-#pragma unroll
-        for (int q = 0; q < 4; ++q)
-          asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
-                       : "=r"(v[q].x), "=r"(v[q].y), "=r"(v[q].z), "=r"(v[q].w)
-                       : "r"(stagedAt(step & 1, j, q))
-                       : "memory");
-        blendStore(v, wt[j], smemB + s * BN * 128 + bDst + j * 32 * 128);
-      }
-      if (step + 1 < steps) loadA(c1);
-      handOver(s);
-#pragma unroll
-      for (int j = 0; j < kRounds; ++j)
-#pragma unroll
-        for (int q = 0; q < 4; ++q) wt[j][q] = wtNext[j][q];
-      c0 = c1;
-      c1 = c2;
-      c2 = c3;
-      s = s + 1 == kStages ? 0 : s + 1;
-    }
-    return;
-  }
-
   // Offsets and mask are loaded two stages ahead. (Prefetching the next stage's corner rows into L1 as well was
   // measured 10-15 % slower: bench/results/deform_conv2d_notes.md.)
   StageCursor cur, nxt, nxt2;
@@ -719,20 +625,19 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
       const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
       produce<T, BM, BN, kEntriesPerLane>(a, image, zeroOffset, offset + n * 2 * planes,
                                           a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps,
-                                          ring, smemA, smemB, smemB + kStages * BN * 128,
-                                          smemB + kStages * BN * 128 + kStagingBytes<BN>, full, empty,
+                                          ring, smemA, smemB, smemB + kStages * BN * 128, full, empty,
                                           threadIdx.x - kConsumerThreads);
     }
   }
 #endif
 }
 
-// Shared memory of one CTA: the A and B rings, the staging buffers, then the producers' corner tables
-// (kEntriesPerLane > 0).
+// Shared memory of one CTA: the A and B rings, then the producers' corner tables (kEntriesPerLane > 0).
 template <int BM, int BN>
 int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
   // + 1024: the rings start on a 1024-byte boundary (the 128-byte swizzle of wgmma descriptors is address-based)
-  return kPipeSmemBytes<BM, BN> + kStagingBytes<BN> + (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0) + 1024;
+  return kPipeSmemBytes<BM, BN> + TRTKIT_DCN_PIPE_EXTRA_SMEM +
+         (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0) + 1024;
 }
 
 template <typename T, int BM, int BN, int kEntriesPerLane>

@@ -27,7 +27,7 @@ struct alignas(2 * sizeof(T)) Pair {
 
 constexpr int kTransposeTile = 64;
 #ifndef TRTKIT_DCN_VECTOR_TRANSPOSE
-#define TRTKIT_DCN_VECTOR_TRANSPOSE 1  // benchmark switch: 0 keeps the element-pair transpose for fp16
+#define TRTKIT_DCN_VECTOR_TRANSPOSE 1  // benchmark switch: 0 keeps the element-pair transpose
 #endif
 constexpr bool kVectorTranspose = TRTKIT_DCN_VECTOR_TRANSPOSE != 0;
 
@@ -132,35 +132,40 @@ __global__ void relayoutWeightForGemm(const T* __restrict__ w, const T* __restri
   }
 }
 
-// The same through shared memory, for one output channel and 64 input channels per block: the [64][kh*kw]
-// source block is read contiguously and written as kh*kw runs of 64 contiguous channels. Used when kh*kw <= 96.
-constexpr int kRelayoutChannels = 64;
-constexpr int kMaxRelayoutTaps = 96;
+// The same through shared memory, one output channel per block: its [Cin/g][kh*kw] source row is read whole
+// (16-byte loads where aligned), then written as kh*kw runs of Cin/g contiguous channels, the bias column and the
+// zeros after it. Used where the row fits kMaxRelayoutRowBytes. (Blocks of 64 channels x kh*kw were measured to
+// make the merged launch several waves of tiny blocks: 17.7 us at N4 C512, 4096 blocks.)
+constexpr int kMaxRelayoutRowBytes = 32 << 10;
 template <typename T>
-__device__ void relayoutWeightTile(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr, int cinG,
-                                   int kk, int kgPad, int64_t co, int channelTile, T* tile) {
+__device__ void relayoutWeightRow(const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ wr, int cinG,
+                                  int kk, int kgPad, int64_t co, bool vectors, T* row) {
   const int tid = threadIdx.y * blockDim.x + threadIdx.x, threads = blockDim.x * blockDim.y;
-  const int c0 = channelTile * kRelayoutChannels;
-  const int cn = min(kRelayoutChannels, cinG - c0);
-  const T* src = w + (co * cinG + c0) * kk;
-  for (int i = tid; i < cn * kk; i += threads) tile[i] = src[i];
-  __syncthreads();
-  T* dst = wr + co * kgPad + c0;
-  for (int i = tid; i < kk * kRelayoutChannels; i += threads) {
-    const int tap = i / kRelayoutChannels, c = i - tap * kRelayoutChannels;
-    if (c < cn) dst[tap * cinG + c] = tile[c * kk + tap];
+  const int taps = cinG * kk;
+  const T* src = w + co * taps;
+  if (vectors) {  // the row starts 16-byte aligned and is a whole number of 16-byte vectors
+    for (int i = tid; i < taps * static_cast<int>(sizeof(T)) / 16; i += threads)
+      reinterpret_cast<uint4*>(row)[i] = __ldg(reinterpret_cast<const uint4*>(src) + i);
+  } else {
+    for (int i = tid; i < taps; i += threads) row[i] = src[i];
   }
-  if (channelTile != 0) return;
-  const int taps = kk * cinG;
+  __syncthreads();
+  T* dst = wr + co * kgPad;
+  for (int i = tid; i < taps; i += threads) {
+    const int tap = i / cinG, c = i - tap * cinG;
+    dst[i] = row[c * kk + tap];
+  }
   for (int k = taps + tid; k < kgPad; k += threads)
-    wr[co * kgPad + k] = k == taps && bias != nullptr ? bias[co] : fromFloat<T>(0.f);
+    dst[k] = k == taps && bias != nullptr ? bias[co] : fromFloat<T>(0.f);
 }
 
 // The chunk's NHWC transpose and (first chunk) the weight relayout in one launch: one fewer kernel boundary on
-// the critical path. Blocks [0, transposeBlocks) transpose, the rest re-lay weight tiles.
+// the critical path. Blocks [0, relayoutBlocks) re-lay weight rows (first, so that no long block is the tail),
+// the rest transpose.
 struct PrepareArgs {
-  int channels, hw, hwTiles, cTiles, transposeBlocks;
-  int cinG, kk, kgPad, channelTiles;
+  int channels, hw, hwTiles, cTiles, relayoutBlocks;
+  int cinG, kk, kgPad;
+  bool vectorRows;
 };
 
 // Device side of the dependent launch (deform_conv2d_launch.cuh): prepare lets the next kernel start once all its
@@ -183,19 +188,18 @@ __global__ void __launch_bounds__(256)
                  T* __restrict__ wr, PrepareArgs a) {
   extern __shared__ __align__(16) unsigned char prepareBytes[];
   allowDependentLaunch();
-  const int b = blockIdx.x;
-  if (b < a.transposeBlocks) {
-    const int bx = b % a.hwTiles, r = b / a.hwTiles;
-    if constexpr (kLayout == 2) {
-      transposeTileVec(x, xs, a.channels, a.hw, bx, r % a.cTiles, r / a.cTiles, prepareBytes);
-    } else {
-      transposeTile<T, kLayout == 1>(x, xs, a.channels, a.hw, bx, r % a.cTiles, r / a.cTiles,
-                                     reinterpret_cast<T(*)[kTransposeTile + 1]>(prepareBytes));
-    }
+  if (static_cast<int>(blockIdx.x) < a.relayoutBlocks) {
+    relayoutWeightRow<T>(w, bias, wr, a.cinG, a.kk, a.kgPad, blockIdx.x, a.vectorRows,
+                         reinterpret_cast<T*>(prepareBytes));
+    return;
+  }
+  const int b = blockIdx.x - a.relayoutBlocks;
+  const int bx = b % a.hwTiles, r = b / a.hwTiles;
+  if constexpr (kLayout == 2 && sizeof(T) == 2) {
+    transposeTileVec(x, xs, a.channels, a.hw, bx, r % a.cTiles, r / a.cTiles, prepareBytes);
   } else {
-    const int r = b - a.transposeBlocks;
-    relayoutWeightTile<T>(w, bias, wr, a.cinG, a.kk, a.kgPad, r / a.channelTiles, r % a.channelTiles,
-                          reinterpret_cast<T*>(prepareBytes));
+    transposeTile<T, kLayout == 1>(x, xs, a.channels, a.hw, bx, r % a.cTiles, r / a.cTiles,
+                                   reinterpret_cast<T(*)[kTransposeTile + 1]>(prepareBytes));
   }
 }
 
@@ -205,9 +209,9 @@ template <typename T>
 const char* enqueuePrepare(const DeformConvParams& p, const T* x, T* xs, int64_t nc, bool withWeight, const T* w,
                            const T* bias, T* wr, int64_t kgPad, cudaStream_t stream) {
   const int64_t cinG = p.inChannels / p.groups, kk = p.kernelH * p.kernelW;
-  const int64_t channelTiles = (cinG + kRelayoutChannels - 1) / kRelayoutChannels;
-  const bool tiledRelayout = kk <= kMaxRelayoutTaps;
-  if (withWeight && !tiledRelayout) {
+  const int64_t rowBytes = cinG * kk * static_cast<int64_t>(sizeof(T));
+  const bool rowRelayout = rowBytes <= kMaxRelayoutRowBytes;
+  if (withWeight && !rowRelayout) {
     const int64_t wrElems = p.outChannels * kgPad;
     relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 8192)), 256, 0, stream>>>(
         w, bias, wr, p.outChannels, static_cast<int>(cinG), static_cast<int>(kk), static_cast<int>(kgPad));
@@ -216,19 +220,25 @@ const char* enqueuePrepare(const DeformConvParams& p, const T* x, T* xs, int64_t
   const int64_t hw = p.height * p.width, hwTiles = (hw + kTransposeTile - 1) / kTransposeTile;
   const int64_t cTiles = (p.inChannels + kTransposeTile - 1) / kTransposeTile;
   const int64_t transposeBlocks = hwTiles * cTiles * nc;
-  const int64_t relayoutBlocks = withWeight && tiledRelayout ? p.outChannels * channelTiles : 0;
+  const int64_t relayoutBlocks = withWeight && rowRelayout ? p.outChannels : 0;
   if (transposeBlocks + relayoutBlocks > 0x7fffffff) return "input too large for one re-layout launch";
-  PrepareArgs pa{
-      static_cast<int>(p.inChannels),    static_cast<int>(hw),   static_cast<int>(hwTiles), static_cast<int>(cTiles),
-      static_cast<int>(transposeBlocks), static_cast<int>(cinG), static_cast<int>(kk),      static_cast<int>(kgPad),
-      static_cast<int>(channelTiles)};
-  const size_t smem =
-      sizeof(T) * static_cast<size_t>(std::max<int64_t>(kTransposeTile * (kTransposeTile + 1), kRelayoutChannels * kk));
+  PrepareArgs pa{static_cast<int>(p.inChannels),
+                 static_cast<int>(hw),
+                 static_cast<int>(hwTiles),
+                 static_cast<int>(cTiles),
+                 static_cast<int>(relayoutBlocks),
+                 static_cast<int>(cinG),
+                 static_cast<int>(kk),
+                 static_cast<int>(kgPad),
+                 reinterpret_cast<uintptr_t>(w) % 16 == 0 && rowBytes % 16 == 0};
+  const size_t smem = std::max<size_t>(sizeof(T) * kTransposeTile * (kTransposeTile + 1),
+                                       relayoutBlocks > 0 ? static_cast<size_t>(rowBytes) : 0);
   // Element pairs or 16-byte vectors only where the pointers are aligned for them (an input may be a view at any
   // element offset).
   const uintptr_t both = reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(xs);
   auto prepare =
       hw % 2 == 0 && p.inChannels % 2 == 0 && both % (2 * sizeof(T)) == 0 ? prepareChunk<T, 1> : prepareChunk<T, 0>;
+  // (16-byte vectors for fp32 as well, 4 x 4 blocks per thread, were measured slower: 27 -> 37 us at N8 C256.)
   if constexpr (sizeof(T) == 2) {
     if (kVectorTranspose && both % 16 == 0 && hw % 8 == 0 && p.inChannels % 8 == 0) prepare = prepareChunk<T, 2>;
   }

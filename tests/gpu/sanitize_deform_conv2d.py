@@ -62,7 +62,8 @@ def main() -> None:
         dict(n=1, cin=128, h=9, w=9, cout=128, k=2, g=2, og=2, mask=1),  # pipelined, 64-channel tiles, groups
         dict(n=3, cin=192, h=5, w=31, cout=64, k=1, g=1, og=3, mask=1),  # pipelined, odd pixel count
         dict(n=1, cin=64, h=10, w=14, cout=256, k=3, g=1, og=2, mask=1),  # pipelined: 4 x 64-channel tiles
-        dict(n=2, cin=64, h=8, w=12, cout=64, k=3, g=1, og=1, mask=1),  # pipelined, fp16 16-byte transpose
+        dict(n=2, cin=64, h=8, w=12, cout=64, k=3, g=1, og=1, mask=1),  # pipelined, 16-byte transpose
+        dict(n=1, cin=384, h=10, w=9, cout=8, k=5, g=1, og=1, mask=1),  # rows > 32 KB (fp32): per element
     ]
     for cfg in cases:
         for dtype, tf32 in ((torch.float32, 0), (torch.float32, 1), (torch.float16, 0)):

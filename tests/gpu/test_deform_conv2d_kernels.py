@@ -213,7 +213,7 @@ LARGE = [  # every tile choice of the launcher (64/128/256 channels, 1 or 2 CTAs
         bias=False,
         offset_scale=8.0,
     ),
-    dict(  # kh*kw = 100: the sampled path's element-wise weight relayout (the tiled one takes <= 96 taps)
+    dict(  # kh*kw = 100 taps of 8 channels: one weight row per relayout block all the same
         n=2,
         cin=8,
         cout=12,
@@ -225,6 +225,22 @@ LARGE = [  # every tile choice of the launcher (64/128/256 channels, 1 or 2 CTAs
         dilation=(1, 1),
         groups=1,
         offset_groups=2,
+        mask=True,
+        bias=True,
+        offset_scale=2.0,
+    ),
+    dict(  # weight rows of 384 x 25 elements (over 32 KB in fp32): the element-wise weight relayout
+        n=1,
+        cin=384,
+        cout=8,
+        h=9,
+        w=7,
+        kernel=(5, 5),
+        stride=(1, 1),
+        padding=(2, 2),
+        dilation=(1, 1),
+        groups=1,
+        offset_groups=1,
         mask=True,
         bias=True,
         offset_scale=2.0,
@@ -273,11 +289,15 @@ def check(
 ) -> None:
     dtype = torch.float16 if precision == "fp16" else torch.float32
     x, weight, offset, mask, bias = make_inputs(cfg, dtype, seed)
-    if misalign:  # the same values one element past a 16-byte boundary
-        buffer = torch.empty(x.numel() + 1, dtype=dtype, device=x.device)
-        buffer[1:].copy_(x.flatten())
-        x = buffer[1:].view_as(x)
-        assert x.data_ptr() % 16 != 0
+    if misalign:  # input and weight: the same values one element past a 16-byte boundary
+
+        def shifted(t: torch.Tensor) -> torch.Tensor:
+            buffer = torch.empty(t.numel() + 1, dtype=dtype, device=t.device)
+            buffer[1:].copy_(t.flatten())
+            assert buffer[1:].data_ptr() % 16 != 0
+            return buffer[1:].view_as(t)
+
+        x, weight = shifted(x), shifted(weight)
     run = shim.prepare(
         x,
         weight,
@@ -434,18 +454,20 @@ def test_pipelined_large_configs(shim, index, precision):
 
 @pytest.mark.parametrize("misalign", [False, True])
 @pytest.mark.parametrize(
-    "algorithm, change",
+    "algorithm, precision, change",
     [
-        ("sampled", dict(cin=200, cout=72, h=12, w=20)),  # a partial tile of 8 channels, of 48 pixels
-        ("pipelined", dict(cin=128, cout=128, h=16, w=20, offset_groups=2)),
+        ("sampled", "fp16", dict(cin=200, cout=72, h=12, w=20)),  # a partial tile of 8 channels, of 48 pixels
+        ("sampled", "fp32", dict(cin=200, cout=72, h=12, w=20)),
+        ("pipelined", "fp16", dict(cin=128, cout=128, h=16, w=20, offset_groups=2)),
     ],
 )
-def test_fp16_transpose_vector_and_fallback(shim, algorithm, change, misalign):
-    """fp16 inputs whose channels and H*W are multiples of 8 are transposed to NHWC in 16-byte vectors when
-    the input is 16-byte aligned, element by element when it is not (2-byte offset): both as the reference."""
+def test_transpose_vector_and_fallback(shim, algorithm, precision, change, misalign):
+    """Aligned inputs are transposed to NHWC in 16-byte vectors (fp16: channels and H*W multiples of 8) or
+    element pairs (fp32), and weight rows are read in 16-byte vectors; input and weight one element off take
+    the element-wise paths: both as the reference."""
     need(shim, algorithm)
     cfg = dict(LARGE[0], n=2, groups=1, **change)
-    check(shim, cfg, "fp16", seed=460, algorithm=algorithm, misalign=misalign)
+    check(shim, cfg, precision, seed=460, algorithm=algorithm, misalign=misalign)
 
 
 def test_pipelined_many_chunks(small_chunk_shim):
