@@ -50,6 +50,16 @@ def bench_ms(fn, warmup_ms: float = 25, rep_ms: float = 200) -> float:
         return sorted(times)[len(times) // 2]
 
 
+PEER_ROUNDS = 5
+
+
+def peer_ms(fn) -> float:
+    """The peers' time: the lowest of PEER_ROUNDS medians. A peer's first medians can run slow (torchvision at
+    N1 C256 fp16: 0.19, 0.13, 0.14, 0.13, then 0.093 ms; bench/experiments/results), which made single-median
+    runs report 0.09 or 0.25 ms. The kit's time stays one median: this errs against the kit."""
+    return min(bench_ms(fn) for _ in range(PEER_ROUNDS))
+
+
 def measure_peaks() -> dict:
     peaks = {}
     n = 8192
@@ -133,14 +143,14 @@ def main() -> None:
                 def tv(x=x, offset=offset, weight=weight, bias=bias, mask=mask):
                     return torchvision.ops.deform_conv2d(x, offset, weight, bias, 1, 1, 1, mask)
 
-                row["torchvision_ms"] = bench_ms(tv)
+                row["torchvision_ms"] = peer_ms(tv)
                 d = lambda t: t.double()  # noqa: E731
                 ref = torchvision.ops.deform_conv2d(d(x), d(offset), d(weight), d(bias), 1, 1, 1, d(mask))
                 torch.backends.cudnn.allow_tf32 = False
-                row["conv_ms"] = bench_ms(lambda: F.conv2d(x, weight, bias, 1, 1))  # noqa: B023
+                row["conv_ms"] = peer_ms(lambda: F.conv2d(x, weight, bias, 1, 1))  # noqa: B023
                 if dtype_name == "fp32":
                     torch.backends.cudnn.allow_tf32 = True
-                    row["conv_tf32_ms"] = bench_ms(lambda: F.conv2d(x, weight, bias, 1, 1))  # noqa: B023
+                    row["conv_tf32_ms"] = peer_ms(lambda: F.conv2d(x, weight, bias, 1, 1))  # noqa: B023
                     torch.backends.cudnn.allow_tf32 = False
                 precisions = ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]
                 for shim_name, (shim, algorithm) in shims.items():
@@ -177,7 +187,8 @@ def main() -> None:
             "cublas (loaded by the kit)": blas_version,
         },
         "peaks": peaks,
-        "notes": "median of triton do_bench; mask on (DCNv2), bias on, stride 1, pad 1, offsets ~N(0,1); "
+        "notes": "median of triton do_bench (L2 flushed before each call); torchvision and dense conv: the "
+        f"lowest of {PEER_ROUNDS} medians; mask on (DCNv2), bias on, stride 1, pad 1, offsets ~N(0,1); "
         "floor = max(FLOPs / measured GEMM rate of that precision, bytes / measured copy bandwidth)",
         "rows": rows,
     }
