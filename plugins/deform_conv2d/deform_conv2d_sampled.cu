@@ -75,8 +75,14 @@ struct SampleArgs {
 //
 // Entries (corner indices and weights) exist only for the offset groups of the block's slice, indexed
 // (tap * tile + pixel) * ogSpan + (og - first og of the slice).
-template <typename T, int V>
-__global__ void __launch_bounds__(kSampleThreads, kSampleMinBlocks)
+// kDeep: the variant for grids of at most one wave at kDeepMinBlocks per SM (one 64x64 image): occupancy is
+// low there anyway, so each lane may use more registers and keep more items' corner loads in flight.
+#ifndef TRTKIT_DCN_SAMPLE_DEEP
+#define TRTKIT_DCN_SAMPLE_DEEP 1  // benchmark switch: 0 runs the default variant for small grids too
+#endif
+constexpr int kDeepMinBlocks = 4;
+template <typename T, int V, bool kDeep>
+__global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSampleMinBlocks)
     sampleColumns(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                   T* __restrict__ cols, SampleArgs a, int64_t firstImage) {
   extern __shared__ int4 smem[];
@@ -152,7 +158,7 @@ __global__ void __launch_bounds__(kSampleThreads, kSampleMinBlocks)
     const int c0 = u * V, og = c0 / a.cinOG, g = c0 / a.cinG;
     const int dstChannel = c0 + g * (a.kgPad - a.cinG);  // g * kgPad + (c0 - g * cinG)
     const int items = tile * a.kk;
-#pragma unroll 2
+#pragma unroll(kDeep ? 4 : 2)
     for (int item = warp * itemsPerWarp + sub; item < items; item += warps * itemsPerWarp) {
       const int pl = item & (tile - 1), tap = item >> tileShift;
       const int p = pixelOf(pl);
@@ -310,7 +316,12 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   a.laneShift = laneShift;
   a.ogSpan = static_cast<int>(ogSpan);
   const size_t smem = static_cast<size_t>(perPixel << tileShift) * (sizeof(int4) + sizeof(float4));
-  auto sampler = l.vectorized ? sampleColumns<T, 16 / sizeof(T)> : sampleColumns<T, 1>;
+  const int64_t samplerBlocks = tilesX * tilesY * slices * chunk;
+  const bool deep =
+      TRTKIT_DCN_SAMPLE_DEEP && samplerBlocks <= static_cast<int64_t>(device.multiprocessors) * kDeepMinBlocks;
+  auto sampler = l.vectorized
+                     ? (deep ? sampleColumns<T, 16 / sizeof(T), true> : sampleColumns<T, 16 / sizeof(T), false>)
+                     : (deep ? sampleColumns<T, 1, true> : sampleColumns<T, 1, false>);
   if (smem > 48 * 1024) return "too many taps x offset groups for the sampled path (see sampledPathSupports)";
 
   const blas::Math math = prec == Precision::kFloat16       ? blas::Math::kFloat16
