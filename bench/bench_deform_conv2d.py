@@ -147,23 +147,15 @@ def main() -> None:
                     torch.backends.cudnn.allow_tf32 = True
                     row["conv_tf32_ms"] = peer_ms(lambda: F.conv2d(x, weight, bias, 1, 1))  # noqa: B023
                     torch.backends.cudnn.allow_tf32 = False
-                precisions = ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]
-                for shim_name, (shim, algorithm) in shims.items():
-                    for prec in precisions:
-                        if algorithm == "pipelined" and prec == "fp32":
-                            continue  # fp16 and TF32 only
-                        run = shim.prepare(
-                            x, weight, offset, mask, bias, (1, 1), (1, 1), (1, 1), 1, og, prec, algorithm
-                        )
-                        out = run().double()
-                        torch.cuda.synchronize()
-                        err = ((out - ref).norm() / ref.norm()).item()
-                        key = f"{shim_name}_{prec}"
-                        row[f"{key}_ms"] = bench_ms(run)
-                        row[f"{key}_relerr_vs_fp64"] = err
-                        rate = peaks[f"gemm_{prec}_tflops"]
-                        floor = max(flops / rate / 1e9, nbytes / peaks["copy_tbps"] / 1e9)
-                        row[f"{prec}_floor_ms"] = floor
+                for key, prec, run in kit_runs(shims, dtype_name, (x, weight, offset, mask, bias), og):
+                    out = run().double()
+                    torch.cuda.synchronize()
+                    err = ((out - ref).norm() / ref.norm()).item()
+                    row[f"{key}_ms"] = bench_ms(run)
+                    row[f"{key}_relerr_vs_fp64"] = err
+                    rate = peaks[f"gemm_{prec}_tflops"]
+                    floor = max(flops / rate / 1e9, nbytes / peaks["copy_tbps"] / 1e9)
+                    row[f"{prec}_floor_ms"] = floor
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if args.quick:
@@ -219,15 +211,23 @@ def profile_rows(rows: list, shims: dict) -> None:
         n, cin, h, w, cout, k = shapes[row["shape"]]
         og, dtype_name = row["offset_groups"], row["dtype"]
         dtype = torch.float32 if dtype_name == "fp32" else torch.float16
-        x, weight, offset, mask, bias = make_inputs(n, cin, h, w, cout, k, og, dtype)
-        for shim_name, (shim, algorithm) in shims.items():
-            for prec in ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]:
-                if algorithm == "pipelined" and prec == "fp32":
-                    continue
-                one = (1, 1)
-                run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, prec, algorithm)
-                row[f"{shim_name}_{prec}_kernels_us"] = profile_kernels(run)
+        tensors = make_inputs(n, cin, h, w, cout, k, og, dtype)
+        for key, _, run in kit_runs(shims, dtype_name, tensors, og):
+            row[f"{key}_kernels_us"] = profile_kernels(run)
         print(json.dumps(row), flush=True)
+
+
+def kit_runs(shims: dict, dtype_name: str, tensors: tuple, og: int):
+    """(key, precision, run) of every shim and algorithm for one row: fp32 tensors run strict fp32 and TF32,
+    fp16 tensors fp16; the pipelined algorithm has no strict fp32."""
+    x, weight, offset, mask, bias = tensors
+    for shim_name, (shim, algorithm) in shims.items():
+        for prec in ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]:
+            if algorithm == "pipelined" and prec == "fp32":
+                continue
+            one = (1, 1)
+            run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, prec, algorithm)
+            yield f"{shim_name}_{prec}", prec, run
 
 
 def profile_kernels(run) -> dict:

@@ -70,9 +70,6 @@ constexpr int64_t kPipeAlign = 256;
 
 template <int BM, int BN>
 constexpr int kPipeSmemBytes = kStages * (BM + BN) * 128;
-#ifndef TRTKIT_DCN_PIPE_EXTRA_SMEM
-#define TRTKIT_DCN_PIPE_EXTRA_SMEM 0  // measurement switch: unused shared memory per CTA (less room for L1)
-#endif
 
 struct PipeArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
@@ -636,8 +633,7 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
 template <int BM, int BN>
 int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
   // + 1024: the rings start on a 1024-byte boundary (the 128-byte swizzle of wgmma descriptors is address-based)
-  return kPipeSmemBytes<BM, BN> + TRTKIT_DCN_PIPE_EXTRA_SMEM +
-         (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0) + 1024;
+  return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0) + 1024;
 }
 
 template <typename T, int BM, int BN, int kEntriesPerLane>

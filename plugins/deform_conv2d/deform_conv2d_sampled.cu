@@ -227,6 +227,11 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
   }
 }
 
+template <typename T, int V>
+auto samplerKernel(bool deep) {
+  return deep ? sampleColumns<T, V, true> : sampleColumns<T, V, false>;
+}
+
 // Sizes shared by the workspace formula and the launcher.
 struct Layout {
   int64_t elem, cinG, coutG, cinOG, kk, kgPad, kTot, pixels;
@@ -319,9 +324,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   const int64_t samplerBlocks = tilesX * tilesY * slices * chunk;
   const bool deep =
       TRTKIT_DCN_SAMPLE_DEEP && samplerBlocks <= static_cast<int64_t>(device.multiprocessors) * kDeepMinBlocks;
-  auto sampler = l.vectorized
-                     ? (deep ? sampleColumns<T, 16 / sizeof(T), true> : sampleColumns<T, 16 / sizeof(T), false>)
-                     : (deep ? sampleColumns<T, 1, true> : sampleColumns<T, 1, false>);
+  auto sampler = l.vectorized ? samplerKernel<T, 16 / sizeof(T)>(deep) : samplerKernel<T, 1>(deep);
   if (smem > 48 * 1024) return "too many taps x offset groups for the sampled path (see sampledPathSupports)";
 
   const blas::Math math = prec == Precision::kFloat16       ? blas::Math::kFloat16
