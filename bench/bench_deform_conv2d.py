@@ -88,8 +88,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument(
         "--algorithms",
-        default="pipelined,sampled,fused",
-        help="comma-separated: pipelined (fp16, TF32), sampled (cuBLAS), fused, auto",
+        default="pipelined,sampled,fused,tactic",
+        help="comma-separated: pipelined (fp16, TF32), sampled (cuBLAS), fused, auto, tactic (the fastest of "
+        "the layer's IPluginV3 tactics, chosen as TensorRT's builder does, then timed afresh)",
     )
     ap.add_argument("--profile", action="store_true", help="print each kernel's share of one run")
     ap.add_argument("--shapes", default="", help="comma-separated prefixes of shape names (default: all)")
@@ -147,7 +148,7 @@ def main() -> None:
                     torch.backends.cudnn.allow_tf32 = True
                     row["conv_tf32_ms"] = peer_ms(lambda: F.conv2d(x, weight, bias, 1, 1))  # noqa: B023
                     torch.backends.cudnn.allow_tf32 = False
-                for key, prec, run in kit_runs(shims, dtype_name, (x, weight, offset, mask, bias), og):
+                for key, prec, run in kit_runs(shims, dtype_name, (x, weight, offset, mask, bias), og, row):
                     out = run().double()
                     torch.cuda.synchronize()
                     err = ((out - ref).norm() / ref.norm()).item()
@@ -188,6 +189,9 @@ def main() -> None:
     print(table)
     for r in rows:
         for k, v in r.items():
+            if k.endswith("_choice"):
+                candidates = r[k.replace("_choice", "_candidates_ms")]
+                print(r["shape"], r["offset_groups"], k, v, json.dumps(candidates))
             if k.endswith("_kernels_us"):
                 print(r["shape"], r["offset_groups"], k, json.dumps(v))
 
@@ -217,16 +221,45 @@ def profile_rows(rows: list, shims: dict) -> None:
         print(json.dumps(row), flush=True)
 
 
-def kit_runs(shims: dict, dtype_name: str, tensors: tuple, og: int):
+# (shim label, shape, offset groups, precision) -> (tactic, candidates' ms): kept for the profile pass.
+TACTIC_CHOICES: dict = {}
+
+
+def choose_tactic(shim, tensors: tuple, og: int, prec: str) -> tuple[int, dict]:
+    """What TensorRT's builder does with an IPluginV3 plugin's tactics: time each (one median here) and keep
+    the fastest; 0 (the default, "auto") where the layer offers none. The caller times the choice again, so
+    the reported time is not the minimum of several noisy medians."""
+    x, weight, offset, mask, bias = tensors
+    one = (1, 1)
+    candidates = {}
+    for t in shim.tactics(x, weight, offset, 1, og, prec):
+        run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, prec, tactic=t)
+        candidates[t] = bench_ms(run)
+    return (min(candidates, key=candidates.get) if candidates else 0), candidates
+
+
+def kit_runs(shims: dict, dtype_name: str, tensors: tuple, og: int, row: dict | None = None):
     """(key, precision, run) of every shim and algorithm for one row: fp32 tensors run strict fp32 and TF32,
-    fp16 tensors fp16; the pipelined algorithm has no strict fp32."""
+    fp16 tensors fp16; the pipelined algorithm has no strict fp32. "tactic" runs the tactic chosen the first
+    time (recorded in row, if given: the tactic, its algorithm and GEMM variant, and every candidate's ms)."""
     x, weight, offset, mask, bias = tensors
     for shim_name, (shim, algorithm) in shims.items():
         for prec in ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]:
             if algorithm == "pipelined" and prec == "fp32":
                 continue
             one = (1, 1)
-            run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, prec, algorithm)
+            if algorithm == "tactic":
+                key = (shim_name, tuple(x.shape), og, prec)
+                if key not in TACTIC_CHOICES:
+                    TACTIC_CHOICES[key] = choose_tactic(shim, tensors, og, prec)
+                tactic, candidates = TACTIC_CHOICES[key]
+                if row is not None:
+                    algo, variant = shim.decode_tactic(tactic)
+                    row[f"{shim_name}_{prec}_choice"] = f"{tactic:#x} {algo} GEMM variant {variant}"
+                    row[f"{shim_name}_{prec}_candidates_ms"] = {f"{t:#x}": ms for t, ms in candidates.items()}
+                run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, prec, tactic=tactic)
+            else:
+                run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, prec, algorithm)
             yield f"{shim_name}_{prec}", prec, run
 
 

@@ -3,6 +3,7 @@
 // see build() in dcn_shim.py (nvcc; the two algorithms' .cu files, csrc/core/trtkit/core/blas.cpp with the
 // cuBLAS headers of the CUDA toolkit or the nvidia-cublas wheel; cuBLAS itself is loaded at run time).
 #include <cstdint>
+#include <vector>
 
 #include "deform_conv2d_kernels.hpp"
 
@@ -44,7 +45,7 @@ extern "C" __attribute__((visibility("default"))) const char* dcn_check(const in
 }
 
 // One cuBLAS handle for the process (the tests and benchmark run one stream at a time).
-static const trtkit::blas::Handle& handle() {
+static trtkit::blas::Handle& handle() {
   static trtkit::blas::Handle h;
   return h;
 }
@@ -95,4 +96,61 @@ extern "C" __attribute__((visibility("default"))) const char* dcn_run(const int6
       unpack(params), static_cast<Precision>(precision), static_cast<trtkit::dcn::Algorithm>(algorithm), &handle(),
       input, weight, offset, mask, bias, output, workspace, static_cast<cudaStream_t>(stream));
   return why == nullptr ? "" : why;
+}
+
+// The tactics the layer offers for p on the current GPU (as IPluginV3::getValidTactics), written to out (up to cap);
+// returns how many there are, or -1 on CUDA errors.
+extern "C" __attribute__((visibility("default"))) int dcn_tactics(const int64_t* params, int precision, int32_t* out,
+                                                                  int cap) {
+  int device = 0, major = 0, smem = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+    return -1;
+  const trtkit::dcn::DeviceLimits limits{major, static_cast<size_t>(smem), sms};
+  const std::vector<int32_t> t = trtkit::dcn::offeredTactics(unpack(params), static_cast<Precision>(precision),
+                                                             handle().ok(), trtkit::blas::ltAvailable(), limits);
+  for (size_t i = 0; i < t.size() && static_cast<int>(i) < cap; ++i) out[i] = t[i];
+  return static_cast<int>(t.size());
+}
+
+// Runs p with a tactic as the layer does after setTactic (its GEMM variant prepared first, as configure does).
+// Returns "" once enqueued, else what failed; *variant_ran (if not null) says whether every GEMM had its variant.
+extern "C" __attribute__((visibility("default"))) const char* dcn_run_tactic(const int64_t* params, int precision,
+                                                                             int tactic, void* input, void* weight,
+                                                                             void* offset, void* mask, void* bias,
+                                                                             void* output, void* workspace,
+                                                                             void* stream, int* variant_ran) {
+  trtkit::dcn::Tactic t;
+  if (!trtkit::dcn::decodeTactic(tactic, &t)) return "unknown tactic";
+  const DeformConvParams p = unpack(params);
+  const bool prepared = t.gemmVariant == 0 ||
+                        trtkit::dcn::prepareSampledGemms(p, static_cast<Precision>(precision), handle(), t.gemmVariant);
+  if (variant_ran != nullptr) *variant_ran = prepared ? 1 : 0;
+  const char* why = trtkit::dcn::launchDeformConv2d(p, static_cast<Precision>(precision), t.algorithm, &handle(), input,
+                                                    weight, offset, mask, bias, output, workspace,
+                                                    static_cast<cudaStream_t>(stream), t.gemmVariant, true);
+  return why == nullptr ? "" : why;
+}
+
+// Tactic codes without a GPU (pure logic): 1 when well formed, and the decoded algorithm and variant.
+extern "C" __attribute__((visibility("default"))) int dcn_decode_tactic(int tactic, int* algorithm, int* variant) {
+  trtkit::dcn::Tactic t;
+  const bool ok = trtkit::dcn::decodeTactic(tactic, &t);
+  *algorithm = static_cast<int>(t.algorithm);
+  *variant = t.gemmVariant;
+  return ok ? 1 : 0;
+}
+
+// offeredTactics for a described GPU and install (pure logic, no CUDA call: the cpu tier uses it).
+extern "C" __attribute__((visibility("default"))) int dcn_offered_tactics(const int64_t* params, int precision,
+                                                                          int blas_usable, int lt_usable,
+                                                                          int compute_major, int64_t max_shared_bytes,
+                                                                          int sms, int32_t* out, int cap) {
+  const trtkit::dcn::DeviceLimits limits{compute_major, static_cast<size_t>(max_shared_bytes), sms};
+  const std::vector<int32_t> t = trtkit::dcn::offeredTactics(unpack(params), static_cast<Precision>(precision),
+                                                             blas_usable != 0, lt_usable != 0, limits);
+  for (size_t i = 0; i < t.size() && static_cast<int>(i) < cap; ++i) out[i] = t[i];
+  return static_cast<int>(t.size());
 }

@@ -88,6 +88,37 @@ class Shim:
             ctypes.c_int,
             ctypes.c_int64,
         ]
+        self.lib.dcn_tactics.restype = ctypes.c_int
+        self.lib.dcn_tactics.argtypes = [
+            ctypes.POINTER(ctypes.c_int64),
+            ctypes.c_int,
+            ctypes.POINTER(ctypes.c_int32),
+            ctypes.c_int,
+        ]
+        self.lib.dcn_run_tactic.restype = ctypes.c_char_p
+        self.lib.dcn_run_tactic.argtypes = (
+            [ctypes.POINTER(ctypes.c_int64), ctypes.c_int, ctypes.c_int]
+            + [ctypes.c_void_p] * 8
+            + [ctypes.POINTER(ctypes.c_int)]
+        )
+        self.lib.dcn_offered_tactics.restype = ctypes.c_int
+        self.lib.dcn_offered_tactics.argtypes = [
+            ctypes.POINTER(ctypes.c_int64),
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int64,
+            ctypes.c_int,
+            ctypes.POINTER(ctypes.c_int32),
+            ctypes.c_int,
+        ]
+        self.lib.dcn_decode_tactic.restype = ctypes.c_int
+        self.lib.dcn_decode_tactic.argtypes = [
+            ctypes.c_int,
+            ctypes.POINTER(ctypes.c_int),
+            ctypes.POINTER(ctypes.c_int),
+        ]
         self.lib.dcn_pipelined_tile_channels.restype = ctypes.c_int
         self.lib.dcn_pipelined_tile_channels.argtypes = [
             ctypes.POINTER(ctypes.c_int64),
@@ -101,6 +132,31 @@ class Shim:
         """Output channels per pipelined tile (64 or 128) on a GPU with `sms` SMs (no CUDA call)."""
         p = self.params(x, weight, offset, None, None, (1, 1), (1, 1), (1, 1), groups, offset_groups)
         return self.lib.dcn_pipelined_tile_channels(p, PRECISION[precision], sms)
+
+    def tactics(self, x, weight, offset, groups, offset_groups, precision: str) -> list[int]:
+        """The tactics the layer offers (IPluginV3::getValidTactics) for these tensors on the current GPU."""
+        p = self.params(x, weight, offset, None, None, (1, 1), (1, 1), (1, 1), groups, offset_groups)
+        buf = (ctypes.c_int32 * 32)()
+        n = self.lib.dcn_tactics(p, PRECISION[precision], buf, 32)
+        if n < 0:
+            raise RuntimeError("dcn_tactics: CUDA device query failed")
+        return list(buf[:n])
+
+    def offered_tactics(
+        self, x, weight, offset, groups, offset_groups, precision: str, blas: bool, lt: bool, gpu: tuple
+    ) -> list[int]:
+        """The tactics offered on a described GPU (major, shared bytes, SMs) and install: no CUDA call."""
+        p = self.params(x, weight, offset, None, None, (1, 1), (1, 1), (1, 1), groups, offset_groups)
+        buf = (ctypes.c_int32 * 32)()
+        n = self.lib.dcn_offered_tactics(p, PRECISION[precision], int(blas), int(lt), *gpu, buf, 32)
+        return list(buf[:n])
+
+    def decode_tactic(self, tactic: int) -> tuple[str, int] | None:
+        """(algorithm, GEMM variant) of a tactic code, or None where the layer rejects it (no CUDA call)."""
+        algo, variant = ctypes.c_int(), ctypes.c_int()
+        if not self.lib.dcn_decode_tactic(tactic, ctypes.byref(algo), ctypes.byref(variant)):
+            return None
+        return {v: k for k, v in ALGORITHM.items()}[algo.value], variant.value
 
     def blas_status(self) -> str:
         """ "" when the sampled algorithm can run (cuBLAS loaded), else why not."""
@@ -174,8 +230,13 @@ class Shim:
         offset_groups,
         precision: str,
         algorithm: str = "auto",
+        tactic: int | None = None,
     ):
-        """Returns a zero-argument callable that runs the op into a preallocated output (for timing)."""
+        """Returns a zero-argument callable that runs the op into a preallocated output (for timing).
+
+        tactic: run as the layer does after IPluginV3::setTactic(tactic) (algorithm is then ignored); the
+        callable's `variant_ran` attribute says whether every GEMM ran the tactic's GEMM variant (set
+        after the first call)."""
         p = self.params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups)
         why = self.lib.dcn_check(p).decode()
         if why:
@@ -192,9 +253,17 @@ class Shim:
         )
         args = [t.data_ptr() if t is not None else None for t in (x, weight, offset, mask, bias)]
 
+        ran = ctypes.c_int(0)
+
         def run() -> torch.Tensor:
             stream = torch.cuda.current_stream().cuda_stream
-            why = self.lib.dcn_run(p, prec, algo, *args, out.data_ptr(), ws.data_ptr(), stream).decode()
+            if tactic is None:
+                why = self.lib.dcn_run(p, prec, algo, *args, out.data_ptr(), ws.data_ptr(), stream).decode()
+            else:
+                why = self.lib.dcn_run_tactic(
+                    p, prec, tactic, *args, out.data_ptr(), ws.data_ptr(), stream, ctypes.byref(ran)
+                ).decode()
+                run.variant_ran = bool(ran.value)  # type: ignore[attr-defined]
             if why:
                 raise RuntimeError(f"dcn_run failed: {why}")
             return out

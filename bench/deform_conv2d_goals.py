@@ -3,7 +3,8 @@
 Reads bench/results/deform_conv2d_<device>.json (written by bench_deform_conv2d.py), asks the layer's own
 "auto" rule (chooseAlgorithm, pure logic, through the shim built with nvcc) which algorithm runs each row on
 the GPU described by --major / --shared-kb, and prints the markdown table of plugins/deform_conv2d/README.md:
-auto's time against torchvision, the dense conv and the floor, and whether each goal is met.
+auto's time (what IPluginV2DynamicExt runs) and, where recorded, the tactic TensorRT's builder would keep for
+the IPluginV3 plugin, against torchvision, the dense conv and the floor, and whether each goal is met by each.
 
     python bench/deform_conv2d_goals.py [--json PATH] [--major 9] [--shared-kb 227] [--shim PATH]
 """
@@ -53,13 +54,22 @@ def rows(result: dict, shim: dcn_shim.Shim, major: int, smem: int) -> list[str]:
             floor = r[f"{precision}_floor_ms"]
             err = r[f"{prefix}{auto}_{precision}_relerr_vs_fp64"]
             text, tv_goal, conv_goal = GOALS[precision]
-            met = "yes" if t / tv <= tv_goal else "no"
-            if conv_goal is not None:
-                met += "/" + ("yes" if t / conv <= conv_goal else "no")
-            cells = [r["shape"], str(r["offset_groups"]), precision, auto, f"{t:.3f}"]
+
+            def met(t: float, tv=tv, conv=conv, tv_goal=tv_goal, conv_goal=conv_goal) -> str:
+                out = "yes" if t / tv <= tv_goal else "no"
+                if conv_goal is not None:
+                    out += "/" + ("yes" if t / conv <= conv_goal else "no")
+                return out
+
+            tactic = ms("tactic")
+            choice = r.get(f"{prefix}tactic_{precision}_choice", "")
+            v3 = "-" if tactic is None else f"{tactic:.3f} ({choice.split(' ', 1)[-1]})"
+            v3_ratio = "-" if tactic is None else f"{tactic / tv:.3f}"
+            v3_met = "-" if tactic is None else met(tactic)
+            cells = [r["shape"], str(r["offset_groups"]), precision, auto, f"{t:.3f}", v3, v3_ratio]
             cells += ["-" if ms(a) is None else f"{ms(a):.3f}" for a in ("pipelined", "sampled", "fused")]
             cells += [f"{tv:.3f}", f"{t / tv:.3f}", f"{conv:.3f}", f"{t / conv:.2f}", f"{floor:.3f}"]
-            cells += [f"{t / floor:.1f}", f"{err:.1e}", text, met]
+            cells += [f"{t / floor:.1f}", f"{err:.1e}", text, met(t), v3_met]
             out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -75,12 +85,13 @@ def main() -> None:
     result = json.loads(Path(args.json).read_text())
     shim = dcn_shim.Shim(Path(args.shim) if args.shim else dcn_shim.build())
     header = (
-        "| shape | og | mode | auto | auto ms | pipelined ms | sampled ms | fused ms | torchvision ms "
-        "| auto / tv | dense conv ms | auto / conv | floor ms | auto / floor | rel err vs fp64 | goal | met |"
+        "| shape | og | mode | auto | auto ms | V3 tactic ms | tactic / tv | pipelined ms | sampled ms "
+        "| fused ms | torchvision ms | auto / tv | dense conv ms | auto / conv | floor ms | auto / floor "
+        "| rel err vs fp64 | goal | met (auto) | met (tactic) |"
     )
     print(f"{result['device']}, {result['date']}\n")
     print(header)
-    print("|" + "---|" * 17)
+    print("|" + "---|" * 20)
     print("\n".join(rows(result, shim, args.major, args.shared_kb * 1024)))
 
 

@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#define CK(x)                                                                  \
-  do {                                                                         \
-    auto e_ = (x);                                                             \
-    if (static_cast<int>(e_) != 0) {                                           \
+#define CK(x)                                                                    \
+  do {                                                                           \
+    auto e_ = (x);                                                               \
+    if (static_cast<int>(e_) != 0) {                                             \
       std::fprintf(stderr, "%s:%d %s -> %d\n", __FILE__, __LINE__, #x, (int)e_); \
-      std::exit(1);                                                            \
-    }                                                                          \
+      std::exit(1);                                                              \
+    }                                                                            \
   } while (0)
 
 struct Shape {
@@ -140,8 +140,8 @@ int main() {
         cublasLtMatmulHeuristicResult_t chk;
         if (cublasLtMatmulAlgoCheck(lt, op, la, lb, lc, lc, &algo, &chk) != CUBLAS_STATUS_SUCCESS) continue;
         if (chk.workspaceSize > wsBytes) continue;
-        const float us = timeUs(
-            [&] { cublasLtMatmul(lt, op, &one, a, la, b, lb, &zero, c, lc, c, lc, &algo, ws, wsBytes, s); }, s);
+        const float us =
+            timeUs([&] { cublasLtMatmul(lt, op, &one, a, la, b, lb, &zero, c, lc, c, lc, &algo, ws, wsBytes, s); }, s);
         if (cudaGetLastError() != cudaSuccess) continue;
         char buf[160];
         std::snprintf(buf, sizeof(buf), "heur#%d algo %d tile %d stages %d splitK %d waves %.2f", i, id, tile, stages,

@@ -98,6 +98,11 @@ class PyLayer {
     return layer_->workspaceSize(tensorDescs(inputs, "inputs"), tensorDescs(outputs, "outputs"));
   }
 
+  std::vector<int32_t> tactics(const Descs& inputs, const Descs& outputs) const {
+    return layer_->tactics(tensorDescs(inputs, "inputs"), tensorDescs(outputs, "outputs"));
+  }
+  void setTactic(int32_t tactic) { layer_->setTactic(tactic); }
+
   void enqueue(const DeviceTensors& inputs, const DeviceTensors& outputs, uintptr_t workspace, uintptr_t stream) {
     checkCount(inputs.size(), schema().inputs.size(), "enqueue inputs");
     checkCount(outputs.size(), schema().outputs.size(), "enqueue outputs");
@@ -201,6 +206,10 @@ void bindLayer(py::module_& m) {
       .def("configure", &PyLayer::configure, py::arg("inputs"), py::arg("outputs"),
            "Validates (dtype, dims) per input and output (dims may be -1) and records the dtypes in the config.")
       .def("workspace_size", &PyLayer::workspaceSize, py::arg("inputs"), py::arg("outputs"))
+      .def("tactics", &PyLayer::tactics, py::arg("inputs"), py::arg("outputs"),
+           "The tactics the layer offers for these (dtype, dims) (IPluginV3::getValidTactics; [] for none).")
+      .def("set_tactic", &PyLayer::setTactic, py::arg("tactic"),
+           "As IPluginV3's setTactic: 0 (the default) or one of tactics(); raises for any other value.")
       .def("enqueue", &PyLayer::enqueue, py::arg("inputs"), py::arg("outputs"), py::arg("workspace") = 0,
            py::arg("stream") = 0,
            "Runs the layer on device pointers: inputs/outputs are (ptr, dtype, shape); stream is a cudaStream_t.")

@@ -164,6 +164,28 @@ dcn::Precision precisionOf(DType t, const Attrs& a) {
   return a.allowTF32 ? dcn::Precision::kFloat32TF32 : dcn::Precision::kFloat32Strict;
 }
 
+bool concrete(const std::vector<TensorDesc>& in) {
+  if (in.size() != 5 || in[kInput].dims.size() != 4 || in[kWeight].dims.size() != 4) return false;
+  for (const TensorDesc& t : in)
+    for (int64_t d : t.dims)
+      if (d < 0) return false;
+  return true;
+}
+
+// The current GPU as the algorithms see it; false without one (a CPU-only machine building nothing).
+bool currentDevice(dcn::DeviceLimits* limits) {
+  int device = 0, major = 0, smem = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    cudaGetLastError();  // leave no sticky error behind
+    return false;
+  }
+  *limits = dcn::DeviceLimits{major, static_cast<size_t>(smem), sms};
+  return true;
+}
+
 }  // namespace
 
 class DeformConv2d final : public Layer {
@@ -220,6 +242,31 @@ class DeformConv2d final : public Layer {
     InputShapes shapes;
     for (size_t i = 0; i < 5; ++i) shapes[i] = {in[i].dims.data(), in[i].dims.size()};
     validateShapes(attrs_, shapes);
+    shaped_ = concrete(in);  // run time (onShapeChange), or a build without dynamic dims
+    if (shaped_) {
+      params_ = makeParams(attrs_, in[kInput].dims.data(), in[kWeight].dims.data());
+      precision_ = precisionOf(in[kInput].type.dtype, attrs_);
+      prepareTactic();
+    }
+  }
+
+  // Tactics: the sampled algorithm with each GEMM variant (cuBLAS's choice, cuBLASLt's candidates #1..#4) and the
+  // pipelined kernel, where they run at the profile's optimum shapes (deform_conv2d_kernels.hpp, offeredTactics).
+  std::vector<int32_t> tactics(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) const override {
+    (void)out;
+    dcn::DeviceLimits limits;
+    if (!concrete(in) || !currentDevice(&limits)) return {};
+    const dcn::DeformConvParams p = makeParams(attrs_, in[kInput].dims.data(), in[kWeight].dims.data());
+    const bool blasUsable = blas_ != nullptr ? blas_->ok() : blas::available();
+    return dcn::offeredTactics(p, precisionOf(in[kInput].type.dtype, attrs_), blasUsable, blas::ltAvailable(), limits);
+  }
+
+  void setTactic(int32_t tactic) override {
+    dcn::Tactic t;
+    TRTKIT_CHECK(dcn::decodeTactic(tactic, &t), kName, ": unknown tactic ", tactic,
+                 " (0, or 16 * algorithm + GEMM variant as offered by getValidTactics)");
+    tactic_ = t;
+    prepareTactic();
   }
 
   // Enough for either algorithm (formulas in deform_conv2d_kernels.hpp and README.md): the engine may run where
@@ -252,9 +299,11 @@ class DeformConv2d final : public Layer {
     const dcn::Precision prec = precisionOf(t, attrs_);
     TRTKIT_CHECK(p.batch == 0 || workspace != nullptr || dcn::workspaceBytes(p, prec) == 0, kName,
                  ": no workspace was given (", dcn::workspaceBytes(p, prec), " bytes needed)");
-    const char* err = dcn::launchDeformConv2d(
-        p, prec, dcn::Algorithm::kAuto, blas_.get(), in[kInput].data(), in[kWeight].data(), in[kOffset].data(),
-        attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(), out[0].data(), workspace, stream);
+    // A tactic timed at the optimum shapes may not run every shape of the profile: kAuto's choice runs those.
+    const char* err =
+        dcn::launchDeformConv2d(p, prec, tactic_.algorithm, blas_.get(), in[kInput].data(), in[kWeight].data(),
+                                in[kOffset].data(), attrs_.useMask ? in[kMask].data() : nullptr, in[kBias].data(),
+                                out[0].data(), workspace, stream, tactic_.gemmVariant, true);
     TRTKIT_CHECK(err == nullptr, kName, ": ", err);
   }
 
@@ -262,6 +311,7 @@ class DeformConv2d final : public Layer {
   // unusable and enqueue runs the pipelined kernel where it applies, else the fused one.
   void attach() override {
     blas_ = std::make_unique<blas::Handle>();
+    prepareTactic();
     if (!blas_->ok()) {
       static std::once_flag once;  // once per process: every context would say the same
       std::call_once(once, [this] {
@@ -274,8 +324,20 @@ class DeformConv2d final : public Layer {
   void detach() noexcept override { blas_.reset(); }
 
  private:
+  // A GEMM variant needs cuBLASLt's plan for the shapes it will run: made here, when the handle, the shapes and
+  // the tactic are all known (TensorRT calls setTactic, attachToContext and onShapeChange in an order it does not
+  // document), never in enqueue. Unprepared GEMMs run cuBLAS's own choice.
+  void prepareTactic() {
+    if (tactic_.gemmVariant != 0 && shaped_ && blas_ != nullptr && blas_->ok())
+      dcn::prepareSampledGemms(params_, precision_, *blas_, tactic_.gemmVariant);
+  }
+
   Attrs attrs_;
   std::unique_ptr<blas::Handle> blas_;
+  dcn::Tactic tactic_;
+  bool shaped_ = false;  // params_ and precision_ hold the last concrete shapes configure() saw
+  dcn::DeformConvParams params_;
+  dcn::Precision precision_ = dcn::Precision::kFloat32Strict;
 };
 
 TRTKIT_REGISTER_LAYER(DeformConv2d);

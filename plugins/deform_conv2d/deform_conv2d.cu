@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "deform_conv2d_kernels.hpp"
 #include "deform_conv2d_launch.cuh"
@@ -745,9 +746,54 @@ Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algori
   return sampled ? Algorithm::kSampledGemm : Algorithm::kFused;
 }
 
+bool algorithmRuns(const DeformConvParams& p, Precision precision, Algorithm algorithm, bool blasUsable,
+                   const DeviceLimits& device) {
+  switch (algorithm) {
+    case Algorithm::kAuto: return true;
+    case Algorithm::kFused: return true;  // the fallback: its launch reports a GPU without the shared memory
+    case Algorithm::kSampledGemm: return blasUsable && sampledPathSupports(p);
+    case Algorithm::kPipelined: return pipelinedRunsOn(p, precision, device);
+  }
+  return false;
+}
+
+int32_t encodeTactic(Tactic t) {
+  return 16 * static_cast<int32_t>(t.algorithm) + t.gemmVariant;
+}
+
+bool decodeTactic(int32_t code, Tactic* t) {
+  *t = Tactic{};
+  if (code == 0) return true;
+  const int32_t algorithm = code / 16, variant = code % 16;
+  // Only what offeredTactics offers: the fused kernel is the fallback of kAuto, never worth timing.
+  if (code < 0 || (algorithm != static_cast<int32_t>(Algorithm::kSampledGemm) &&
+                   algorithm != static_cast<int32_t>(Algorithm::kPipelined)))
+    return false;
+  if (variant != 0 && (algorithm != static_cast<int32_t>(Algorithm::kSampledGemm) || variant >= blas::kGemmVariants))
+    return false;
+  t->algorithm = static_cast<Algorithm>(algorithm);
+  t->gemmVariant = variant;
+  return true;
+}
+
+std::vector<int32_t> offeredTactics(const DeformConvParams& p, Precision precision, bool blasUsable, bool ltUsable,
+                                    const DeviceLimits& device) {
+  std::vector<int32_t> out;
+  if (checkParams(p)[0] != '\0') return out;
+  if (algorithmRuns(p, precision, Algorithm::kSampledGemm, blasUsable, device)) {
+    const int variants = ltUsable ? blas::kGemmVariants : 1;
+    for (int v = 0; v < variants; ++v) out.push_back(encodeTactic({Algorithm::kSampledGemm, v}));
+  }
+  if (algorithmRuns(p, precision, Algorithm::kPipelined, blasUsable, device))
+    out.push_back(encodeTactic({Algorithm::kPipelined, 0}));
+  if (out.size() < 2) out.clear();  // one way to run: nothing for the builder to time
+  return out;
+}
+
 const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, Algorithm algorithm,
                                const blas::Handle* blas, const void* input, const void* weight, const void* offset,
-                               const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
+                               const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream,
+                               int gemmVariant, bool autoWhereUnable) {
   if (const char* why = checkParams(p); why[0] != '\0') return why;
   const Derived d = derive(p, precision);
   if (d.totalPix == 0) return nullptr;  // empty batch: nothing to write (its tensors may be null)
@@ -762,7 +808,9 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   const DeviceLimits limits{major, static_cast<size_t>(smem), sms};
   // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).
   if (precision == Precision::kFloat32TF32 && major < 8) precision = Precision::kFloat32Strict;
-  algorithm = chooseAlgorithm(p, precision, algorithm, blas != nullptr && blas->ok(), limits);
+  const bool blasUsable = blas != nullptr && blas->ok();
+  if (autoWhereUnable && !algorithmRuns(p, precision, algorithm, blasUsable, limits)) algorithm = Algorithm::kAuto;
+  algorithm = chooseAlgorithm(p, precision, algorithm, blasUsable, limits);
   if (algorithm == Algorithm::kPipelined) {
     if (!pipelinedPathSupports(p, precision))
       return "the pipelined algorithm needs fp16 or TF32 and, per group, channels in multiples of 64 (fp16) or 32 "
@@ -775,7 +823,8 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   if (algorithm == Algorithm::kSampledGemm) {
     if (blas == nullptr || !blas->ok()) return "the sampled algorithm needs cuBLAS, which is not available";
     if (!sampledPathSupports(p)) return "kernel taps x offset_groups too large for the sampled algorithm";
-    return launchSampled(p, precision, limits, *blas, input, weight, offset, mask, bias, output, workspace, stream);
+    return launchSampled(p, precision, limits, *blas, input, weight, offset, mask, bias, output, workspace, stream,
+                         gemmVariant);
   }
   cudaError_t err = cudaErrorInvalidValue;
   switch (precision) {

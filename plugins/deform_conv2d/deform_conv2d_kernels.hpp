@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "trtkit/core/blas.hpp"
 
@@ -111,12 +112,39 @@ bool pipelinedRunsOn(const DeformConvParams& p, Precision precision, const Devic
 Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algorithm requested, bool blasUsable,
                           const DeviceLimits& device);
 
+// Whether `algorithm` (not kAuto) can run p here: its shape rules, the GPU, cuBLAS for kSampledGemm.
+bool algorithmRuns(const DeformConvParams& p, Precision precision, Algorithm algorithm, bool blasUsable,
+                   const DeviceLimits& device);
+
+// Tactics (IPluginV3: TensorRT's builder times each and keeps the fastest). A tactic is an algorithm and, for
+// kSampledGemm, a GEMM variant (blas.hpp: 0 cuBLAS's own choice, v >= 1 cuBLASLt's candidate #v):
+//   tactic = 16 * algorithm + variant, so never 0 (TensorRT's default, here kAuto).
+struct Tactic {
+  Algorithm algorithm = Algorithm::kAuto;
+  int gemmVariant = 0;
+};
+int32_t encodeTactic(Tactic t);
+// Whether `code` is 0 or a well-formed tactic; fills *t (kAuto for 0).
+bool decodeTactic(int32_t code, Tactic* t);
+// What the layer offers for p (pure logic given these facts): every GEMM variant of kSampledGemm where it runs
+// (variants 1+ only with cuBLASLt) and kPipelined where it runs; nothing where fewer than two would be offered.
+std::vector<int32_t> offeredTactics(const DeformConvParams& p, Precision precision, bool blasUsable, bool ltUsable,
+                                    const DeviceLimits& device);
+
+// Prepares (blas::Handle::prepare) GEMM variant `variant` for every GEMM launchSampled runs for p, with the
+// workspace and output 256-byte aligned (as TensorRT allocates them). Host work: configure time, not enqueue.
+// True when every GEMM of p has the variant (a GEMM without it runs cuBLAS's own choice).
+bool prepareSampledGemms(const DeformConvParams& p, Precision precision, blas::Handle& blas, int variant);
+
 // Runs the whole op on `stream`. mask may be null when !useMask, bias null when !hasBias. The workspace must hold
 // workspaceBytes() (or the chosen algorithm's own bytes) and be 256-byte aligned. Returns nullptr once the work is
-// enqueued (no synchronisation), else a static message saying what failed.
+// enqueued (no synchronisation), else a static message saying what failed. gemmVariant: the sampled algorithm's
+// GEMM variant (see Tactic; unprepared ones run as 0). autoWhereUnable: an algorithm that cannot run p gives way
+// to kAuto's choice (a tactic timed at one shape of a dynamic range) instead of failing.
 const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, Algorithm algorithm,
                                const blas::Handle* blas, const void* input, const void* weight, const void* offset,
-                               const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
+                               const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream,
+                               int gemmVariant = 0, bool autoWhereUnable = false);
 
 // The pipelined path alone (launchDeformConv2d dispatches to it; fp16 or TF32, pipelinedPathSupports()).
 const char* launchPipelined(const DeformConvParams& p, Precision precision, const DeviceLimits& device,
@@ -126,7 +154,8 @@ const char* launchPipelined(const DeformConvParams& p, Precision precision, cons
 // The sampled path alone (launchDeformConv2d dispatches to it).
 const char* launchSampled(const DeformConvParams& p, Precision precision, const DeviceLimits& device,
                           const blas::Handle& blas, const void* input, const void* weight, const void* offset,
-                          const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream);
+                          const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream,
+                          int gemmVariant = 0);
 
 }  // namespace dcn
 }  // namespace trtkit

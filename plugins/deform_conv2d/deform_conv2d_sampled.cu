@@ -277,17 +277,74 @@ int64_t chunkImages(const Layout& l, int64_t batch) {
   return std::max<int64_t>(1, (batch + chunks - 1) / chunks);
 }
 
+// Workspace: [cuBLAS][Wr][xs chunk][cols chunk], each 256-byte aligned.
+template <typename T>
+struct Buffers {
+  char* blasWs;
+  T *wr, *xs, *cols;
+  Buffers(const Layout& l, int64_t chunk, char* workspace) : blasWs(workspace) {
+    wr = reinterpret_cast<T*>(blasWs + blas::kWorkspaceBytes);
+    xs = reinterpret_cast<T*>(reinterpret_cast<char*>(wr) + l.weightBytes);
+    cols = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kAlign));
+  }
+};
+
+// The GEMM of weight group g for the nc images from n0: out[n][g*coutG + co][p] = sum_k Wr[g][co][k] cols[n][p][g][k].
+template <typename T>
+blas::StridedBatchedGemm sampledGemm(const DeformConvParams& p, const Layout& l, const Buffers<T>& b, T* out,
+                                     int64_t n0, int64_t nc, int64_t g) {
+  blas::StridedBatchedGemm gemm;
+  gemm.transA = true;  // cols is [pixel][k]: column-major K x P, used transposed
+  gemm.m = l.pixels;
+  gemm.n = l.coutG;
+  gemm.k = l.kgPad;
+  gemm.a = b.cols + g * l.kgPad;
+  gemm.lda = l.kTot;
+  gemm.strideA = l.pixels * l.kTot;
+  gemm.b = b.wr + g * l.coutG * l.kgPad;
+  gemm.ldb = l.kgPad;
+  gemm.strideB = 0;
+  gemm.c = out + (n0 * p.outChannels + g * l.coutG) * l.pixels;
+  gemm.ldc = l.pixels;
+  gemm.strideC = p.outChannels * l.pixels;
+  gemm.batch = nc;
+  return gemm;
+}
+
+blas::Math mathOf(Precision prec) {
+  return prec == Precision::kFloat16       ? blas::Math::kFloat16
+         : prec == Precision::kFloat32TF32 ? blas::Math::kFloat32TF32
+                                           : blas::Math::kFloat32Strict;
+}
+
+template <typename T>
+bool prepareSampledGemmsTyped(const DeformConvParams& p, Precision prec, blas::Handle& blas, int variant) {
+  const Layout l = layoutOf(p, prec);
+  const int64_t chunk = chunkImages(l, p.batch);
+  // Only the alignment of these addresses matters to a prepared variant: TensorRT's buffers are 256-byte aligned.
+  char* const kAlignedBase = reinterpret_cast<char*>(uintptr_t{1} << 20);
+  const Buffers<T> b(l, chunk, kAlignedBase);
+  T* out = reinterpret_cast<T*>(kAlignedBase);
+  bool all = true;
+  for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
+    if (n0 > 0 && n0 + chunk < p.batch) continue;  // middle chunks repeat the first one's GEMMs
+    for (int64_t g = 0; g < p.groups; ++g)
+      all = blas.prepare(sampledGemm(p, l, b, out, n0, std::min(chunk, p.batch - n0), g), mathOf(prec), variant) && all;
+  }
+  return all;
+}
+
 template <typename T>
 const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const DeviceLimits& device,
                                const blas::Handle& blas, const T* x, const T* w, const T* offset, const T* mask,
-                               const T* bias, T* out, char* workspace, cudaStream_t stream) {
+                               const T* bias, T* out, char* workspace, cudaStream_t stream, int gemmVariant) {
   const Layout l = layoutOf(p, prec);
   const int64_t chunk = chunkImages(l, p.batch);
-  // Workspace: [cuBLAS][Wr][xs chunk][cols chunk], each 256-byte aligned.
-  char* blasWs = workspace;
-  T* wr = reinterpret_cast<T*>(blasWs + blas::kWorkspaceBytes);
-  T* xs = reinterpret_cast<T*>(reinterpret_cast<char*>(wr) + l.weightBytes);
-  T* cols = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kAlign));
+  const Buffers<T> buffers(l, chunk, workspace);
+  char* blasWs = buffers.blasWs;
+  T* wr = buffers.wr;
+  T* xs = buffers.xs;
+  T* cols = buffers.cols;
 
   // Tile: the most pixels (a power of two, <= 32, as square as possible) whose entries fit kMaxEntriesPerBlock;
   // a channel slice is what 8 (fp16) or 16 (fp32) lanes cover, fewer for few channels.
@@ -327,9 +384,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   auto sampler = l.vectorized ? samplerKernel<T, 16 / sizeof(T)>(deep) : samplerKernel<T, 1>(deep);
   if (smem > 48 * 1024) return "too many taps x offset groups for the sampled path (see sampledPathSupports)";
 
-  const blas::Math math = prec == Precision::kFloat16       ? blas::Math::kFloat16
-                          : prec == Precision::kFloat32TF32 ? blas::Math::kFloat32TF32
-                                                            : blas::Math::kFloat32Strict;
+  const blas::Math math = mathOf(prec);
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
     if (const char* why = enqueuePrepare<T>(p, x + n0 * l.xsPerImage / l.elem, xs, nc, n0 == 0, w,
@@ -340,22 +395,8 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
         cudaSuccess)
       return cudaGetErrorString(cudaGetLastError());
     for (int64_t g = 0; g < p.groups; ++g) {
-      blas::StridedBatchedGemm gemm;
-      gemm.transA = true;  // cols is [pixel][k]: column-major K x P, used transposed
-      gemm.m = l.pixels;
-      gemm.n = l.coutG;
-      gemm.k = l.kgPad;
-      gemm.a = cols + g * l.kgPad;
-      gemm.lda = l.kTot;
-      gemm.strideA = l.pixels * l.kTot;
-      gemm.b = wr + g * l.coutG * l.kgPad;
-      gemm.ldb = l.kgPad;
-      gemm.strideB = 0;
-      gemm.c = out + (n0 * p.outChannels + g * l.coutG) * l.pixels;
-      gemm.ldc = l.pixels;
-      gemm.strideC = p.outChannels * l.pixels;
-      gemm.batch = nc;
-      if (const char* why = blas.gemm(gemm, math, stream, blasWs)) return why;
+      if (const char* why = blas.gemm(sampledGemm(p, l, buffers, out, n0, nc, g), math, stream, blasWs, gemmVariant))
+        return why;
     }
   }
   return nullptr;
@@ -378,19 +419,26 @@ size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision) {
   return blas::kWorkspaceBytes + static_cast<size_t>(l.weightBytes + chunkBytes + 2 * kAlign);
 }
 
+bool prepareSampledGemms(const DeformConvParams& p, Precision precision, blas::Handle& blas, int variant) {
+  if (checkParams(p)[0] != '\0' || p.batch == 0 || !sampledPathSupports(p)) return false;
+  return precision == Precision::kFloat16 ? prepareSampledGemmsTyped<__half>(p, precision, blas, variant)
+                                          : prepareSampledGemmsTyped<float>(p, precision, blas, variant);
+}
+
 const char* launchSampled(const DeformConvParams& p, Precision precision, const DeviceLimits& device,
                           const blas::Handle& blas, const void* input, const void* weight, const void* offset,
-                          const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream) {
+                          const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream,
+                          int gemmVariant) {
   auto* ws = static_cast<char*>(workspace);
   if (precision == Precision::kFloat16)
     return launchSampledTyped<__half>(p, precision, device, blas, static_cast<const __half*>(input),
                                       static_cast<const __half*>(weight), static_cast<const __half*>(offset),
                                       static_cast<const __half*>(mask), static_cast<const __half*>(bias),
-                                      static_cast<__half*>(output), ws, stream);
+                                      static_cast<__half*>(output), ws, stream, gemmVariant);
   return launchSampledTyped<float>(p, precision, device, blas, static_cast<const float*>(input),
                                    static_cast<const float*>(weight), static_cast<const float*>(offset),
                                    static_cast<const float*>(mask), static_cast<const float*>(bias),
-                                   static_cast<float*>(output), ws, stream);
+                                   static_cast<float*>(output), ws, stream, gemmVariant);
 }
 
 }  // namespace dcn

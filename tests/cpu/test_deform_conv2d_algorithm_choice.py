@@ -115,3 +115,39 @@ def test_goals_table_of_the_recorded_run_uses_this_rule(shim):
     for (shape, _, mode), auto in picks.items():
         expected = "pipelined" if shape.startswith("N16") and mode != "fp32" else "sampled"
         assert auto == expected, (shape, mode, auto)
+
+
+def offered(shim, cin: int, cout: int, precision: str, gpu: tuple, blas: bool, lt: bool) -> list:
+    meta = dict(device="meta")
+    x = torch.empty(2, cin, 16, 16, **meta)
+    weight = torch.empty(cout, cin, 3, 3, **meta)
+    offset = torch.empty(2, 18, 16, 16, **meta)
+    return [
+        shim.decode_tactic(t) for t in shim.offered_tactics(x, weight, offset, 1, 1, precision, blas, lt, gpu)
+    ]
+
+
+SAMPLED = [("sampled", v) for v in range(5)]  # cuBLAS's own GEMM choice, cuBLASLt's candidates #1-#4
+
+
+def test_tactics_offered_for_timing(shim):
+    """IPluginV3 tactics: every way the layer can run a shape, for TensorRT's builder to time."""
+    h100 = (*H100, 132)
+    assert offered(shim, 64, 64, "fp16", h100, blas=True, lt=True) == [*SAMPLED, ("pipelined", 0)]
+    assert offered(shim, 64, 64, "fp16", h100, blas=True, lt=False) == [("sampled", 0), ("pipelined", 0)]
+    # strict fp32 has no pipelined kernel; TF32 does
+    assert offered(shim, 64, 64, "fp32", h100, blas=True, lt=True) == SAMPLED
+    assert offered(shim, 64, 64, "tf32", h100, blas=True, lt=True) == [*SAMPLED, ("pipelined", 0)]
+    # one way to run leaves nothing to time: the default (kAuto) runs it
+    assert offered(shim, 64, 64, "fp16", h100, blas=False, lt=False) == []
+    assert offered(shim, 64, 64, "fp32", h100, blas=True, lt=False) == []
+    # the pipelined kernel needs 64 channels per group and sm_80+ shared memory
+    assert offered(shim, 48, 64, "fp16", h100, blas=True, lt=True) == SAMPLED
+    assert offered(shim, 64, 64, "fp16", (*T4, 40), blas=True, lt=True) == SAMPLED
+
+
+def test_malformed_tactics_are_refused(shim):
+    for bad in (1, 15, 0x10, 0x25, 0x2F, 0x31, 0x40, -32):
+        assert shim.decode_tactic(bad) is None, hex(bad)
+    assert shim.decode_tactic(0) == ("auto", 0)
+    assert shim.decode_tactic(0x24) == ("sampled", 4)

@@ -13,7 +13,8 @@ from trtkit import _C
 NAMES = {torch.float32: "float32", torch.float16: "float16"}
 
 
-def run(cfg: dict, dtype: torch.dtype, allow_tf32: int) -> torch.Tensor:
+def run(cfg: dict, dtype: torch.dtype, allow_tf32: int, tactic: int | None = None) -> torch.Tensor | list:
+    """Runs cfg with the layer's default, or with `tactic`; tactic -1 returns the tactics offered instead."""
     n, cin, h, w, cout, k, g, og, use_mask = (
         cfg[key] for key in ("n", "cin", "h", "w", "cout", "k", "g", "og", "mask")
     )
@@ -42,6 +43,10 @@ def run(cfg: dict, dtype: torch.dtype, allow_tf32: int) -> torch.Tensor:
     tensors = [x, wt, off, mask, bias]
     ins = [(t.data_ptr(), NAMES[dtype], list(t.shape)) for t in tensors]
     outs = [(y.data_ptr(), NAMES[dtype], list(y.shape))]
+    if tactic == -1:
+        return layer.tactics([(d, s) for _, d, s in ins], [(d, s) for _, d, s in outs])
+    if tactic is not None:
+        layer.set_tactic(tactic)
     layer.configure([(d, s) for _, d, s in ins], [(d, s) for _, d, s in outs])
     ws = layer.workspace_size([(d, s) for _, d, s in ins], [(d, s) for _, d, s in outs])
     workspace = torch.empty(ws, dtype=torch.uint8, device="cuda")
@@ -65,14 +70,21 @@ def main() -> None:
         dict(n=2, cin=64, h=8, w=12, cout=64, k=3, g=1, og=1, mask=1),  # pipelined, 16-byte transpose
         dict(n=1, cin=384, h=10, w=9, cout=8, k=5, g=1, og=1, mask=1),  # rows > 32 KB (fp32): per element
     ]
-    for cfg in cases:
+    tactics_run = 0
+    for i, cfg in enumerate(cases):
         for dtype, tf32 in ((torch.float32, 0), (torch.float32, 1), (torch.float16, 0)):
             y = run(cfg, dtype, tf32)
             torch.cuda.synchronize()
             assert torch.isfinite(y).all(), (cfg, dtype, tf32)
+            # IPluginV3 tactics (the GEMM variants through cuBLASLt, the pipelined kernel) on every other case
+            for t in run(cfg, dtype, tf32, tactic=-1) if i % 2 == 0 else []:
+                y = run(cfg, dtype, tf32, tactic=t)
+                torch.cuda.synchronize()
+                assert torch.isfinite(y).all(), (cfg, dtype, tf32, hex(t))
+                tactics_run += 1
     version, reason = _C.cublas_status()
     algorithm = f"sampled + cuBLAS {version}" if version else f"fused (cuBLAS unavailable: {reason})"
-    print(f"sanitize_deform_conv2d ({algorithm}): done")
+    print(f"sanitize_deform_conv2d ({algorithm}; {tactics_run} tactic runs): done")
 
 
 if __name__ == "__main__":

@@ -285,8 +285,16 @@ def make_inputs(cfg: dict, dtype, seed: int):
 
 
 def check(
-    shim, cfg: dict, precision: str, seed: int, algorithm: str = "auto", misalign: bool = False
-) -> None:
+    shim,
+    cfg: dict,
+    precision: str,
+    seed: int,
+    algorithm: str = "auto",
+    misalign: bool = False,
+    tactic: int | None = None,
+):
+    """Runs cfg (with `algorithm`, or as the layer does after setTactic(tactic)) and compares with the float64
+    reference. Returns the run callable (its variant_ran attribute is set for tactics)."""
     dtype = torch.float16 if precision == "fp16" else torch.float32
     x, weight, offset, mask, bias = make_inputs(cfg, dtype, seed)
     if misalign:  # input and weight: the same values one element past a 16-byte boundary
@@ -311,6 +319,7 @@ def check(
         cfg["offset_groups"],
         precision,
         algorithm,
+        tactic,
     )
     out = run().clone()
     torch.cuda.synchronize()
@@ -331,8 +340,9 @@ def check(
     err = (out.double() - ref).norm() / ref.norm().clamp_min(1e-30)
     worst = (out.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30)
     tol = TOLERANCE[precision]
-    label = f"{algorithm} {precision}"
+    label = f"{algorithm if tactic is None else f'tactic {tactic:#x}'} {precision}"
     assert err < tol and worst < 10 * tol, f"{label} rel err {err:.3g} worst {worst:.3g} for {cfg}"
+    return run
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -603,3 +613,83 @@ def test_invalid_params_rejected(shim):
             cfg["offset_groups"],
             "fp32",
         )
+
+
+# ---- tactics (IPluginV3: TensorRT's builder times every tactic the layer offers and keeps the fastest) ----
+
+BENCH_SHAPES = [  # the benchmark's shapes, at reduced batch where the GEMM shape class stays the same
+    dict(LARGE[0], n=1, cin=256, cout=256, h=64, w=64, groups=1, offset_groups=1, mask=True, bias=True),
+    dict(LARGE[0], n=2, cin=512, cout=512, h=32, w=32, groups=1, offset_groups=4, mask=True, bias=True),
+    dict(LARGE[0], n=2, cin=64, cout=64, h=128, w=128, groups=1, offset_groups=4, mask=True, bias=True),
+]
+
+
+def _tactics(shim, cfg: dict, precision: str) -> list[int]:
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    x, weight, offset, *_ = make_inputs(cfg, dtype, seed=0)
+    return shim.tactics(x, weight, offset, cfg["groups"], cfg["offset_groups"], precision)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "tf32", "fp16"])
+def test_every_offered_tactic_is_correct(shim, precision):
+    """Every tactic offered for random configurations and the benchmark's shapes computes the op; the GEMM
+    variants really run cuBLASLt's candidates (not silently cuBLAS's own choice) on the benchmark's shapes."""
+    need(shim, "sampled")
+    rng = random.Random(77 + len(precision))
+    configs = [random_config(rng) for _ in range(int(os.environ.get("DCN_NUM_TACTIC_CONFIGS", "24")))]
+    configs += [random_pipelined_config(rng, "fp16" if precision == "fp16" else "tf32") for _ in range(6)]
+    failures, variants_run, variants_offered = [], 0, 0
+    for i, cfg in enumerate([*BENCH_SHAPES, *configs]):
+        tactics = _tactics(shim, cfg, precision)
+        assert len(set(tactics)) == len(tactics) and 0 not in tactics, tactics
+        assert tactics == [] or len(tactics) >= 2, tactics  # one way to run: nothing to time
+        for t in tactics:
+            algorithm, variant = shim.decode_tactic(t)
+            assert algorithm in ("sampled", "pipelined"), (t, algorithm)
+            try:
+                run = check(shim, cfg, precision, seed=300 + i, tactic=t)
+            except AssertionError as e:
+                failures.append(str(e))
+                continue
+            if variant and i < len(BENCH_SHAPES):
+                variants_offered += 1
+                variants_run += int(run.variant_ran)
+    assert not failures, f"{len(failures)} failed; first: " + "\n".join(failures[:5])
+    # cuBLASLt may offer fewer candidates for some shape; most of the benchmark shapes' variants must exist.
+    assert variants_offered > 0 and variants_run >= variants_offered // 2, (variants_run, variants_offered)
+
+
+def test_tactics_offered_for_the_benchmark_shapes(shim):
+    """fp16 at N16 C64 og4 offers the pipelined kernel and the sampled GEMM variants; strict fp32, where the
+    pipelined kernel does not run, offers the sampled variants alone."""
+    need(shim, "sampled")
+    fp16 = [shim.decode_tactic(t) for t in _tactics(shim, BENCH_SHAPES[2], "fp16")]
+    assert ("pipelined", 0) in fp16 and ("sampled", 0) in fp16, fp16
+    fp32 = [shim.decode_tactic(t) for t in _tactics(shim, BENCH_SHAPES[0], "fp32")]
+    assert fp32 and all(a == "sampled" for a, _ in fp32), fp32
+    assert sorted(v for _, v in fp32) == list(range(len(fp32))), fp32
+
+
+def test_decode_rejects_malformed_tactics(shim):
+    for bad in (1, 15, 16, 0x25, 0x2F, 0x31, 0x40, -32):
+        assert shim.decode_tactic(bad) is None, bad
+    assert shim.decode_tactic(0) == ("auto", 0)
+    assert shim.decode_tactic(0x22) == ("sampled", 2)
+    assert shim.decode_tactic(0x30) == ("pipelined", 0)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_gemm_variant_is_graph_capturable(shim, precision):
+    """A GEMM variant (cublasLtMatmul with a prepared plan) allocates nothing while captured, and replays."""
+    need(shim, "sampled")
+    cfg = dict(LARGE[0], n=3)
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    x, weight, offset, mask, bias = make_inputs(cfg, dtype, seed=12)
+    args = (cfg["stride"], cfg["padding"], cfg["dilation"], cfg["groups"], cfg["offset_groups"])
+    variants = [t for t in _tactics(shim, cfg, precision) if shim.decode_tactic(t)[1] > 0]
+    if not variants:
+        pytest.skip("cuBLASLt offers no GEMM variant here")
+    run = shim.prepare(x, weight, offset, mask, bias, *args, precision, tactic=variants[0])
+    expected = run().clone()  # the eager run prepares the plan outside the capture
+    graph, out = capture_and_replay(run)
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)

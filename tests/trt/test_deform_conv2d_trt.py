@@ -102,3 +102,29 @@ def test_invalid_fields_fail_cleanly(trt: Any, registry: Any, harness: Any, log:
             made = None
         assert made is None, bad
         assert any(next(iter(bad)) in m for m in log()), bad
+
+
+def test_v3_tactics_are_validated(trt: Any, registry: Any, harness: Any, log: Any) -> None:
+    """setTactic takes 0 and well-formed codes (16 * algorithm + GEMM variant; the sampled algorithm with
+    variants 0-4, the pipelined one) and refuses anything else with a message, never a crash. Without a GPU
+    nothing is offered (tests/trt/test_tactics_gpu.py runs the offered ones)."""
+    plugin = harness.PluginV3(
+        create_from_node(trt, registry, _node(V3, stride=[1, 2], padding=[1, 1], groups=2, offset_groups=2))
+    )
+    descs = [("float32", s) for s in SHAPES]
+    assert plugin.configure_plugin(descs, [("float32", [2, 6, 10, 6])]) == 0
+    n = plugin.get_nb_tactics()
+    status, tactics = plugin.get_valid_tactics(n)
+    assert status == 0 and len(set(tactics)) == n and 0 not in tactics
+    if not torch.cuda.is_available():
+        assert n == 0
+    for good in (0, 0x20, 0x24, 0x30):
+        assert plugin.set_tactic(good) == 0, good
+    assert log() == []
+    bad = (1, 0x10, 0x25, 0x31, 0x40, -32)
+    for code in bad:
+        assert plugin.set_tactic(code) != 0, code
+    messages = log()
+    assert len(messages) == len(bad) and all("unknown tactic" in m for m in messages), messages
+    clone = plugin.clone()  # the last good tactic travels with clones; the plugin still works
+    assert clone is not None and clone.set_tactic(0x21) == 0

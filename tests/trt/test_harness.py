@@ -203,3 +203,19 @@ def test_v3_enqueue_failures_are_reported_not_crashes(v3: Any, log: Any) -> None
     assert v3.enqueue([(0, "float32", [2, 3, 4]), (0, "float32", [5])], [(0, "float32", [2, 3, 4])]) == -1
     messages = log()
     assert len(messages) == 1 and "MYSELU ('n3').enqueue" in messages[0] and "p has 5 elements" in messages[0]
+
+
+def test_v3_tactics_of_a_layer_that_offers_none(v3: Any, log: Any) -> None:
+    """A layer without tactics offers none, takes the default (0) and reports any other value as a failure."""
+    assert v3.configure_plugin([X, P], [Y]) == 0
+    assert v3.get_nb_tactics() == 0
+    assert v3.get_valid_tactics(0) == (0, [])
+    assert v3.set_tactic(0) == 0
+    assert log() == []
+    assert v3.set_tactic(7) != 0
+    status, _ = v3.get_valid_tactics(3)  # more than getNbTactics offered
+    assert status != 0
+    messages = log()
+    assert len(messages) == 2, messages
+    assert "setTactic" in messages[0] and "offers no tactics, got tactic 7" in messages[0]
+    assert "getValidTactics" in messages[1] and "getNbTactics offered 0" in messages[1]

@@ -458,6 +458,15 @@ class PluginV3 {
                                     static_cast<int32_t>(out.size()));
   }
 
+  int32_t nbTactics() { return build().getNbTactics(); }
+  // (status, tactics) for a buffer of nbTactics entries, as TensorRT's builder asks after getNbTactics.
+  py::tuple validTactics(int32_t nbTactics) {
+    std::vector<int32_t> tactics(static_cast<size_t>(std::max(nbTactics, 0)), 0);
+    const int32_t status = build().getValidTactics(tactics.empty() ? nullptr : tactics.data(), nbTactics);
+    return py::make_tuple(status, tactics);
+  }
+  int32_t setTactic(int32_t tactic) { return runtime().setTactic(tactic); }
+
   int32_t onShapeChange(const py::list& inputs, const py::list& outputs) {
     auto in = descsOf(inputs);
     auto out = descsOf(outputs);
@@ -597,6 +606,9 @@ PYBIND11_MODULE(_trt_harness, m) {
       .def("configure_plugin", &PluginV3::configurePlugin, py::arg("inputs"), py::arg("outputs"))
       .def("get_workspace_size", &PluginV3::workspaceSize, py::arg("inputs"), py::arg("outputs"))
       .def("on_shape_change", &PluginV3::onShapeChange, py::arg("inputs"), py::arg("outputs"))
+      .def("get_nb_tactics", &PluginV3::nbTactics)
+      .def("get_valid_tactics", &PluginV3::validTactics, py::arg("nb_tactics"))
+      .def("set_tactic", &PluginV3::setTactic, py::arg("tactic"))
       .def("get_fields_to_serialize", &PluginV3::fieldsToSerialize)
       .def("clone", &PluginV3::clone)
       .def("attach_to_context", &PluginV3::attachToContext)

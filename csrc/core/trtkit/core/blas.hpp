@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace trtkit::blas {
 
@@ -37,6 +38,12 @@ struct StridedBatchedGemm {
   float beta = 0.f;
 };
 
+// GEMM variants, for layers that offer them to TensorRT's builder as tactics (IPluginV3): variant 0 is cuBLAS's
+// own choice (cublasGemmStridedBatchedEx); variant v in [1, kGemmVariants) is candidate #v of cuBLASLt's heuristic
+// for the GEMM's shape, operand alignment and math (candidate #0 is what variant 0 runs: measured on the H100,
+// bench/experiments/results/cublaslt_algos_H100.txt, where candidate #2 ran an fp16 GEMM 22 % faster).
+constexpr int kGemmVariants = 5;
+
 // Workspace a handle is given on every call (cuBLAS's own recommendation for Hopper). Supplying it keeps
 // cuBLAS from allocating device memory in enqueue, which also keeps enqueue CUDA-graph capturable.
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;
@@ -49,6 +56,9 @@ const char* unavailableReason();
 // Version of the loaded library (major*10000 + minor*100 + patch), 0 if none.
 int loadedVersion();
 
+// True when cuBLASLt (libcublasLt.so.<major>, or $TRTKIT_CUBLASLT_LIBRARY) loaded too: variants 1+ need it.
+bool ltAvailable();
+
 class Handle {
  public:
   Handle();  // creates a cuBLAS handle on the current device when cuBLAS is available; never throws
@@ -60,12 +70,23 @@ class Handle {
   // "" when ok(), else why not (cuBLAS not loaded and why, or handle creation failed).
   const char* unusableReason() const;
 
-  // Enqueues g on stream. workspace: kWorkspaceBytes, 256-byte aligned. Returns nullptr on success, else a
-  // static message (no allocation, so enqueue can report it).
-  const char* gemm(const StridedBatchedGemm& g, Math math, cudaStream_t stream, void* workspace) const;
+  // Finds cuBLASLt's candidate #variant for g (shape, strides, math; the pointers only for their alignment)
+  // and keeps it in this handle (a few shapes, least recently prepared dropped first). Host work that may
+  // allocate: call it at configure time, never in enqueue. False where there is no such candidate (or no
+  // cuBLASLt); variant 0 needs no preparation and returns true.
+  bool prepare(const StridedBatchedGemm& g, Math math, int variant);
+  // Whether gemm(g, math, ..., variant) would run the variant rather than cuBLAS's own choice.
+  bool prepared(const StridedBatchedGemm& g, Math math, int variant) const;
+
+  // Enqueues g on stream. workspace: kWorkspaceBytes, 256-byte aligned. variant: 0, or one prepare()d for this
+  // shape and the pointers' alignment; any other runs as variant 0 (same result, cuBLAS's choice of kernel).
+  // Returns nullptr on success, else a static message (no allocation, so enqueue can report it).
+  const char* gemm(const StridedBatchedGemm& g, Math math, cudaStream_t stream, void* workspace, int variant = 0) const;
 
  private:
+  struct Plans;  // cuBLASLt handle and prepared variants (blas.cpp)
   void* handle_ = nullptr;
+  std::unique_ptr<Plans> plans_;
 };
 
 }  // namespace trtkit::blas

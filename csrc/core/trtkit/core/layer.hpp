@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "trtkit/core/attribute.hpp"
+#include "trtkit/core/error.hpp"
 #include "trtkit/core/gtensor.hpp"
 #include "trtkit/core/layer_config.hpp"
 #include "trtkit/core/shape_expr.hpp"
@@ -83,6 +84,23 @@ class Layer {
     (void)inputs;
     (void)outputs;
     return 0;
+  }
+
+  // Tactics (IPluginV3; IPluginV2DynamicExt has none): alternative implementations for TensorRT's builder to
+  // time, keeping the fastest in the engine. Asked after configure() with the optimisation profile's optimum
+  // shapes (-1 where TensorRT gives none); return unique non-zero values: 0 is the default (kAuto-like choice,
+  // what V2 always runs), which needs no entry.
+  virtual std::vector<int32_t> tactics(const std::vector<TensorDesc>& inputs,
+                                       const std::vector<TensorDesc>& outputs) const {
+    (void)inputs;
+    (void)outputs;
+    return {};
+  }
+  // Called before enqueue with 0 or a value tactics() offered: at build time for each tactic timed, at run time
+  // with the one the engine kept. Throw trtkit::Error for any other value. Host work (plans, heuristics) is
+  // fine here, not in enqueue.
+  virtual void setTactic(int32_t tactic) {
+    TRTKIT_CHECK(tactic == 0, config_.op(), " offers no tactics, got tactic ", tactic);
   }
 
   // Per-execution-context resources (a cuBLAS handle, say): attach() is called on the instance that will

@@ -32,6 +32,7 @@ PluginCore::~PluginCore() {
 
 std::unique_ptr<PluginCore> PluginCore::clone() const {
   auto copy = std::make_unique<PluginCore>(createLayer(layer_->config()), instance_, namespace_);
+  if (tactic_ != 0) copy->setTactic(tactic_);
   return copy;
 }
 
@@ -98,6 +99,23 @@ void PluginCore::enqueue(const nvinfer1::PluginTensorDesc* inputDesc, const nvin
   gtensorsOf(inputDesc, inputs, nIn, in);
   gtensorsOf(outputDesc, outputs, nOut, out);
   layer_->enqueue(Span<const GTensor>(in, nIn), Span<GTensor>(out, nOut), workspace, stream);
+}
+
+std::vector<int32_t> PluginCore::tactics(const std::vector<TensorDesc>& inputs,
+                                         const std::vector<TensorDesc>& outputs) const {
+  checkIoCounts(*schema_, static_cast<int32_t>(inputs.size()), static_cast<int32_t>(outputs.size()));
+  std::vector<int32_t> offered = layer_->tactics(inputs, outputs);
+  for (size_t i = 0; i < offered.size(); ++i) {
+    TRTKIT_CHECK(offered[i] != 0, schema_->name, " offered tactic 0, which TensorRT reserves for the default");
+    for (size_t j = 0; j < i; ++j)
+      TRTKIT_CHECK(offered[j] != offered[i], schema_->name, " offered tactic ", offered[i], " twice");
+  }
+  return offered;
+}
+
+void PluginCore::setTactic(int32_t tactic) {
+  layer_->setTactic(tactic);
+  tactic_ = tactic;
 }
 
 void PluginCore::attach() {

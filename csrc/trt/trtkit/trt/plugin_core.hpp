@@ -62,6 +62,12 @@ class PluginCore {
   void detach() noexcept;
   bool attached() const { return attached_; }
 
+  // Tactics (V3): the layer's offer for these (optimum) shapes, checked to be unique and non-zero; the tactic
+  // set last is kept and handed to clones (TensorRT may set it before or after attachToContext).
+  std::vector<int32_t> tactics(const std::vector<TensorDesc>& inputs, const std::vector<TensorDesc>& outputs) const;
+  void setTactic(int32_t tactic);
+  int32_t tactic() const { return tactic_; }
+
  private:
   void checkSupportsArgs(int32_t pos, int32_t nbInputs, int32_t nbOutputs) const;
 
@@ -70,6 +76,7 @@ class PluginCore {
   std::string instance_;
   std::string namespace_;
   bool attached_ = false;
+  int32_t tactic_ = 0;
 };
 
 // The registry entry for `op`, or a trtkit::Error naming the op and the library's layers.

@@ -11,13 +11,17 @@ namespace trtkit {
 namespace trt {
 namespace {
 
-std::vector<TensorDesc> descsOf(const nvinfer1::DynamicPluginTensorDesc* d, int32_t n, bool useMax) {
+enum class Dims { kDesc, kMax, kOpt };
+
+std::vector<TensorDesc> descsOf(const nvinfer1::DynamicPluginTensorDesc* d, int32_t n, Dims which) {
   TRTKIT_CHECK(n >= 0 && (n == 0 || d != nullptr), "null tensor descriptors");
   std::vector<TensorDesc> out;
   for (int32_t i = 0; i < n; ++i) {
     TensorDesc t = tensorDescOf(d[i].desc);
-    // At build time desc.dims holds -1 for dynamic dims; the workspace must cover the largest shape (max).
-    if (useMax) t.dims = dimsOf(d[i].max);
+    // At build time desc.dims holds -1 for dynamic dims; the workspace must cover the largest shape (max), the
+    // tactics are timed at the optimum (opt; where it is unset its rank differs, and desc.dims stay).
+    if (which == Dims::kMax) t.dims = dimsOf(d[i].max);
+    if (which == Dims::kOpt && d[i].opt.nbDims == d[i].desc.dims.nbDims) t.dims = dimsOf(d[i].opt);
     out.push_back(std::move(t));
   }
   return out;
@@ -69,7 +73,10 @@ int32_t TRTPluginV3::getNbOutputs() const noexcept {
 int32_t TRTPluginV3::configurePlugin(const nvinfer1::DynamicPluginTensorDesc* in, int32_t nbInputs,
                                      const nvinfer1::DynamicPluginTensorDesc* out, int32_t nbOutputs) noexcept {
   return guard(__func__, int32_t{-1}, [&] {
-    core_->configure(descsOf(in, nbInputs, false), descsOf(out, nbOutputs, false));
+    core_->configure(descsOf(in, nbInputs, Dims::kDesc), descsOf(out, nbOutputs, Dims::kDesc));
+    optInputs_ = descsOf(in, nbInputs, Dims::kOpt);
+    optOutputs_ = descsOf(out, nbOutputs, Dims::kOpt);
+    tactics_.clear();
     return int32_t{0};
   });
 }
@@ -113,7 +120,35 @@ size_t TRTPluginV3::getWorkspaceSize(const nvinfer1::DynamicPluginTensorDesc* in
                                      const nvinfer1::DynamicPluginTensorDesc* outputs,
                                      int32_t nbOutputs) const noexcept {
   return guard(__func__, size_t{0}, [&] {
-    return core_->workspaceSize(descsOf(inputs, nbInputs, true), descsOf(outputs, nbOutputs, true));
+    return core_->workspaceSize(descsOf(inputs, nbInputs, Dims::kMax), descsOf(outputs, nbOutputs, Dims::kMax));
+  });
+}
+
+int32_t TRTPluginV3::getNbTactics() noexcept {
+  // TensorRT asks after configurePlugin; without one there is nothing to offer but the default.
+  return guard(__func__, int32_t{-1}, [&] {
+    if (optInputs_.empty() && optOutputs_.empty()) return int32_t{0};
+    tactics_ = core_->tactics(optInputs_, optOutputs_);
+    return static_cast<int32_t>(tactics_.size());
+  });
+}
+
+int32_t TRTPluginV3::getValidTactics(int32_t* tactics, int32_t nbTactics) noexcept {
+  return guard(__func__, int32_t{-1}, [&] {
+    if (tactics_.empty() && !(optInputs_.empty() && optOutputs_.empty()))
+      tactics_ = core_->tactics(optInputs_, optOutputs_);
+    TRTKIT_CHECK(nbTactics == static_cast<int32_t>(tactics_.size()), "asked for ", nbTactics,
+                 " tactics, getNbTactics offered ", tactics_.size());
+    TRTKIT_CHECK(nbTactics == 0 || tactics != nullptr, "null tactics buffer");
+    for (int32_t i = 0; i < nbTactics; ++i) tactics[i] = tactics_[static_cast<size_t>(i)];
+    return int32_t{0};
+  });
+}
+
+int32_t TRTPluginV3::setTactic(int32_t tactic) noexcept {
+  return guard(__func__, int32_t{-1}, [&] {
+    core_->setTactic(tactic);
+    return int32_t{0};
   });
 }
 

@@ -47,8 +47,11 @@ class TRTPluginV3 final : public nvinfer1::IPluginV3,
   int32_t getNbOutputs() const noexcept override;
   size_t getWorkspaceSize(const nvinfer1::DynamicPluginTensorDesc* inputs, int32_t nbInputs,
                           const nvinfer1::DynamicPluginTensorDesc* outputs, int32_t nbOutputs) const noexcept override;
+  int32_t getNbTactics() noexcept override;
+  int32_t getValidTactics(int32_t* tactics, int32_t nbTactics) noexcept override;
 
   // IPluginV3OneRuntime
+  int32_t setTactic(int32_t tactic) noexcept override;
   int32_t onShapeChange(const nvinfer1::PluginTensorDesc* in, int32_t nbInputs, const nvinfer1::PluginTensorDesc* out,
                         int32_t nbOutputs) noexcept override;
   int32_t enqueue(const nvinfer1::PluginTensorDesc* inputDesc, const nvinfer1::PluginTensorDesc* outputDesc,
@@ -64,6 +67,9 @@ class TRTPluginV3 final : public nvinfer1::IPluginV3,
   R guard(const char* method, R failValue, F&& body) const noexcept;
 
   std::unique_ptr<PluginCore> core_;
+  // The last configurePlugin's tensors at the profile's optimum shapes, and the tactics offered for them.
+  std::vector<TensorDesc> optInputs_, optOutputs_;
+  std::vector<int32_t> tactics_;
   // getFieldsToSerialize's answer, owned here and stable until the next call.
   std::vector<uint8_t> serialized_;
   nvinfer1::PluginField field_;
