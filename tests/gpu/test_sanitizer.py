@@ -25,14 +25,27 @@ def sanitizer() -> str:
     return exe
 
 
-# Each script as it runs by default; the deform_conv2d one again without cuBLAS (its fused fallback kernel).
+NO_CUBLAS = {"TRTKIT_CUBLAS_LIBRARY": "/nonexistent/libcublas.so"}
+TACTICS = {"TRTKIT_SANITIZE_TACTICS": "1"}
+# Each script as it runs by default; the deform_conv2d one again without cuBLAS (its fused fallback kernel)
+# and with every IPluginV3 tactic it offers (cuBLASLt's GEMM candidates, the pipelined kernel).
 RUNS = [(s, {}) for s in SCRIPTS] + [
-    (s, {"TRTKIT_CUBLAS_LIBRARY": "/nonexistent/libcublas.so"}) for s in SCRIPTS if "deform_conv2d" in s.name
+    (s, e) for s in SCRIPTS if "deform_conv2d" in s.name for e in (NO_CUBLAS, TACTICS)
 ]
+RUN_IDS = [
+    s.stem + {(): "", ("TRTKIT_CUBLAS_LIBRARY",): "-without-cublas"}.get(tuple(e), "-tactics")
+    for s, e in RUNS
+]
+
+# racecheck reports shared-memory hazards inside cuBLASLt's own kernels for two of its non-default
+# candidates (nvjet_sm90_hsh_256x40_64x5_2x1_v_bz_TNT and ..._128x72_64x8_2x1_v_bz_TNT; H100, cuBLAS 13.1):
+# NVIDIA's code, whose results match the float64 reference in every test, and which memcheck passes. The
+# tactic run's racecheck leaves cuBLAS's nvjet kernels out; the default run checks those cuBLAS picks itself.
+RACECHECK_EXCLUDE = {"-tactics": ["--kernel-name-exclude", "kns=nvjet"]}
 
 
 @pytest.mark.parametrize("tool", ["memcheck", "racecheck"])
-@pytest.mark.parametrize("script,env", RUNS, ids=[s.stem + ("-without-cublas" if e else "") for s, e in RUNS])
+@pytest.mark.parametrize("script,env", RUNS, ids=RUN_IDS)
 def test_kernels_are_sanitizer_clean(script: Path, env: dict, tool: str) -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
@@ -40,6 +53,8 @@ def test_kernels_are_sanitizer_clean(script: Path, env: dict, tool: str) -> None
     cmd = [exe, "--tool", tool, "--error-exitcode", "99"]
     if tool == "memcheck":
         cmd += ["--leak-check", "no"]
+    else:
+        cmd += RACECHECK_EXCLUDE.get("-tactics" if env == TACTICS else "", [])
     proc = subprocess.run(
         cmd + [sys.executable, str(script)],
         capture_output=True,
@@ -54,5 +69,8 @@ def test_kernels_are_sanitizer_clean(script: Path, env: dict, tool: str) -> None
     summary = re.findall(r"ERROR SUMMARY: (\d+) error", out) + re.findall(r"SUMMARY: .*\((\d+) errors?", out)
     assert summary and all(n == "0" for n in summary), out[-4000:]
     assert "done" in out
-    if env:
+    if env == NO_CUBLAS:
         assert "fused (cuBLAS unavailable" in out, out[-2000:]
+    if env == TACTICS:
+        runs = re.search(r"(\d+) tactic runs", out)
+        assert runs and int(runs.group(1)) > 0, out[-2000:]
