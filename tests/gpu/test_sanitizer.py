@@ -42,7 +42,9 @@ RUN_IDS = [
 # of 2026-11-23): NVIDIA's code, whose results match the float64 reference in every test and which memcheck
 # passes. The tactic run is therefore memcheck only: the kit's kernels it launches are those the default
 # run racechecks (the tactics choose among them and among cuBLASLt's kernels).
-RACECHECK_SKIP = "racecheck flags hazards inside two of cuBLASLt's own candidate kernels (tests/gpu/test_sanitizer.py)"
+RACECHECK_SKIP = (
+    "racecheck flags hazards inside two of cuBLASLt's own candidate kernels (tests/gpu/test_sanitizer.py)"
+)
 
 
 @pytest.mark.parametrize("tool", ["memcheck", "racecheck"])
