@@ -39,6 +39,17 @@ def auto_algorithm(shim: dcn_shim.Shim, shape: str, og: int, precision: str, maj
     return shim.choose_algorithm(x, weight, offset, 1, og, precision, True, major, smem)
 
 
+def tactic_label(choice: str) -> str:
+    """ "0x22 sampled GEMM variant 2" (as the benchmark records it) -> "sampled + cuBLASLt #2"."""
+    parts = choice.split()
+    if len(parts) < 5:
+        return choice
+    algorithm, variant = parts[1], int(parts[4])
+    if algorithm != "sampled":
+        return algorithm
+    return "sampled + cuBLAS" if variant == 0 else f"sampled + cuBLASLt #{variant}"
+
+
 def rows(result: dict, shim: dcn_shim.Shim, major: int, smem: int) -> list[str]:
     prefix = "kit-" if any(k.startswith("kit-") for r in result["rows"] for k in r) else ""
     out = []
@@ -63,7 +74,7 @@ def rows(result: dict, shim: dcn_shim.Shim, major: int, smem: int) -> list[str]:
 
             tactic = ms("tactic")
             choice = r.get(f"{prefix}tactic_{precision}_choice", "")
-            v3 = "-" if tactic is None else f"{tactic:.3f} ({choice.split(' ', 1)[-1]})"
+            v3 = "-" if tactic is None else f"{tactic:.3f} ({tactic_label(choice)})"
             v3_ratio = "-" if tactic is None else f"{tactic / tv:.3f}"
             v3_met = "-" if tactic is None else met(tactic)
             cells = [r["shape"], str(r["offset_groups"]), precision, auto, f"{t:.3f}", v3, v3_ratio]
