@@ -219,3 +219,19 @@ def test_v3_tactics_of_a_layer_that_offers_none(v3: Any, log: Any) -> None:
     assert len(messages) == 2, messages
     assert "setTactic" in messages[0] and "offers no tactics, got tactic 7" in messages[0]
     assert "getValidTactics" in messages[1] and "getNbTactics offered 0" in messages[1]
+
+
+def test_v3_timing_cache_id_and_metadata(trt: Any, registry: Any, harness: Any, v3: Any) -> None:
+    """The timing cache ID covers the creation state (op and every attribute), so TensorRT may cache tactic
+    timings across builds but never shares them between differently configured plugins."""
+    meta = v3.get_metadata_string()
+    assert meta.startswith("MYSELU(") and "gain=0.5" in meta, meta
+    same = harness.PluginV3(create_from_node(trt, registry, myselu_node(V3, name="other", gain=0.5)))
+    other = harness.PluginV3(create_from_node(trt, registry, myselu_node(V3, name="n4", gain=0.25)))
+    quoted = harness.PluginV3(
+        create_from_node(trt, registry, myselu_node(V3, name="n5", gain=0.5, info='{"a": "x\\ny"}'))
+    )
+    ids = [p.get_timing_cache_id() for p in (v3, same, other, quoted)]
+    assert ids[0] == ids[1], "the node's name is not creation state"
+    assert len(set(ids[1:])) == 3, ids
+    assert all(i.startswith("MYSELU_2_") and i.isascii() and i.isprintable() for i in ids), ids

@@ -466,6 +466,14 @@ class PluginV3 {
     return py::make_tuple(status, tactics);
   }
   int32_t setTactic(int32_t tactic) { return runtime().setTactic(tactic); }
+  py::object timingCacheId() {
+    const char* id = build().getTimingCacheID();
+    return id == nullptr ? py::object(py::none()) : py::object(py::str(id));
+  }
+  py::object metadataString() {
+    const char* text = build().getMetadataString();
+    return text == nullptr ? py::object(py::none()) : py::object(py::str(text));
+  }
 
   int32_t onShapeChange(const py::list& inputs, const py::list& outputs) {
     auto in = descsOf(inputs);
@@ -609,6 +617,8 @@ PYBIND11_MODULE(_trt_harness, m) {
       .def("get_nb_tactics", &PluginV3::nbTactics)
       .def("get_valid_tactics", &PluginV3::validTactics, py::arg("nb_tactics"))
       .def("set_tactic", &PluginV3::setTactic, py::arg("tactic"))
+      .def("get_timing_cache_id", &PluginV3::timingCacheId)
+      .def("get_metadata_string", &PluginV3::metadataString)
       .def("get_fields_to_serialize", &PluginV3::fieldsToSerialize)
       .def("clone", &PluginV3::clone)
       .def("attach_to_context", &PluginV3::attachToContext)

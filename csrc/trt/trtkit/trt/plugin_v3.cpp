@@ -3,6 +3,7 @@
 #if TRTKIT_TRT_HAS_V3
 
 #include <climits>
+#include <cstdio>
 #include <utility>
 
 #include "trtkit/trt/logging.hpp"
@@ -142,6 +143,31 @@ int32_t TRTPluginV3::getValidTactics(int32_t* tactics, int32_t nbTactics) noexce
     TRTKIT_CHECK(nbTactics == 0 || tactics != nullptr, "null tactics buffer");
     for (int32_t i = 0; i < nbTactics; ++i) tactics[i] = tactics_[static_cast<size_t>(i)];
     return int32_t{0};
+  });
+}
+
+const char* TRTPluginV3::getMetadataString() noexcept {
+  return guard(__func__, static_cast<const char*>(nullptr), [&] {
+    const LayerConfig& c = core_->layer().config();
+    std::string text = c.op() + "(";
+    for (size_t i = 0; i < c.attrs().size(); ++i)
+      text += (i > 0 ? ", " : "") + c.attrs()[i].first + "=" + attrToString(c.attrs()[i].second);
+    metadata_ = text + ")";
+    return metadata_.c_str();
+  });
+}
+
+const char* TRTPluginV3::getTimingCacheID() noexcept {
+  // A digest, not the text: string attributes may hold anything (JSON, quotes, newlines).
+  return guard(__func__, static_cast<const char*>(nullptr), [&] {
+    const char* text = getMetadataString();
+    TRTKIT_CHECK(text != nullptr, "no metadata string");
+    uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
+    for (const char* c = text; *c != '\0'; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ull;
+    char digest[17];
+    std::snprintf(digest, sizeof(digest), "%016llx", static_cast<unsigned long long>(h));
+    timingCacheId_ = core_->layer().config().op() + "_" + kPluginVersionV3 + "_" + digest;
+    return timingCacheId_.c_str();
   });
 }
 

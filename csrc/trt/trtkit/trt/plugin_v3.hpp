@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "trtkit/trt/plugin_core.hpp"
@@ -49,6 +50,10 @@ class TRTPluginV3 final : public nvinfer1::IPluginV3,
                           const nvinfer1::DynamicPluginTensorDesc* outputs, int32_t nbOutputs) const noexcept override;
   int32_t getNbTactics() noexcept override;
   int32_t getValidTactics(int32_t* tactics, int32_t nbTactics) noexcept override;
+  // The creation state (op and attributes): TensorRT prefixes the I/O shapes and formats itself. Enables the
+  // timing cache for the plugin's tactics; the metadata string is the readable form (engine inspector).
+  const char* getTimingCacheID() noexcept override;
+  const char* getMetadataString() noexcept override;
 
   // IPluginV3OneRuntime
   int32_t setTactic(int32_t tactic) noexcept override;
@@ -70,6 +75,7 @@ class TRTPluginV3 final : public nvinfer1::IPluginV3,
   // The last configurePlugin's tensors at the profile's optimum shapes, and the tactics offered for them.
   std::vector<TensorDesc> optInputs_, optOutputs_;
   std::vector<int32_t> tactics_;
+  std::string timingCacheId_, metadata_;
   // getFieldsToSerialize's answer, owned here and stable until the next call.
   std::vector<uint8_t> serialized_;
   nvinfer1::PluginField field_;
