@@ -255,3 +255,20 @@ def test_deserialize_revalidates_attributes() -> None:
     unknown = T.config_to_bytes("NOPE", "1", {})
     with pytest.raises(ValueError, match="no layer named 'NOPE'"):
         _C.Layer.deserialize(unknown)
+
+
+def test_tactics_default_and_refusals() -> None:
+    """Layer::tactics/setTactic as the V3 adapter calls them: MYSELU offers none and takes only 0;
+    DeformConv2d takes 0 and well-formed codes and refuses the rest with a message naming the value."""
+    layer = _C.Layer("MYSELU", {"axes": [1]})
+    io = [("float32", [2, 3, 4]), ("float32", [3])], [("float32", [2, 3, 4])]
+    assert layer.tactics(*io) == []
+    layer.set_tactic(0)
+    with pytest.raises(ValueError, match="MYSELU offers no tactics, got tactic 3"):
+        layer.set_tactic(3)
+    dcn = _C.Layer("DeformConv2d", {})
+    for good in (0, 0x20, 0x24, 0x30):
+        dcn.set_tactic(good)
+    for bad in (1, 0x10, 0x25, 0x31, -32):
+        with pytest.raises(ValueError, match=f"unknown tactic {bad}"):
+            dcn.set_tactic(bad)
