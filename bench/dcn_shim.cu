@@ -50,6 +50,11 @@ static trtkit::blas::Handle& handle() {
   return h;
 }
 
+static int copyTactics(const std::vector<int32_t>& tactics, int32_t* out, int cap) {
+  for (size_t i = 0; i < tactics.size() && static_cast<int>(i) < cap; ++i) out[i] = tactics[i];
+  return static_cast<int>(tactics.size());
+}
+
 // "" when cuBLAS is usable, else why not.
 extern "C" __attribute__((visibility("default"))) const char* dcn_blas_status() {
   return handle().unusableReason();
@@ -61,12 +66,8 @@ extern "C" __attribute__((visibility("default"))) int dcn_blas_version() {
 
 // The algorithm "auto" picks on the current GPU (1 fused, 2 sampled + cuBLAS, 3 pipelined), or -1 on CUDA errors.
 extern "C" __attribute__((visibility("default"))) int dcn_auto_algorithm(const int64_t* params, int precision) {
-  int device = 0, major = 0, smem = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess)
-    return -1;
-  const trtkit::dcn::DeviceLimits limits{major, static_cast<size_t>(smem)};
+  trtkit::dcn::DeviceLimits limits;
+  if (!trtkit::dcn::queryDevice(&limits)) return -1;
   return static_cast<int>(trtkit::dcn::chooseAlgorithm(unpack(params), static_cast<Precision>(precision),
                                                        trtkit::dcn::Algorithm::kAuto, handle().ok(), limits));
 }
@@ -102,34 +103,36 @@ extern "C" __attribute__((visibility("default"))) const char* dcn_run(const int6
 // returns how many there are, or -1 on CUDA errors.
 extern "C" __attribute__((visibility("default"))) int dcn_tactics(const int64_t* params, int precision, int32_t* out,
                                                                   int cap) {
-  int device = 0, major = 0, smem = 0, sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
-    return -1;
-  const trtkit::dcn::DeviceLimits limits{major, static_cast<size_t>(smem), sms};
-  const std::vector<int32_t> t = trtkit::dcn::offeredTactics(unpack(params), static_cast<Precision>(precision),
-                                                             handle().ok(), trtkit::blas::ltAvailable(), limits);
-  for (size_t i = 0; i < t.size() && static_cast<int>(i) < cap; ++i) out[i] = t[i];
-  return static_cast<int>(t.size());
+  trtkit::dcn::DeviceLimits limits;
+  if (!trtkit::dcn::queryDevice(&limits)) return -1;
+  return copyTactics(trtkit::dcn::offeredTactics(unpack(params), static_cast<Precision>(precision), handle().ok(),
+                                                 trtkit::blas::ltAvailable(), limits),
+                     out, cap);
 }
 
-// Runs p with a tactic as the layer does after setTactic (its GEMM variant prepared first, as configure does).
-// Returns "" once enqueued, else what failed; *variant_ran (if not null) says whether every GEMM had its variant.
+// What the layer does in setTactic/configure: prepares the tactic's GEMM variant for p. Returns 1 when every GEMM
+// has it (or the tactic has no variant), 0 when some GEMM will run cuBLAS's own choice, -1 for an unknown tactic.
+extern "C" __attribute__((visibility("default"))) int dcn_prepare_tactic(const int64_t* params, int precision,
+                                                                         int tactic) {
+  trtkit::dcn::Tactic t;
+  if (!trtkit::dcn::decodeTactic(tactic, &t)) return -1;
+  return t.gemmVariant == 0 || trtkit::dcn::prepareSampledGemms(unpack(params), static_cast<Precision>(precision),
+                                                                handle(), t.gemmVariant)
+             ? 1
+             : 0;
+}
+
+// Runs p with a tactic as the layer's enqueue does (dcn_prepare_tactic first). Returns "" once enqueued, else what
+// failed.
 extern "C" __attribute__((visibility("default"))) const char* dcn_run_tactic(const int64_t* params, int precision,
                                                                              int tactic, void* input, void* weight,
                                                                              void* offset, void* mask, void* bias,
                                                                              void* output, void* workspace,
-                                                                             void* stream, int* variant_ran) {
+                                                                             void* stream) {
   trtkit::dcn::Tactic t;
   if (!trtkit::dcn::decodeTactic(tactic, &t)) return "unknown tactic";
-  const DeformConvParams p = unpack(params);
-  const bool prepared = t.gemmVariant == 0 ||
-                        trtkit::dcn::prepareSampledGemms(p, static_cast<Precision>(precision), handle(), t.gemmVariant);
-  if (variant_ran != nullptr) *variant_ran = prepared ? 1 : 0;
-  const char* why = trtkit::dcn::launchDeformConv2d(p, static_cast<Precision>(precision), t.algorithm, &handle(), input,
-                                                    weight, offset, mask, bias, output, workspace,
+  const char* why = trtkit::dcn::launchDeformConv2d(unpack(params), static_cast<Precision>(precision), t.algorithm,
+                                                    &handle(), input, weight, offset, mask, bias, output, workspace,
                                                     static_cast<cudaStream_t>(stream), t.gemmVariant, true);
   return why == nullptr ? "" : why;
 }
@@ -149,8 +152,7 @@ extern "C" __attribute__((visibility("default"))) int dcn_offered_tactics(const 
                                                                           int compute_major, int64_t max_shared_bytes,
                                                                           int sms, int32_t* out, int cap) {
   const trtkit::dcn::DeviceLimits limits{compute_major, static_cast<size_t>(max_shared_bytes), sms};
-  const std::vector<int32_t> t = trtkit::dcn::offeredTactics(unpack(params), static_cast<Precision>(precision),
-                                                             blas_usable != 0, lt_usable != 0, limits);
-  for (size_t i = 0; i < t.size() && static_cast<int>(i) < cap; ++i) out[i] = t[i];
-  return static_cast<int>(t.size());
+  return copyTactics(trtkit::dcn::offeredTactics(unpack(params), static_cast<Precision>(precision), blas_usable != 0,
+                                                 lt_usable != 0, limits),
+                     out, cap);
 }

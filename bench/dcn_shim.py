@@ -95,12 +95,10 @@ class Shim:
             ctypes.POINTER(ctypes.c_int32),
             ctypes.c_int,
         ]
+        self.lib.dcn_prepare_tactic.restype = ctypes.c_int
+        self.lib.dcn_prepare_tactic.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int, ctypes.c_int]
         self.lib.dcn_run_tactic.restype = ctypes.c_char_p
-        self.lib.dcn_run_tactic.argtypes = (
-            [ctypes.POINTER(ctypes.c_int64), ctypes.c_int, ctypes.c_int]
-            + [ctypes.c_void_p] * 8
-            + [ctypes.POINTER(ctypes.c_int)]
-        )
+        self.lib.dcn_run_tactic.argtypes = self.lib.dcn_run.argtypes
         self.lib.dcn_offered_tactics.restype = ctypes.c_int
         self.lib.dcn_offered_tactics.argtypes = [
             ctypes.POINTER(ctypes.c_int64),
@@ -234,9 +232,9 @@ class Shim:
     ):
         """Returns a zero-argument callable that runs the op into a preallocated output (for timing).
 
-        tactic: run as the layer does after IPluginV3::setTactic(tactic) (algorithm is then ignored); the
-        callable's `variant_ran` attribute says whether every GEMM ran the tactic's GEMM variant (set
-        after the first call)."""
+        tactic: run as the layer does after IPluginV3::setTactic(tactic) (algorithm is then ignored); its GEMM
+        variant is prepared here, once, and the callable's `variant_ran` attribute says whether every GEMM
+        runs that variant."""
         p = self.params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups)
         why = self.lib.dcn_check(p).decode()
         if why:
@@ -253,19 +251,19 @@ class Shim:
         )
         args = [t.data_ptr() if t is not None else None for t in (x, weight, offset, mask, bias)]
 
-        ran = ctypes.c_int(0)
+        prepared = None if tactic is None else self.lib.dcn_prepare_tactic(p, prec, tactic)
+        if prepared == -1:
+            raise ValueError(f"unknown tactic {tactic:#x}")
 
         def run() -> torch.Tensor:
             stream = torch.cuda.current_stream().cuda_stream
             if tactic is None:
-                why = self.lib.dcn_run(p, prec, algo, *args, out.data_ptr(), ws.data_ptr(), stream).decode()
+                why = self.lib.dcn_run(p, prec, algo, *args, out.data_ptr(), ws.data_ptr(), stream)
             else:
-                why = self.lib.dcn_run_tactic(
-                    p, prec, tactic, *args, out.data_ptr(), ws.data_ptr(), stream, ctypes.byref(ran)
-                ).decode()
-                run.variant_ran = bool(ran.value)  # type: ignore[attr-defined]
+                why = self.lib.dcn_run_tactic(p, prec, tactic, *args, out.data_ptr(), ws.data_ptr(), stream)
             if why:
-                raise RuntimeError(f"dcn_run failed: {why}")
+                raise RuntimeError(f"dcn_run failed: {why.decode()}")
             return out
 
+        run.variant_ran = prepared == 1  # type: ignore[attr-defined]
         return run

@@ -172,20 +172,6 @@ bool concrete(const std::vector<TensorDesc>& in) {
   return true;
 }
 
-// The current GPU as the algorithms see it; false without one (a CPU-only machine building nothing).
-bool currentDevice(dcn::DeviceLimits* limits) {
-  int device = 0, major = 0, smem = 0, sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-    cudaGetLastError();  // leave no sticky error behind
-    return false;
-  }
-  *limits = dcn::DeviceLimits{major, static_cast<size_t>(smem), sms};
-  return true;
-}
-
 }  // namespace
 
 class DeformConv2d final : public Layer {
@@ -255,7 +241,7 @@ class DeformConv2d final : public Layer {
   std::vector<int32_t> tactics(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) const override {
     (void)out;
     dcn::DeviceLimits limits;
-    if (!concrete(in) || !currentDevice(&limits)) return {};
+    if (!concrete(in) || !dcn::queryDevice(&limits)) return {};  // no GPU (a CPU-only machine): nothing to time
     const dcn::DeformConvParams p = makeParams(attrs_, in[kInput].dims.data(), in[kWeight].dims.data());
     const bool blasUsable = blas_ != nullptr ? blas_->ok() : blas::available();
     return dcn::offeredTactics(p, precisionOf(in[kInput].type.dtype, attrs_), blasUsable, blas::ltAvailable(), limits);

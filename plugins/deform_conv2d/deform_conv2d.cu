@@ -746,6 +746,19 @@ Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algori
   return sampled ? Algorithm::kSampledGemm : Algorithm::kFused;
 }
 
+bool queryDevice(DeviceLimits* limits) {
+  int device = 0, major = 0, smem = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  *limits = DeviceLimits{major, static_cast<size_t>(smem), sms};
+  return true;
+}
+
 bool algorithmRuns(const DeformConvParams& p, Precision precision, Algorithm algorithm, bool blasUsable,
                    const DeviceLimits& device) {
   switch (algorithm) {
@@ -799,15 +812,10 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   if (d.totalPix == 0) return nullptr;  // empty batch: nothing to write (its tensors may be null)
   if (p.useMask && mask == nullptr) return "use_mask is set but no mask was given";
   if (p.hasBias && bias == nullptr) return "no bias was given";
-  int device = 0, major = 0, smem = 0, sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
-    return "cannot query the current CUDA device";
-  const DeviceLimits limits{major, static_cast<size_t>(smem), sms};
+  DeviceLimits limits;
+  if (!queryDevice(&limits)) return "cannot query the current CUDA device";
   // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).
-  if (precision == Precision::kFloat32TF32 && major < 8) precision = Precision::kFloat32Strict;
+  if (precision == Precision::kFloat32TF32 && limits.computeMajor < 8) precision = Precision::kFloat32Strict;
   const bool blasUsable = blas != nullptr && blas->ok();
   if (autoWhereUnable && !algorithmRuns(p, precision, algorithm, blasUsable, limits)) algorithm = Algorithm::kAuto;
   algorithm = chooseAlgorithm(p, precision, algorithm, blasUsable, limits);

@@ -103,6 +103,9 @@ struct DeviceLimits {
   int multiprocessors = 0;            // tile choices; 0 where only kAuto's rule asks (pure logic)
 };
 
+// The current GPU's limits (all fields); false, with no sticky CUDA error left behind, where it cannot be queried.
+bool queryDevice(DeviceLimits* limits);
+
 // Whether kPipelined supports p and fits the GPU.
 bool pipelinedRunsOn(const DeformConvParams& p, Precision precision, const DeviceLimits& device);
 

@@ -690,6 +690,6 @@ def test_gemm_variant_is_graph_capturable(shim, precision):
     if not variants:
         pytest.skip("cuBLASLt offers no GEMM variant here")
     run = shim.prepare(x, weight, offset, mask, bias, *args, precision, tactic=variants[0])
-    expected = run().clone()  # the eager run prepares the plan outside the capture
+    expected = run().clone()  # the plan was made by shim.prepare, outside the capture
     graph, out = capture_and_replay(run)
     torch.testing.assert_close(out, expected, rtol=0, atol=0)

@@ -7,10 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import onnx
 import pytest
-from onnx import helper
-from trt_helpers import NAMESPACE, V2, V3, create_from_node, v2_config_bytes, v3_config_bytes
+from trt_helpers import V2, V3, create_from_node, deform_node, v2_config_bytes, v3_config_bytes
 
 pytestmark = pytest.mark.trt
 
@@ -80,24 +78,11 @@ def test_exported_node_becomes_a_plugin(
     }
 
 
-def _node(version: str, **attrs: Any) -> onnx.NodeProto:
-    return helper.make_node(
-        "DeformConv2d",
-        ["input", "weight", "offset", "mask", "bias"],
-        ["output"],
-        name="dcn",
-        domain=NAMESPACE,
-        plugin_version=version,
-        plugin_namespace=NAMESPACE,
-        **attrs,
-    )
-
-
 @pytest.mark.parametrize("version", [V2, V3])
 def test_invalid_fields_fail_cleanly(trt: Any, registry: Any, harness: Any, log: Any, version: str) -> None:
     for bad in ({"stride": [0, 1]}, {"dilation": [1, 2, 3]}, {"groups": 0}, {"use_mask": 5}):
         try:
-            made = create_from_node(trt, registry, _node(version, **bad))
+            made = create_from_node(trt, registry, deform_node(version, **bad))
         except Exception:  # noqa: BLE001 - the bindings may raise instead of returning None
             made = None
         assert made is None, bad
@@ -109,7 +94,9 @@ def test_v3_tactics_are_validated(trt: Any, registry: Any, harness: Any, log: An
     variants 0-4, the pipelined one) and refuses anything else with a message, never a crash. Without a GPU
     nothing is offered (tests/trt/test_tactics_gpu.py runs the offered ones)."""
     plugin = harness.PluginV3(
-        create_from_node(trt, registry, _node(V3, stride=[1, 2], padding=[1, 1], groups=2, offset_groups=2))
+        create_from_node(
+            trt, registry, deform_node(V3, stride=[1, 2], padding=[1, 1], groups=2, offset_groups=2)
+        )
     )
     descs = [("float32", s) for s in SHAPES]
     assert plugin.configure_plugin(descs, [("float32", [2, 6, 10, 6])]) == 0

@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from onnx import helper
-from trt_helpers import NAMESPACE, V3, create_from_node
+from trt_helpers import V3, create_from_node, deform_node
 
 pytestmark = [pytest.mark.trt, pytest.mark.gpu]
 
@@ -18,20 +17,6 @@ pytest.importorskip("trtkit")
 
 # fp16 runs the pipelined kernel too (64 channels per group, 64 outputs); two offset groups of 32 channels.
 CIN, COUT, H, W, OG = 64, 64, 12, 10, 2
-
-
-def node() -> Any:
-    return helper.make_node(
-        "DeformConv2d",
-        ["input", "weight", "offset", "mask", "bias"],
-        ["output"],
-        name="dcn_tactics",
-        domain=NAMESPACE,
-        plugin_version=V3,
-        plugin_namespace=NAMESPACE,
-        padding=[1, 1],
-        offset_groups=OG,
-    )
 
 
 def shapes(n: int) -> list[list[int]]:
@@ -73,7 +58,9 @@ def test_every_tactic_runs_through_the_v3_interface(
 ) -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
-    plugin = harness.PluginV3(create_from_node(trt, registry, node()))
+    plugin = harness.PluginV3(
+        create_from_node(trt, registry, deform_node(V3, "dcn_tactics", padding=[1, 1], offset_groups=OG))
+    )
     lo, opt, hi = shapes(1), shapes(4), shapes(6)
     dyn = [
         (dtype, [-1, *o[1:]] if i in (0, 2, 3) else o, a, o, b)

@@ -44,6 +44,20 @@ def myselu_node(version: str = V3, name: str = "myselu_0", **attrs: Any) -> onnx
     return node
 
 
+def deform_node(version: str, name: str = "dcn", **attrs: Any) -> onnx.NodeProto:
+    """A DeformConv2d node as the kit's exporters write it (inputs in torchvision's operator order)."""
+    return helper.make_node(
+        "DeformConv2d",
+        ["input", "weight", "offset", "mask", "bias"],
+        ["output"],
+        name=name,
+        domain=NAMESPACE,
+        plugin_version=version,
+        plugin_namespace=NAMESPACE,
+        **attrs,
+    )
+
+
 def create_from_node(trt: Any, registry: Any, node: onnx.NodeProto) -> Any:
     """What TensorRT's ONNX parser does with a custom node: look the creator up by (op_type,
     plugin_version, plugin_namespace), convert the declared attributes, createPlugin."""

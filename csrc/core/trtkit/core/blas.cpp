@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
-#include <type_traits>
 
 #ifdef TRTKIT_HAVE_CUBLAS_HEADERS
 #include <cublasLt.h>
@@ -38,15 +37,31 @@ struct Library {
   char reason[512] = "";
 };
 
+// dlopen($envVar if set, else "<stem>.so.<cuBLAS major of the headers>"); name receives what was tried. Never
+// closed: handles may outlive any owner.
+void* openLibrary(const char* envVar, const char* stem, char* name, size_t size) {
+  const char* env = std::getenv(envVar);
+  if (env != nullptr && env[0] != '\0') {
+    std::snprintf(name, size, "%s", env);
+  } else {
+    std::snprintf(name, size, "%s.so.%d", stem, CUBLAS_VER_MAJOR);
+  }
+  return dlopen(name, RTLD_NOW | RTLD_LOCAL);
+}
+
+// fn = the symbol, typed; false when the library lacks it.
+template <typename Fn>
+bool bind(void* so, Fn& fn, const char* symbol) {
+  fn = reinterpret_cast<Fn>(dlsym(so, symbol));
+  return fn != nullptr;
+}
+
 Library& library() {
   static Library lib;
   static std::once_flag once;
   std::call_once(once, [] {
-    char fallback[64];
-    std::snprintf(fallback, sizeof(fallback), "libcublas.so.%d", CUBLAS_VER_MAJOR);
-    const char* env = std::getenv("TRTKIT_CUBLAS_LIBRARY");
-    const char* name = env != nullptr && env[0] != '\0' ? env : fallback;
-    void* so = dlopen(name, RTLD_NOW | RTLD_LOCAL);  // never closed: handles may outlive any owner
+    char name[512];
+    void* so = openLibrary("TRTKIT_CUBLAS_LIBRARY", "libcublas", name, sizeof(name));
     if (so == nullptr) {
       const char* err = dlerror();
       std::snprintf(lib.reason, sizeof(lib.reason),
@@ -56,8 +71,7 @@ Library& library() {
     }
     bool missing = false;
     auto sym = [&](auto& fn, const char* symbol) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(so, symbol));
-      if (fn == nullptr && !missing) {
+      if (!bind(so, fn, symbol) && !missing) {
         missing = true;
         std::snprintf(lib.reason, sizeof(lib.reason), "%s has no symbol %s", name, symbol);
       }
@@ -108,16 +122,11 @@ LtLibrary& ltLibrary() {
   static std::once_flag once;
   std::call_once(once, [] {
     if (!library().loaded) return;
-    char fallback[64];
-    std::snprintf(fallback, sizeof(fallback), "libcublasLt.so.%d", CUBLAS_VER_MAJOR);
-    const char* env = std::getenv("TRTKIT_CUBLASLT_LIBRARY");
-    void* so = dlopen(env != nullptr && env[0] != '\0' ? env : fallback, RTLD_NOW | RTLD_LOCAL);
+    char name[512];
+    void* so = openLibrary("TRTKIT_CUBLASLT_LIBRARY", "libcublasLt", name, sizeof(name));
     if (so == nullptr) return;
     bool missing = false;
-    auto sym = [&](auto& fn, const char* symbol) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(so, symbol));
-      missing = missing || fn == nullptr;
-    };
+    auto sym = [&](auto& fn, const char* symbol) { missing = !bind(so, fn, symbol) || missing; };
     sym(lt.create, "cublasLtCreate");
     sym(lt.destroy, "cublasLtDestroy");
     sym(lt.descCreate, "cublasLtMatmulDescCreate");

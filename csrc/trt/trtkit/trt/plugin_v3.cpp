@@ -135,9 +135,8 @@ int32_t TRTPluginV3::getNbTactics() noexcept {
 }
 
 int32_t TRTPluginV3::getValidTactics(int32_t* tactics, int32_t nbTactics) noexcept {
+  // TensorRT asks getNbTactics first (its answer sized this buffer): tactics_ holds what it offered.
   return guard(__func__, int32_t{-1}, [&] {
-    if (tactics_.empty() && !(optInputs_.empty() && optOutputs_.empty()))
-      tactics_ = core_->tactics(optInputs_, optOutputs_);
     TRTKIT_CHECK(nbTactics == static_cast<int32_t>(tactics_.size()), "asked for ", nbTactics,
                  " tactics, getNbTactics offered ", tactics_.size());
     TRTKIT_CHECK(nbTactics == 0 || tactics != nullptr, "null tactics buffer");
