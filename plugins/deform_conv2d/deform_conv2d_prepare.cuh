@@ -203,6 +203,37 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+// The weight relayout as a launch of its own behind the sampler (sampled algorithm, programmatic dependent launch):
+// the sampler lets it start once all of its blocks run, so the relayout fills the SMs the sampler's last wave
+// leaves idle instead of lengthening the prepare pass that the sampler waits for. Each block then waits for the
+// sampler (griddepcontrol.wait: completion and memory), so this grid's completion, which the GEMM after it in the
+// stream waits for, implies the sampler's.
+template <typename T>
+__global__ void __launch_bounds__(256) relayoutWeightBehindSampler(const T* __restrict__ w, const T* __restrict__ bias,
+                                                                   T* __restrict__ wr, PrepareArgs a) {
+  extern __shared__ __align__(16) unsigned char relayoutBytes[];
+  relayoutWeightRow<T>(w, bias, wr, a.cinG, a.kk, a.kgPad, blockIdx.x, a.vectorRows,
+                       reinterpret_cast<T*>(relayoutBytes));
+  waitForPrepare();
+}
+
+// Whether one weight row [Cin/g][kh][kw] fits a relayout block's shared memory (else relayoutWeightForGemm).
+inline bool weightRowsFit(const DeformConvParams& p, size_t elem) {
+  return (p.inChannels / p.groups) * p.kernelH * p.kernelW * static_cast<int64_t>(elem) <= kMaxRelayoutRowBytes;
+}
+
+inline PrepareArgs weightRelayoutArgs(const DeformConvParams& p, const void* w, size_t elem, int64_t kgPad) {
+  const int64_t cinG = p.inChannels / p.groups, kk = p.kernelH * p.kernelW;
+  const int64_t rowBytes = cinG * kk * static_cast<int64_t>(elem);
+  PrepareArgs pa{};
+  pa.relayoutBlocks = static_cast<int>(p.outChannels);
+  pa.cinG = static_cast<int>(cinG);
+  pa.kk = static_cast<int>(kk);
+  pa.kgPad = static_cast<int>(kgPad);
+  pa.vectorRows = reinterpret_cast<uintptr_t>(w) % 16 == 0 && rowBytes % 16 == 0;
+  return pa;
+}
+
 // Enqueues the NHWC transpose of the nc images at x (a chunk's first image) into xs and, if withWeight, the
 // weight relayout into wr (row stride kgPad; bias column at kk*cinG when bias is not null and kgPad leaves room).
 template <typename T>

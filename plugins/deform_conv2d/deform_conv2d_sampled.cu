@@ -77,6 +77,9 @@ struct SampleArgs {
 // (tap * tile + pixel) * ogSpan + (og - first og of the slice).
 // kDeep: the variant for grids of at most one wave at kDeepMinBlocks per SM (one 64x64 image): occupancy is
 // low there anyway, so each lane may use more registers and keep more items' corner loads in flight.
+#ifndef TRTKIT_DCN_RELAYOUT_BEHIND
+#define TRTKIT_DCN_RELAYOUT_BEHIND 1  // benchmark switch: 0 re-lays the weight inside the prepare pass
+#endif
 #ifndef TRTKIT_DCN_SAMPLE_DEEP
 #define TRTKIT_DCN_SAMPLE_DEEP 1  // benchmark switch: 0 runs the default variant for small grids too
 #endif
@@ -86,6 +89,7 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
     sampleColumns(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                   T* __restrict__ cols, SampleArgs a, int64_t firstImage) {
   extern __shared__ int4 smem[];
+  allowDependentLaunch();  // the weight relayout behind this grid may start once all of its blocks run
   const int tileShift = a.tileWShift + a.tileHShift, tile = 1 << tileShift;
   const int nl = blockIdx.z, slice = blockIdx.y;
   const int sliceChannels = V << a.laneShift;
@@ -385,15 +389,29 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   if (smem > 48 * 1024) return "too many taps x offset groups for the sampled path (see sampledPathSupports)";
 
   const blas::Math math = mathOf(prec);
+  // The weight relayout is needed by the first GEMM only: where dependent launches run and the sampler takes more
+  // than one wave, it goes behind the sampler (relayoutWeightBehindSampler), into the SMs its last wave leaves idle,
+  // instead of into the prepare pass on the critical path (N4 C512 fp16: 0.067 -> 0.065 ms). Within one wave (the
+  // deep sampler) the extra grid boundary before the GEMM cost more than it saved (N1 C256 fp16: 0.033 -> 0.035).
+  const bool relayoutBehind =
+      TRTKIT_DCN_RELAYOUT_BEHIND && TRTKIT_DCN_PDL && device.computeMajor >= 9 && !deep && weightRowsFit(p, sizeof(T));
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
-    if (const char* why = enqueuePrepare<T>(p, x + n0 * l.xsPerImage / l.elem, xs, nc, n0 == 0, w,
+    const bool relayoutHere = n0 == 0 && !relayoutBehind;
+    if (const char* why = enqueuePrepare<T>(p, x + n0 * l.xsPerImage / l.elem, xs, nc, relayoutHere, w,
                                             p.hasBias ? bias : nullptr, wr, l.kgPad, stream))
       return why;
     const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices), static_cast<unsigned>(nc));
     if (launchAfterPrepare(device, sampler, sgrid, dim3(kSampleThreads), smem, stream, xs, offset, mask, cols, a, n0) !=
         cudaSuccess)
       return cudaGetErrorString(cudaGetLastError());
+    if (n0 == 0 && relayoutBehind) {
+      const PrepareArgs pa = weightRelayoutArgs(p, w, sizeof(T), l.kgPad);
+      const size_t rowBytes = static_cast<size_t>(pa.cinG) * pa.kk * sizeof(T);
+      if (launchAfterPrepare(device, relayoutWeightBehindSampler<T>, dim3(static_cast<unsigned>(p.outChannels)),
+                             dim3(32, 8), rowBytes, stream, w, p.hasBias ? bias : nullptr, wr, pa) != cudaSuccess)
+        return cudaGetErrorString(cudaGetLastError());
+    }
     for (int64_t g = 0; g < p.groups; ++g) {
       if (const char* why = blas.gemm(sampledGemm(p, l, buffers, out, n0, nc, g), math, stream, blasWs, gemmVariant))
         return why;
