@@ -693,3 +693,39 @@ def test_gemm_variant_is_graph_capturable(shim, precision):
     expected = run().clone()  # the plan was made by shim.prepare, outside the capture
     graph, out = capture_and_replay(run)
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def cuda_kernels_of(run) -> list[str]:
+    """Names of the CUDA kernels one call of run() launches (torch.profiler, after a warm-up call)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    run()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        run()
+        torch.cuda.synchronize()
+    return [e.key for e in prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA]
+
+
+# Sampler grids of several waves at 4 blocks per SM, even per 1 MiB chunk of one image (the weight relayout
+# runs behind the sampler on sm_90+), and of one wave (it runs in the prepare pass); two weight groups, bias,
+# masks, offsets far out. With 1 MiB chunks the relayout must happen once, before the first chunk's GEMM.
+RELAYOUT_CASES = {
+    "several waves": dict(LARGE[0], n=2, cin=64, cout=96, h=160, w=160, groups=2, offset_groups=2, bias=True),
+    "one wave": dict(LARGE[0], n=1, cin=32, cout=48, h=16, w=16, groups=2, offset_groups=1, bias=True),
+}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("case", sorted(RELAYOUT_CASES))
+def test_sampled_weight_relayout_placement(shim, small_chunk_shim, precision, case):
+    """The weight relayout goes behind the sampler (a dependent launch filling the last wave's idle SMs, that
+    waits for the sampler before it completes) only where the sampler takes more than one wave and the GPU has
+    programmatic dependent launch; either way, with one chunk or many, the result matches float64."""
+    need(shim, "sampled")
+    cfg = RELAYOUT_CASES[case]
+    expected = case == "several waves" and torch.cuda.get_device_capability()[0] >= 9
+    for which, s in (("one chunk", shim), ("1 MiB chunks", small_chunk_shim)):
+        run = check(s, cfg, precision, seed=300 + len(case), algorithm="sampled")
+        behind = [k for k in cuda_kernels_of(run) if "relayoutWeightBehindSampler" in k]
+        assert bool(behind) == expected, f"{case}, {which}: relayout launched behind the sampler: {behind}"
