@@ -52,16 +52,6 @@ constexpr int kSampleMinBlocks = TRTKIT_DCN_SAMPLE_MIN_BLOCKS;
 template <typename T>
 constexpr int kMaxLaneShift = sizeof(T) == 4 ? TRTKIT_DCN_F32_LANE_SHIFT : 3;
 
-// The weight rows a one-wave sampler grid re-lays in its last z slice (count 0: none).
-template <typename T>
-struct WeightRows {
-  const T* w;
-  const T* bias;
-  T* wr;
-  int count;
-  bool vectors;
-};
-
 template <typename T, int V>
 struct alignas(sizeof(T) * V) Vec {
   T v[V];
@@ -90,9 +80,6 @@ struct SampleArgs {
 #ifndef TRTKIT_DCN_RELAYOUT_BEHIND
 #define TRTKIT_DCN_RELAYOUT_BEHIND 1  // benchmark switch: 0 re-lays the weight inside the prepare pass
 #endif
-#ifndef TRTKIT_DCN_RELAYOUT_IN_SAMPLER
-#define TRTKIT_DCN_RELAYOUT_IN_SAMPLER 0  // benchmark switch: one-wave grids re-lay the weight in an extra z slice
-#endif
 #ifndef TRTKIT_DCN_SAMPLE_DEEP
 #define TRTKIT_DCN_SAMPLE_DEEP 1  // benchmark switch: 0 runs the default variant for small grids too
 #endif
@@ -100,20 +87,9 @@ constexpr int kDeepMinBlocks = 4;
 template <typename T, int V, bool kDeep>
 __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSampleMinBlocks)
     sampleColumns(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
-                  T* __restrict__ cols, SampleArgs a, int64_t firstImage, WeightRows<T> rows) {
+                  T* __restrict__ cols, SampleArgs a, int64_t firstImage) {
   extern __shared__ int4 smem[];
   allowDependentLaunch();  // the weight relayout behind this grid may start once all of its blocks run
-  if (rows.count > 0 && blockIdx.z == gridDim.z - 1) {
-    // The grid's last z slice re-lays the weight (one-wave grids, see the launcher): it reads neither xs nor
-    // anything prepare writes, so it does not wait for prepare.
-    const int blocks = gridDim.x * gridDim.y;
-    for (int co = blockIdx.y * gridDim.x + blockIdx.x; co < rows.count; co += blocks) {
-      relayoutWeightRow<T>(rows.w, rows.bias, rows.wr, a.cinG, a.kk, a.kgPad, co, rows.vectors,
-                           reinterpret_cast<T*>(smem));
-      __syncthreads();  // the row buffer is reused by the next row
-    }
-    return;
-  }
   const int tileShift = a.tileWShift + a.tileHShift, tile = 1 << tileShift;
   const int nl = blockIdx.z, slice = blockIdx.y;
   const int sliceChannels = V << a.laneShift;
@@ -421,23 +397,13 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
       TRTKIT_DCN_RELAYOUT_BEHIND && TRTKIT_DCN_PDL && device.computeMajor >= 9 && !deep && weightRowsFit(p, sizeof(T));
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
-    const bool relayoutInSampler = TRTKIT_DCN_RELAYOUT_IN_SAMPLER && n0 == 0 && deep && weightRowsFit(p, sizeof(T));
-    const bool relayoutHere = n0 == 0 && !relayoutBehind && !relayoutInSampler;
-    WeightRows<T> rows{w, p.hasBias ? bias : nullptr, wr, 0, false};
-    size_t samplerSmem = smem;
-    if (relayoutInSampler) {
-      const PrepareArgs pa = weightRelayoutArgs(p, w, sizeof(T), l.kgPad);
-      rows.count = static_cast<int>(p.outChannels);
-      rows.vectors = pa.vectorRows;
-      samplerSmem = std::max<size_t>(smem, static_cast<size_t>(pa.cinG) * pa.kk * sizeof(T));
-    }
+    const bool relayoutHere = n0 == 0 && !relayoutBehind;
     if (const char* why = enqueuePrepare<T>(p, x + n0 * l.xsPerImage / l.elem, xs, nc, relayoutHere, w,
                                             p.hasBias ? bias : nullptr, wr, l.kgPad, stream))
       return why;
-    const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices),
-                     static_cast<unsigned>(nc + (relayoutInSampler ? 1 : 0)));
-    if (launchAfterPrepare(device, sampler, sgrid, dim3(kSampleThreads), samplerSmem, stream, xs, offset, mask, cols, a,
-                           n0, rows) != cudaSuccess)
+    const dim3 sgrid(static_cast<unsigned>(tilesX * tilesY), static_cast<unsigned>(slices), static_cast<unsigned>(nc));
+    if (launchAfterPrepare(device, sampler, sgrid, dim3(kSampleThreads), smem, stream, xs, offset, mask, cols, a, n0) !=
+        cudaSuccess)
       return cudaGetErrorString(cudaGetLastError());
     if (n0 == 0 && relayoutBehind) {
       const PrepareArgs pa = weightRelayoutArgs(p, w, sizeof(T), l.kgPad);
