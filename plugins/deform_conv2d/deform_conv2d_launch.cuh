@@ -36,7 +36,7 @@ cudaError_t allowDynamicSharedMemory(int bytes) {
 
 // Programmatic dependent launch (sm_90+): the kernel that consumes the re-layout pass (prepare) is launched while
 // prepare's last blocks still run; it does its input-independent part (offsets, mask, corners, barriers), then
-// waits in waitForPrepare(). Off on older GPUs and with the benchmark switch TRTKIT_DCN_PDL=0.
+// waits in waitForPreviousGrid(). Off on older GPUs and with the benchmark switch TRTKIT_DCN_PDL=0.
 #ifndef TRTKIT_DCN_PDL
 #define TRTKIT_DCN_PDL 1
 #endif

@@ -407,7 +407,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   SampleInputs next[kInputs], next2[kInputs];
   loadInputs(next, cur);
   if (steps > 1) loadInputs(next2, nxt);
-  waitForPrepare();  // xs and Wr come from the re-layout pass (the offsets above overlap its last blocks)
+  waitForPreviousGrid();  // xs and Wr come from the re-layout pass (the offsets above overlap its last blocks)
   loadA(cur);
   for (int step = 0; step < steps; ++step) {
     SampleInputs in[kInputs];

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "deform_conv2d_kernels.hpp"
+#include "deform_conv2d_launch.cuh"
 #include "trtkit/core/device_convert.cuh"
 
 namespace trtkit {
@@ -168,14 +169,15 @@ struct PrepareArgs {
   bool vectorRows;
 };
 
-// Device side of the dependent launch (deform_conv2d_launch.cuh): prepare lets the next kernel start once all its
-// blocks run; that kernel waits for prepare's completion (and memory) before reading what it wrote.
+// Device side of the dependent launch (deform_conv2d_launch.cuh): a kernel lets the next one start once all its
+// blocks run (prepare, and the sampler for the relayout behind it); the next waits for the previous grid's
+// completion (and memory) before reading what it wrote, or, for the relayout, before completing.
 __device__ __forceinline__ void allowDependentLaunch() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
-__device__ __forceinline__ void waitForPrepare() {
+__device__ __forceinline__ void waitForPreviousGrid() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
@@ -214,24 +216,39 @@ __global__ void __launch_bounds__(256) relayoutWeightBehindSampler(const T* __re
   extern __shared__ __align__(16) unsigned char relayoutBytes[];
   relayoutWeightRow<T>(w, bias, wr, a.cinG, a.kk, a.kgPad, blockIdx.x, a.vectorRows,
                        reinterpret_cast<T*>(relayoutBytes));
-  waitForPrepare();
+  waitForPreviousGrid();
 }
 
-// Whether one weight row [Cin/g][kh][kw] fits a relayout block's shared memory (else relayoutWeightForGemm).
-inline bool weightRowsFit(const DeformConvParams& p, size_t elem) {
-  return (p.inChannels / p.groups) * p.kernelH * p.kernelW * static_cast<int64_t>(elem) <= kMaxRelayoutRowBytes;
-}
-
-inline PrepareArgs weightRelayoutArgs(const DeformConvParams& p, const void* w, size_t elem, int64_t kgPad) {
+// The weight-row part of PrepareArgs (relayoutBlocks = one block per output channel) and the bytes of one row
+// [Cin/g][kh][kw], which rows through shared memory need (else relayoutWeightForGemm, element-wise).
+struct WeightRows {
+  PrepareArgs args;
+  int64_t rowBytes;
+  bool fitShared() const { return rowBytes <= kMaxRelayoutRowBytes; }
+};
+inline WeightRows weightRowsOf(const DeformConvParams& p, const void* w, size_t elem, int64_t kgPad) {
+  WeightRows r{};
   const int64_t cinG = p.inChannels / p.groups, kk = p.kernelH * p.kernelW;
-  const int64_t rowBytes = cinG * kk * static_cast<int64_t>(elem);
-  PrepareArgs pa{};
-  pa.relayoutBlocks = static_cast<int>(p.outChannels);
-  pa.cinG = static_cast<int>(cinG);
-  pa.kk = static_cast<int>(kk);
-  pa.kgPad = static_cast<int>(kgPad);
-  pa.vectorRows = reinterpret_cast<uintptr_t>(w) % 16 == 0 && rowBytes % 16 == 0;
-  return pa;
+  r.rowBytes = cinG * kk * static_cast<int64_t>(elem);
+  r.args.relayoutBlocks = static_cast<int>(p.outChannels);
+  r.args.cinG = static_cast<int>(cinG);
+  r.args.kk = static_cast<int>(kk);
+  r.args.kgPad = static_cast<int>(kgPad);
+  r.args.vectorRows = reinterpret_cast<uintptr_t>(w) % 16 == 0 && r.rowBytes % 16 == 0;
+  return r;
+}
+
+// Enqueues relayoutWeightBehindSampler as a dependent of the kernel enqueued just before it (rows must fit shared
+// memory).
+template <typename T>
+const char* enqueueWeightRelayoutBehind(const DeviceLimits& device, const DeformConvParams& p, const T* w,
+                                        const T* bias, T* wr, int64_t kgPad, cudaStream_t stream) {
+  const WeightRows rows = weightRowsOf(p, w, sizeof(T), kgPad);
+  if (launchAfterPrepare(device, relayoutWeightBehindSampler<T>, dim3(static_cast<unsigned>(p.outChannels)),
+                         dim3(32, 8), static_cast<size_t>(rows.rowBytes), stream, w, bias, wr,
+                         rows.args) != cudaSuccess)
+    return cudaGetErrorString(cudaGetLastError());
+  return nullptr;
 }
 
 // Enqueues the NHWC transpose of the nc images at x (a chunk's first image) into xs and, if withWeight, the
@@ -239,31 +256,26 @@ inline PrepareArgs weightRelayoutArgs(const DeformConvParams& p, const void* w, 
 template <typename T>
 const char* enqueuePrepare(const DeformConvParams& p, const T* x, T* xs, int64_t nc, bool withWeight, const T* w,
                            const T* bias, T* wr, int64_t kgPad, cudaStream_t stream) {
-  const int64_t cinG = p.inChannels / p.groups, kk = p.kernelH * p.kernelW;
-  const int64_t rowBytes = cinG * kk * static_cast<int64_t>(sizeof(T));
-  const bool rowRelayout = rowBytes <= kMaxRelayoutRowBytes;
-  if (withWeight && !rowRelayout) {
+  const WeightRows rows = weightRowsOf(p, w, sizeof(T), kgPad);
+  if (withWeight && !rows.fitShared()) {
     const int64_t wrElems = p.outChannels * kgPad;
     relayoutWeightForGemm<T><<<static_cast<int>(std::min<int64_t>((wrElems + 255) / 256, 8192)), 256, 0, stream>>>(
-        w, bias, wr, p.outChannels, static_cast<int>(cinG), static_cast<int>(kk), static_cast<int>(kgPad));
+        w, bias, wr, p.outChannels, rows.args.cinG, rows.args.kk, rows.args.kgPad);
     if (cudaPeekAtLastError() != cudaSuccess) return cudaGetErrorString(cudaGetLastError());
   }
   const int64_t hw = p.height * p.width, hwTiles = (hw + kTransposeTile - 1) / kTransposeTile;
   const int64_t cTiles = (p.inChannels + kTransposeTile - 1) / kTransposeTile;
   const int64_t transposeBlocks = hwTiles * cTiles * nc;
-  const int64_t relayoutBlocks = withWeight && rowRelayout ? p.outChannels : 0;
+  const int64_t relayoutBlocks = withWeight && rows.fitShared() ? p.outChannels : 0;
   if (transposeBlocks + relayoutBlocks > 0x7fffffff) return "input too large for one re-layout launch";
-  PrepareArgs pa{static_cast<int>(p.inChannels),
-                 static_cast<int>(hw),
-                 static_cast<int>(hwTiles),
-                 static_cast<int>(cTiles),
-                 static_cast<int>(relayoutBlocks),
-                 static_cast<int>(cinG),
-                 static_cast<int>(kk),
-                 static_cast<int>(kgPad),
-                 reinterpret_cast<uintptr_t>(w) % 16 == 0 && rowBytes % 16 == 0};
+  PrepareArgs pa = rows.args;
+  pa.channels = static_cast<int>(p.inChannels);
+  pa.hw = static_cast<int>(hw);
+  pa.hwTiles = static_cast<int>(hwTiles);
+  pa.cTiles = static_cast<int>(cTiles);
+  pa.relayoutBlocks = static_cast<int>(relayoutBlocks);
   const size_t smem = std::max<size_t>(sizeof(T) * kTransposeTile * (kTransposeTile + 1),
-                                       relayoutBlocks > 0 ? static_cast<size_t>(rowBytes) : 0);
+                                       relayoutBlocks > 0 ? static_cast<size_t>(rows.rowBytes) : 0);
   // Element pairs or 16-byte vectors only where the pointers are aligned for them (an input may be a view at any
   // element offset).
   const uintptr_t both = reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(xs);

@@ -150,7 +150,7 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
   }
   __syncthreads();
 
-  waitForPrepare();  // phase 1 read only offsets and mask: it overlaps the re-layout pass's last blocks
+  waitForPreviousGrid();  // phase 1 read only offsets and mask: it overlaps the re-layout pass's last blocks
   // Phase 2: each lane owns one channel vector of this block's slice; a warp covers 32 >> laneShift items at once.
   const T* img = xs + nl * static_cast<int64_t>(a.height) * a.width * a.channels;  // xs holds the chunk only
   T* colsImage = cols + static_cast<int64_t>(nl) * a.pixels * a.kTot;
@@ -393,8 +393,8 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   // than one wave, it goes behind the sampler (relayoutWeightBehindSampler), into the SMs its last wave leaves idle,
   // instead of into the prepare pass on the critical path (N4 C512 fp16: 0.067 -> 0.065 ms). Within one wave (the
   // deep sampler) the extra grid boundary before the GEMM cost more than it saved (N1 C256 fp16: 0.033 -> 0.035).
-  const bool relayoutBehind =
-      TRTKIT_DCN_RELAYOUT_BEHIND && TRTKIT_DCN_PDL && device.computeMajor >= 9 && !deep && weightRowsFit(p, sizeof(T));
+  const bool relayoutBehind = TRTKIT_DCN_RELAYOUT_BEHIND && TRTKIT_DCN_PDL && device.computeMajor >= 9 && !deep &&
+                              weightRowsOf(p, w, sizeof(T), l.kgPad).fitShared();
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
     const bool relayoutHere = n0 == 0 && !relayoutBehind;
@@ -406,11 +406,9 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
         cudaSuccess)
       return cudaGetErrorString(cudaGetLastError());
     if (n0 == 0 && relayoutBehind) {
-      const PrepareArgs pa = weightRelayoutArgs(p, w, sizeof(T), l.kgPad);
-      const size_t rowBytes = static_cast<size_t>(pa.cinG) * pa.kk * sizeof(T);
-      if (launchAfterPrepare(device, relayoutWeightBehindSampler<T>, dim3(static_cast<unsigned>(p.outChannels)),
-                             dim3(32, 8), rowBytes, stream, w, p.hasBias ? bias : nullptr, wr, pa) != cudaSuccess)
-        return cudaGetErrorString(cudaGetLastError());
+      if (const char* why =
+              enqueueWeightRelayoutBehind<T>(device, p, w, p.hasBias ? bias : nullptr, wr, l.kgPad, stream))
+        return why;
     }
     for (int64_t g = 0; g < p.groups; ++g) {
       if (const char* why = blas.gemm(sampledGemm(p, l, buffers, out, n0, nc, g), math, stream, blasWs, gemmVariant))
