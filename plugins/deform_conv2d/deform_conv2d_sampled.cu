@@ -42,6 +42,9 @@ constexpr int kMaxEntriesPerBlock = 1024;  // (pixel, tap, offset group) entries
 #ifndef TRTKIT_DCN_F32_LANE_SHIFT
 #define TRTKIT_DCN_F32_LANE_SHIFT 4  // benchmark switch: log2 of the lanes per item for fp32 (16: measured best)
 #endif
+#ifndef TRTKIT_DCN_F16_LANE_SHIFT
+#define TRTKIT_DCN_F16_LANE_SHIFT 3  // benchmark switch: log2 of the lanes per item for fp16 (8: 16 measured slower)
+#endif
 constexpr int64_t kKAlignBytes = TRTKIT_DCN_K_ALIGN_BYTES;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
 constexpr int kSampleMinBlocks = 4;  // sm_75 runs at most 1024 threads per SM
@@ -50,7 +53,7 @@ constexpr int kSampleMinBlocks = TRTKIT_DCN_SAMPLE_MIN_BLOCKS;
 #endif
 // Lanes per (pixel, tap) item, log2: a block's channel slice is 8 x 16 bytes (fp16) or 16 x 16 bytes (fp32).
 template <typename T>
-constexpr int kMaxLaneShift = sizeof(T) == 4 ? TRTKIT_DCN_F32_LANE_SHIFT : 3;
+constexpr int kMaxLaneShift = sizeof(T) == 4 ? TRTKIT_DCN_F32_LANE_SHIFT : TRTKIT_DCN_F16_LANE_SHIFT;
 
 template <typename T, int V>
 struct alignas(sizeof(T) * V) Vec {
