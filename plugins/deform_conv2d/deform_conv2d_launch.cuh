@@ -40,6 +40,11 @@ cudaError_t allowDynamicSharedMemory(int bytes) {
 #ifndef TRTKIT_DCN_PDL
 #define TRTKIT_DCN_PDL 1
 #endif
+// Whether launchAfterPrepare's launches overlap the previous grid on this GPU (callers that place work by it, too).
+inline bool dependentLaunchRuns(const DeviceLimits& device) {
+  return TRTKIT_DCN_PDL && device.computeMajor >= 9;
+}
+
 template <typename... Params, typename... Args>
 cudaError_t launchAfterPrepare(const DeviceLimits& device, void (*kernel)(Params...), dim3 grid, dim3 block,
                                size_t smem, cudaStream_t stream, Args... args) {
@@ -52,7 +57,7 @@ cudaError_t launchAfterPrepare(const DeviceLimits& device, void (*kernel)(Params
   dependent.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   dependent.val.programmaticStreamSerializationAllowed = 1;
   config.attrs = &dependent;
-  config.numAttrs = TRTKIT_DCN_PDL && device.computeMajor >= 9 ? 1 : 0;
+  config.numAttrs = dependentLaunchRuns(device) ? 1 : 0;
   return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
 }
 

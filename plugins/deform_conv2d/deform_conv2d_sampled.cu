@@ -396,7 +396,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   // than one wave, it goes behind the sampler (relayoutWeightBehindSampler), into the SMs its last wave leaves idle,
   // instead of into the prepare pass on the critical path (N4 C512 fp16: 0.067 -> 0.065 ms). Within one wave (the
   // deep sampler) the extra grid boundary before the GEMM cost more than it saved (N1 C256 fp16: 0.033 -> 0.035).
-  const bool relayoutBehind = TRTKIT_DCN_RELAYOUT_BEHIND && TRTKIT_DCN_PDL && device.computeMajor >= 9 && !deep &&
+  const bool relayoutBehind = TRTKIT_DCN_RELAYOUT_BEHIND && dependentLaunchRuns(device) && !deep &&
                               weightRowsOf(p, w, sizeof(T), l.kgPad).fitShared();
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
