@@ -34,6 +34,24 @@ cudaError_t allowDynamicSharedMemory(int bytes) {
   return cudaSuccess;
 }
 
+// Division by a run-time divisor without the ~20-instruction integer division: q = (umulhi(x, mul) + x) >> shift,
+// exact for 0 <= x < 2^31 and 1 <= d < 2^31 (Granlund-Montgomery; mul < 2^32 since 2^shift <= 2d - 2 unless d is a
+// power of two, where mul = 1).
+struct FastDivisor {
+  uint32_t mul = 1, shift = 0;
+};
+
+inline FastDivisor fastDivisorOf(uint32_t d) {
+  FastDivisor f;
+  while ((uint64_t{1} << f.shift) < d) ++f.shift;
+  f.mul = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << f.shift) - d)) / d + 1);
+  return f;
+}
+
+__device__ __forceinline__ int divide(int x, FastDivisor f) {
+  return static_cast<int>((__umulhi(static_cast<uint32_t>(x), f.mul) + static_cast<uint32_t>(x)) >> f.shift);
+}
+
 // Programmatic dependent launch (sm_90+): the kernel that consumes the re-layout pass (prepare) is launched while
 // prepare's last blocks still run; it does its input-independent part (offsets, mask, corners, barriers), then
 // waits in waitForPreviousGrid(). Off on older GPUs and with the benchmark switch TRTKIT_DCN_PDL=0.

@@ -71,11 +71,15 @@ constexpr int64_t kPipeAlign = 256;
 template <int BM, int BN>
 constexpr int kPipeSmemBytes = kStages * (BM + BN) * 128;
 
+#ifndef TRTKIT_DCN_PIPE_FAST_DIVIDE
+#define TRTKIT_DCN_PIPE_FAST_DIVIDE 1  // benchmark switch: 0 divides by cinOG with an integer division per stage
+#endif
 struct PipeArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
   int kernelW, kk, strideH, strideW, padH, padW, dilationH, dilationW;
   int offsetGroups, cinOG, cinG, coutG, outChannels, coTilesPerGroup, pixelTiles, wrStride;
-  int ogPerSlice;  // offset groups in a stage where they divide it (corner tables), else 1
+  int ogPerSlice;            // offset groups in a stage where they divide it (corner tables), else 1
+  FastDivisor cinOGDivisor;  // the producers' per-stage offset group, without an integer division
   int useMask;
 };
 
@@ -288,7 +292,12 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   }
   auto planeOf = [&](const StageCursor& c, int i) {
     const int first = g * a.cinG + c.slice * kBK<T>;
+#if TRTKIT_DCN_PIPE_FAST_DIVIDE
+    const int og =
+        kTable ? divide(first, a.cinOGDivisor) + ogInSlice[i] : divide(first + chunk * kVec<T>, a.cinOGDivisor);
+#else
     const int og = kTable ? first / a.cinOG + ogInSlice[i] : (first + chunk * kVec<T>) / a.cinOG;
+#endif
     return og * a.kk + c.tap;
   };
   auto loadInputs = [&](SampleInputs(&dst)[kInputs], const StageCursor& c) {
@@ -739,6 +748,7 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
 
   PipeArgs a{};
   fillSamplingGeometry(a, p);
+  a.cinOGDivisor = fastDivisorOf(static_cast<uint32_t>(a.cinOG));
   a.coutG = static_cast<int>(l.coutG);
   a.outChannels = static_cast<int>(p.outChannels);
   a.wrStride = static_cast<int>(l.wrStride);
