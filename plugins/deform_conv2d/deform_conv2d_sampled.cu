@@ -90,7 +90,7 @@ struct SampleArgs {
 constexpr int kDeepMinBlocks = 4;
 // fp16 runs a leaner variant of both phases: phase 1 without integer divisions and with the weights converted to
 // half2 once, phase 2 with the pixel (and its bounds check) per pixel instead of per item. Measured on the H100
-// (notes, session 9): the fp16 sampler 6-8 % faster at every benchmark shape; the same code for fp32 was 2-20 %
+// (notes, session 9): the fp16 sampler 5-10 % faster at every benchmark shape; the same code for fp32 was 2-20 %
 // slower (that kernel is capped at 40 registers for 6 blocks per SM), so fp32 keeps the plain variant.
 #ifndef TRTKIT_DCN_FP16_LEAN_SAMPLER
 #define TRTKIT_DCN_FP16_LEAN_SAMPLER 1  // benchmark switch: 0 runs the plain variant for fp16 too
