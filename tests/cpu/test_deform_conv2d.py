@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +271,21 @@ def test_both_exporters_give_the_same_node(tmp_path: Path, source: str, use_mask
     assert a["groups"] == ("INT", 1) and a["offset_groups"] == ("INT", 1) and a["allow_tf32"] == ("INT", 0)
     assert a["plugin_version"] == ("STRING", {"v3": "2", "v2": "1"}[plugin])
     assert a["plugin_namespace"] == ("STRING", "trtkit")
+
+
+def test_legacy_export_of_the_kit_op_warns_nothing_from_the_kit(tmp_path: Path) -> None:
+    """The legacy exporter traces: shapes are traced values there, and the op's groups / offset_groups (static
+    attributes of the node) come from them. That is intended, so the kit's code must not flood users with the
+    tracer's warnings about it (torchvision's own op still warns from torchvision's file)."""
+    net = KitNet(True, og=2).eval()
+    net.dcn = trtkit.nn.DeformConv2d(4, 6, 3, padding=1, groups=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = trtkit.export(net, (torch.randn(2, 4, 8, 8),), tmp_path / "legacy.onnx", dynamo=False)
+    ours = [w for w in caught if "trtkit" in str(w.filename)]
+    assert not ours, [f"{w.filename}:{w.lineno}: {w.message}" for w in ours]
+    a = _attrs(_dcn_node(model))
+    assert a["groups"] == ("INT", 2) and a["offset_groups"] == ("INT", 2)
 
 
 def test_torchvision_model_without_reroute_keeps_the_standard_op(tmp_path: Path) -> None:

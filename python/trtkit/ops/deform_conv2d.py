@@ -15,6 +15,7 @@ The op_type is not ONNX's ``DeformConv``, which TensorRT's parser imports native
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, Optional, Union
 
@@ -245,21 +246,26 @@ def deform_conv2d_op(
             "deform_conv2d: input, offset and weight must have rank 4, got shapes "
             f"{list(input.shape)}, {list(offset.shape)}, {list(weight.shape)}"
         )
-    kh, kw = weight.shape[-2], weight.shape[-1]
-    if weight.shape[1] == 0 or input.shape[1] % weight.shape[1]:
-        raise ValueError(
-            f"deform_conv2d: weight.shape[1] ({weight.shape[1]}) must divide the input channels "
-            f"({input.shape[1]})"
-        )
-    # As torchvision: groups and offset groups from the shapes.
-    groups = input.shape[1] // weight.shape[1]
-    taps2 = 2 * kh * kw
-    if taps2 == 0 or offset.shape[1] % taps2 or offset.shape[1] == 0:
-        raise ValueError(
-            f"deform_conv2d: offset.shape[1] ({offset.shape[1]}) must be a positive multiple of "
-            f"2*kh*kw = {taps2}"
-        )
-    offset_groups = offset.shape[1] // taps2
+    # Channel counts and kernel sizes become the node's static attributes (groups, offset_groups). Under the
+    # legacy exporter's tracer they are traced values and baking them in is what the plugin needs, so the
+    # tracer's warnings about these conversions are silenced here, and only here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        kh, kw = weight.shape[-2], weight.shape[-1]
+        if weight.shape[1] == 0 or input.shape[1] % weight.shape[1]:
+            raise ValueError(
+                f"deform_conv2d: weight.shape[1] ({weight.shape[1]}) must divide the input channels "
+                f"({input.shape[1]})"
+            )
+        # As torchvision: groups and offset groups from the shapes.
+        groups = int(input.shape[1] // weight.shape[1])
+        taps2 = 2 * kh * kw
+        if taps2 == 0 or offset.shape[1] % taps2 or offset.shape[1] == 0:
+            raise ValueError(
+                f"deform_conv2d: offset.shape[1] ({offset.shape[1]}) must be a positive multiple of "
+                f"2*kh*kw = {taps2}"
+            )
+        offset_groups = int(offset.shape[1] // taps2)
     use_mask = mask is not None
     if mask is None:
         mask = input.new_zeros((1, 1))
@@ -274,8 +280,8 @@ def deform_conv2d_op(
         stride=_pair(stride, "stride"),
         padding=_pair(padding, "padding"),
         dilation=_pair(dilation, "dilation"),
-        groups=int(groups),
-        offset_groups=int(offset_groups),
+        groups=groups,
+        offset_groups=offset_groups,
         use_mask=int(use_mask),
         allow_tf32=int(bool(allow_tf32)),
     )
