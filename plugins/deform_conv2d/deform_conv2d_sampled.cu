@@ -88,13 +88,27 @@ struct SampleArgs {
 #define TRTKIT_DCN_SAMPLE_DEEP 1  // benchmark switch: 0 runs the default variant for small grids too
 #endif
 constexpr int kDeepMinBlocks = 4;
-// fp16 runs a leaner variant of both phases: phase 1 without integer divisions and with the weights converted to
-// half2 once, phase 2 with the pixel (and its bounds check) per pixel instead of per item. Measured on the H100
-// (notes, session 9): the fp16 sampler 5-10 % faster at every benchmark shape; the same code for fp32 was 2-20 %
-// slower (that kernel is capped at 40 registers for 6 blocks per SM), so fp32 keeps the plain variant.
+// fp16 runs a leaner variant of both phases: phase 1 without integer divisions, with the corners as byte offsets of
+// their channel rows and the weights as half2 pairs (computed once per entry instead of by each of 8 lanes), phase 2
+// with the pixel (and its bounds check) per pixel instead of per item, at 48 registers (5 blocks per SM). Measured
+// on the H100 (notes, session 9): the fp16 sampler 12-17 % faster at every benchmark shape. The first half of it
+// (same registers as before) made the fp32 sampler 2-20 % slower (capped at 40 registers for 6 blocks per SM),
+// so fp32 keeps the plain variant.
 #ifndef TRTKIT_DCN_FP16_LEAN_SAMPLER
 #define TRTKIT_DCN_FP16_LEAN_SAMPLER 1  // benchmark switch: 0 runs the plain variant for fp16 too
 #endif
+#ifndef TRTKIT_DCN_LEAN_BYTE_OFFSETS
+#define TRTKIT_DCN_LEAN_BYTE_OFFSETS 1  // benchmark switch: 0 keeps lean corners as pixel indices
+#endif
+#ifndef TRTKIT_DCN_F16_MIN_BLOCKS
+#define TRTKIT_DCN_F16_MIN_BLOCKS 5  // benchmark switch: fp16 sampler blocks per SM the register budget must allow
+#endif
+// Blocks per SM the register budget must allow: the lean fp16 variant needs 48 registers (5 blocks) for its
+// byte-offset corners without spills (at 40 registers ptxas spilled 20 bytes; 4 blocks measured no faster).
+template <typename T>
+constexpr int kSampleBlocksPerSM =
+    TRTKIT_DCN_FP16_LEAN_SAMPLER && std::is_same_v<T, __half> ? std::min(kSampleMinBlocks, TRTKIT_DCN_F16_MIN_BLOCKS)
+                                                              : kSampleMinBlocks;
 
 // torchvision's rule: zero unless -1 < y < H and -1 < x < W; then each corner counts only inside the image.
 // c: the corners' pixel indices (-1 outside), wt: their weights with the mask m folded in.
@@ -134,7 +148,7 @@ __device__ __forceinline__ __half2 asHalf2(float bits) {
   return *reinterpret_cast<const __half2*>(&u);
 }
 template <typename T, int V, bool kDeep>
-__global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSampleMinBlocks)
+__global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSampleBlocksPerSM<T>)
     sampleColumns(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                   T* __restrict__ cols, SampleArgs a, int64_t firstImage) {
   extern __shared__ int4 smem[];
@@ -156,11 +170,12 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
   };
 
   // Phase 1: corner indices (pixel index in the image, -1 outside) and weights (mask folded in), once per entry.
-  // The lean variant keeps fp16 weights as half2 pairs, the blend's operand, converted here once instead of by
-  // every lane of phase 2.
+  // The lean variant stores the blend's operands instead: byte offsets of the corners' channel rows (< 2^31:
+  // checkParams bounds an image to 2^31 / 9 elements) and fp16 weights as half2 pairs.
   constexpr bool kLean = TRTKIT_DCN_FP16_LEAN_SAMPLER && std::is_same_v<T, __half>;
   constexpr bool kHalfBlend = std::is_same_v<T, __half> && V % 2 == 0;
   constexpr bool kHalfWeights = kLean && kHalfBlend;
+  constexpr bool kByteOffsets = kLean && TRTKIT_DCN_LEAN_BYTE_OFFSETS;
   if constexpr (kLean) {
     // blockDim.x is a multiple of the tile, so a thread's tile slot (and pixel) is the same in every round; the
     // (offset group, tap) row advances by a constant step.
@@ -181,6 +196,11 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
         const float x = static_cast<float>(wo * a.strideW - a.padW + kj * a.dilationW) + toFloat(offset[ob + a.pixels]);
         const float m = a.useMask ? toFloat(mask[((n * a.offsetGroups + og) * a.kk + tap) * a.pixels + p]) : 1.f;
         bilinearCorners(y, x, m, a.height, a.width, c, wt);
+        if constexpr (kByteOffsets) {
+          const int rowBytes = a.channels * static_cast<int>(sizeof(T));
+          c = make_int4(c.x < 0 ? -1 : c.x * rowBytes, c.y < 0 ? -1 : c.y * rowBytes, c.z < 0 ? -1 : c.z * rowBytes,
+                        c.w < 0 ? -1 : c.w * rowBytes);
+        }
       }
       const int idx = (tap * tile + pl) * a.ogSpan + ogl;
       corners[idx] = c;
@@ -222,6 +242,14 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
     const int c0 = u * V, og = c0 / a.cinOG, g = c0 / a.cinG;
     const int dstChannel = c0 + g * (a.kgPad - a.cinG);  // g * kgPad + (c0 - g * cinG)
     const int ogInSlice = og - ogFirst;
+    // The lane's channel vector of a corner: from its byte offset (lean) or its pixel index.
+    auto cornerRow = [&](int corner) {
+      if constexpr (kByteOffsets)
+        return reinterpret_cast<const Vec<T, V>*>(reinterpret_cast<const char*>(img + c0) +
+                                                  static_cast<uint32_t>(corner));
+      else
+        return reinterpret_cast<const Vec<T, V>*>(img + static_cast<int64_t>(corner) * a.channels + c0);
+    };
     // One item: the lane's channel vector of entry e's four corners, blended, stored at dst.
     auto blendStore = [&](int e, T* dst) {
       const int4 c = corners[e];
@@ -239,8 +267,7 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
           if (idx[q] >= 0) {
-            const Vec<T, V> s =
-                *reinterpret_cast<const Vec<T, V>*>(img + static_cast<int64_t>(idx[q]) * a.channels + c0);
+            const Vec<T, V> s = *cornerRow(idx[q]);
             const __half2 w2 = kHalfWeights ? asHalf2(wq[q]) : __float2half2_rn(wq[q]);
             const __half2* h = reinterpret_cast<const __half2*>(s.v);
 #pragma unroll
@@ -256,8 +283,7 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
           if (idx[q] >= 0) {
-            const Vec<T, V> s =
-                *reinterpret_cast<const Vec<T, V>*>(img + static_cast<int64_t>(idx[q]) * a.channels + c0);
+            const Vec<T, V> s = *cornerRow(idx[q]);
 #pragma unroll
             for (int i = 0; i < V; ++i) acc[i] = fmaf(wq[q], toFloat(s.v[i]), acc[i]);
           }
