@@ -137,6 +137,11 @@ extern "C" __attribute__((visibility("default"))) const char* dcn_run_tactic(con
   return why == nullptr ? "" : why;
 }
 
+// The kernels' multiply-shift division by a run-time divisor, on the host (pure arithmetic: the cpu tier checks it).
+extern "C" __attribute__((visibility("default"))) int dcn_fast_divide(int x, int d) {
+  return trtkit::dcn::fastDivide(x, d);
+}
+
 // Tactic codes without a GPU (pure logic): 1 when well formed, and the decoded algorithm and variant.
 extern "C" __attribute__((visibility("default"))) int dcn_decode_tactic(int tactic, int* algorithm, int* variant) {
   trtkit::dcn::Tactic t;

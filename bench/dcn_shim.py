@@ -68,6 +68,8 @@ def build(out: Path | None = None, extra: tuple[str, ...] = ()) -> Path:
 class Shim:
     def __init__(self, path: Path):
         self.lib = ctypes.CDLL(str(path))
+        self.lib.dcn_fast_divide.restype = ctypes.c_int
+        self.lib.dcn_fast_divide.argtypes = [ctypes.c_int, ctypes.c_int]
         self.lib.dcn_workspace.restype = ctypes.c_int64
         self.lib.dcn_workspace.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int]
         self.lib.dcn_check.restype = ctypes.c_char_p
@@ -168,6 +170,10 @@ class Shim:
         p = self.params(x, weight, offset, mask, bias, (1, 1), (1, 1), (1, 1), groups, offset_groups)
         code = self.lib.dcn_auto_algorithm(p, PRECISION[precision])
         return {v: k for k, v in ALGORITHM.items()}.get(code, f"error {code}")
+
+    def fast_divide(self, x: int, d: int) -> int:
+        """x // d as the kernels compute it (multiply and shift by a run-time divisor), on the host."""
+        return int(self.lib.dcn_fast_divide(x, d))
 
     def choose_algorithm(
         self,

@@ -61,6 +61,10 @@ constexpr size_t kSampledChunkBytes = TRTKIT_DCN_SAMPLED_CHUNK_BYTES;
 // Whether kSampledGemm handles these parameters (one pixel's kh*kw*offsetGroups entries fit shared memory).
 bool sampledPathSupports(const DeformConvParams& p);
 
+// x / d as the sampled and pipelined kernels divide by run-time divisors (multiply and shift), computed on the
+// host: for tests of that arithmetic over 0 <= x < 2^31, 1 <= d < 2^31.
+int fastDivide(int x, int d);
+
 // Scratch bytes of kSampledGemm at these (maximum) shapes, e = element size, V = 16 / e:
 //   k     = kh*kw*Cin/groups + 1                     (a weight group's K: taps x channels + the bias column)
 //   kgPad = roundUp(k, 32 / e) for strict fp32; fp16 and TF32: roundUp(k, 128 / e) where that adds <= 5 % to k,

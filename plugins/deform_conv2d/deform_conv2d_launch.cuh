@@ -48,8 +48,14 @@ inline FastDivisor fastDivisorOf(uint32_t d) {
   return f;
 }
 
-__device__ __forceinline__ int divide(int x, FastDivisor f) {
-  return static_cast<int>((__umulhi(static_cast<uint32_t>(x), f.mul) + static_cast<uint32_t>(x)) >> f.shift);
+__host__ __device__ __forceinline__ int divide(int x, FastDivisor f) {
+  const uint32_t u = static_cast<uint32_t>(x);
+#if defined(__CUDA_ARCH__)
+  const uint32_t high = __umulhi(u, f.mul);
+#else  // the host copy serves the cpu tier's check of this arithmetic (fastDivide in deform_conv2d_kernels.hpp)
+  const uint32_t high = static_cast<uint32_t>((static_cast<uint64_t>(u) * f.mul) >> 32);
+#endif
+  return static_cast<int>((high + u) >> f.shift);
 }
 
 // Programmatic dependent launch (sm_90+): the kernel that consumes the re-layout pass (prepare) is launched while

@@ -533,6 +533,10 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
 
 }  // namespace
 
+int fastDivide(int x, int d) {
+  return divide(x, fastDivisorOf(static_cast<uint32_t>(d)));
+}
+
 bool sampledPathSupports(const DeformConvParams& p) {
   // One pixel's taps x offset groups (32 bytes each) must fit the 48 KB of shared memory every GPU gives a block.
   return p.kernelH * p.kernelW * p.offsetGroups * 32 <= 48 * 1024;

@@ -151,3 +151,24 @@ def test_malformed_tactics_are_refused(shim):
         assert shim.decode_tactic(bad) is None, hex(bad)
     assert shim.decode_tactic(0) == ("auto", 0)
     assert shim.decode_tactic(0x24) == ("sampled", 4)
+
+
+def test_fast_division_matches_integer_division(shim):
+    """The sampled and pipelined kernels divide by run-time divisors (kernel width, taps, channels per offset
+    group) with a multiply and a shift; the host copy of that arithmetic against Python's // over its whole
+    stated range: every divisor up to 1024 with dividends around multiples of it, powers of two and their
+    neighbours, and random pairs up to 2^31 - 1."""
+    import random
+
+    rng = random.Random(7)
+    top = 2**31 - 1
+    divisors = list(range(1, 1025)) + [2**k + e for k in range(10, 31) for e in (-1, 0, 1)] + [top]
+    divisors += [rng.randrange(1, top + 1) for _ in range(200)]
+    wrong = []
+    for d in divisors:
+        xs = {0, 1, d - 1, d, d + 1, top, top - 1, top - (top % d), rng.randrange(0, top + 1)}
+        xs |= {m * d + e for m in (1, 2, 3, 1000, top // d) for e in (-1, 0, 1)}
+        for x in sorted(v for v in xs if 0 <= v <= top):
+            if shim.fast_divide(x, d) != x // d:
+                wrong.append((x, d))
+    assert not wrong, f"{len(wrong)} wrong quotients, first: {wrong[:5]}"
