@@ -176,6 +176,18 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
   constexpr bool kHalfBlend = std::is_same_v<T, __half> && V % 2 == 0;
   constexpr bool kHalfWeights = kLean && kHalfBlend;
   constexpr bool kByteOffsets = kLean && TRTKIT_DCN_LEAN_BYTE_OFFSETS;
+  // One entry: the corners and weights of (pixel p at ho, wo; offset group og; tap at ki, kj).
+  auto entryOf = [&](int p, int ho, int wo, int og, int tap, int ki, int kj, int4& c, float4& wt) {
+    const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
+    const float y = static_cast<float>(ho * a.strideH - a.padH + ki * a.dilationH) + toFloat(offset[ob]);
+    const float x = static_cast<float>(wo * a.strideW - a.padW + kj * a.dilationW) + toFloat(offset[ob + a.pixels]);
+    const float m = a.useMask ? toFloat(mask[((n * a.offsetGroups + og) * a.kk + tap) * a.pixels + p]) : 1.f;
+    bilinearCorners(y, x, m, a.height, a.width, c, wt);
+  };
+  auto store = [&](int idx, int4 c, float4 wt) {
+    corners[idx] = c;
+    weights[idx] = kHalfWeights ? halfWeights(wt) : wt;
+  };
   if constexpr (kLean) {
     // blockDim.x is a multiple of the tile, so a thread's tile slot (and pixel) is the same in every round; the
     // (offset group, tap) row advances by a constant step.
@@ -183,6 +195,7 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
     const int ho = ho0 + (pl >> a.tileWShift), wo = wo0 + (pl & ((1 << a.tileWShift) - 1));
     const bool pixelInside = ho < a.outH && wo < a.outW;
     const int p = ho * a.outW + wo;
+    const int rowBytes = a.channels * static_cast<int>(sizeof(T));
     const int rows = a.kk * ogCount, step = blockDim.x >> tileShift;
     for (int r = threadIdx.x >> tileShift; r < rows; r += step) {
       const int ogl = divide(r, a.kkDivisor), tap = r - ogl * a.kk;
@@ -191,20 +204,13 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
       if (pixelInside) {
         const int og = ogFirst + ogl;
         const int ki = divide(tap, a.kernelWDivisor), kj = tap - ki * a.kernelW;
-        const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
-        const float y = static_cast<float>(ho * a.strideH - a.padH + ki * a.dilationH) + toFloat(offset[ob]);
-        const float x = static_cast<float>(wo * a.strideW - a.padW + kj * a.dilationW) + toFloat(offset[ob + a.pixels]);
-        const float m = a.useMask ? toFloat(mask[((n * a.offsetGroups + og) * a.kk + tap) * a.pixels + p]) : 1.f;
-        bilinearCorners(y, x, m, a.height, a.width, c, wt);
+        entryOf(p, ho, wo, og, tap, ki, kj, c, wt);
         if constexpr (kByteOffsets) {
-          const int rowBytes = a.channels * static_cast<int>(sizeof(T));
           c = make_int4(c.x < 0 ? -1 : c.x * rowBytes, c.y < 0 ? -1 : c.y * rowBytes, c.z < 0 ? -1 : c.z * rowBytes,
                         c.w < 0 ? -1 : c.w * rowBytes);
         }
       }
-      const int idx = (tap * tile + pl) * a.ogSpan + ogl;
-      corners[idx] = c;
-      weights[idx] = kHalfWeights ? halfWeights(wt) : wt;
+      store((tap * tile + pl) * a.ogSpan + ogl, c, wt);
     }
   } else {
     const int entries = tile * a.kk * ogCount;
@@ -217,15 +223,9 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
       if (p >= 0) {
         const int ho = p / a.outW, wo = p - ho * a.outW;
         const int ki = tap / a.kernelW, kj = tap - ki * a.kernelW;
-        const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
-        const float y = static_cast<float>(ho * a.strideH - a.padH + ki * a.dilationH) + toFloat(offset[ob]);
-        const float x = static_cast<float>(wo * a.strideW - a.padW + kj * a.dilationW) + toFloat(offset[ob + a.pixels]);
-        const float m = a.useMask ? toFloat(mask[((n * a.offsetGroups + og) * a.kk + tap) * a.pixels + p]) : 1.f;
-        bilinearCorners(y, x, m, a.height, a.width, c, wt);
+        entryOf(p, ho, wo, og, tap, ki, kj, c, wt);
       }
-      const int idx = (tap * tile + pl) * a.ogSpan + (og - ogFirst);
-      corners[idx] = c;
-      weights[idx] = kHalfWeights ? halfWeights(wt) : wt;
+      store((tap * tile + pl) * a.ogSpan + (og - ogFirst), c, wt);
     }
   }
   __syncthreads();
