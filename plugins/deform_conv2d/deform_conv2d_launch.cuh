@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "deform_conv2d_kernels.hpp"
+#include "trtkit/core/fast_divide.cuh"
 
 namespace trtkit {
 namespace dcn {
@@ -32,30 +33,6 @@ cudaError_t allowDynamicSharedMemory(int bytes) {
   if (err != cudaSuccess) return err;
   if (cached) raised[device].store(true, std::memory_order_release);
   return cudaSuccess;
-}
-
-// Division by a run-time divisor without the ~20-instruction integer division: q = (umulhi(x, mul) + x) >> shift,
-// exact for 0 <= x < 2^31 and 1 <= d < 2^31 (Granlund-Montgomery; mul < 2^32 since 2^shift <= 2d - 2 unless d is a
-// power of two, where mul = 1).
-struct FastDivisor {
-  uint32_t mul = 1, shift = 0;
-};
-
-inline FastDivisor fastDivisorOf(uint32_t d) {
-  FastDivisor f;
-  while ((uint64_t{1} << f.shift) < d) ++f.shift;
-  f.mul = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << f.shift) - d)) / d + 1);
-  return f;
-}
-
-__host__ __device__ __forceinline__ int divide(int x, FastDivisor f) {
-  const uint32_t u = static_cast<uint32_t>(x);
-#if defined(__CUDA_ARCH__)
-  const uint32_t high = __umulhi(u, f.mul);
-#else  // the host copy serves the cpu tier's check of this arithmetic (fastDivide in deform_conv2d_kernels.hpp)
-  const uint32_t high = static_cast<uint32_t>((static_cast<uint64_t>(u) * f.mul) >> 32);
-#endif
-  return static_cast<int>((high + u) >> f.shift);
 }
 
 // Programmatic dependent launch (sm_90+): the kernel that consumes the re-layout pass (prepare) is launched while

@@ -293,8 +293,8 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   auto planeOf = [&](const StageCursor& c, int i) {
     const int first = g * a.cinG + c.slice * kBK<T>;
 #if TRTKIT_DCN_PIPE_FAST_DIVIDE
-    const int og =
-        kTable ? divide(first, a.cinOGDivisor) + ogInSlice[i] : divide(first + chunk * kVec<T>, a.cinOGDivisor);
+    const int og = kTable ? static_cast<int>(a.cinOGDivisor.divide(first)) + ogInSlice[i]
+                          : static_cast<int>(a.cinOGDivisor.divide(first + chunk * kVec<T>));
 #else
     const int og = kTable ? first / a.cinOG + ogInSlice[i] : (first + chunk * kVec<T>) / a.cinOG;
 #endif
@@ -748,7 +748,7 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
 
   PipeArgs a{};
   fillSamplingGeometry(a, p);
-  a.cinOGDivisor = fastDivisorOf(static_cast<uint32_t>(a.cinOG));
+  a.cinOGDivisor = FastDivisor(static_cast<uint32_t>(a.cinOG));
   a.coutG = static_cast<int>(l.coutG);
   a.outChannels = static_cast<int>(p.outChannels);
   a.wrStride = static_cast<int>(l.wrStride);

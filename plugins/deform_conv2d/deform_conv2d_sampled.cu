@@ -198,12 +198,12 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
     const int rowBytes = a.channels * static_cast<int>(sizeof(T));
     const int rows = a.kk * ogCount, step = blockDim.x >> tileShift;
     for (int r = threadIdx.x >> tileShift; r < rows; r += step) {
-      const int ogl = divide(r, a.kkDivisor), tap = r - ogl * a.kk;
+      const int ogl = static_cast<int>(a.kkDivisor.divide(r)), tap = r - ogl * a.kk;
       int4 c = make_int4(-1, -1, -1, -1);
       float4 wt = make_float4(0.f, 0.f, 0.f, 0.f);
       if (pixelInside) {
         const int og = ogFirst + ogl;
-        const int ki = divide(tap, a.kernelWDivisor), kj = tap - ki * a.kernelW;
+        const int ki = static_cast<int>(a.kernelWDivisor.divide(tap)), kj = tap - ki * a.kernelW;
         entryOf(p, ho, wo, og, tap, ki, kj, c, wt);
         if constexpr (kByteOffsets) {
           c = make_int4(c.x < 0 ? -1 : c.x * rowBytes, c.y < 0 ? -1 : c.y * rowBytes, c.z < 0 ? -1 : c.z * rowBytes,
@@ -492,8 +492,8 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   a.tilesX = static_cast<int>(tilesX);
   a.laneShift = laneShift;
   a.ogSpan = static_cast<int>(ogSpan);
-  a.kkDivisor = fastDivisorOf(static_cast<uint32_t>(a.kk));
-  a.kernelWDivisor = fastDivisorOf(static_cast<uint32_t>(a.kernelW));
+  a.kkDivisor = FastDivisor(static_cast<uint32_t>(a.kk));
+  a.kernelWDivisor = FastDivisor(static_cast<uint32_t>(a.kernelW));
   const size_t smem = static_cast<size_t>(perPixel << tileShift) * (sizeof(int4) + sizeof(float4));
   const int64_t samplerBlocks = tilesX * tilesY * slices * chunk;
   const bool deep =
@@ -534,7 +534,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
 }  // namespace
 
 int fastDivide(int x, int d) {
-  return divide(x, fastDivisorOf(static_cast<uint32_t>(d)));
+  return static_cast<int>(FastDivisor(static_cast<uint32_t>(d)).divide(static_cast<uint32_t>(x)));
 }
 
 bool sampledPathSupports(const DeformConvParams& p) {

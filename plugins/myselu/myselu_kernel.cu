@@ -4,25 +4,13 @@
 
 #include "myselu_kernel.cuh"
 #include "trtkit/core/device_convert.cuh"
+#include "trtkit/core/fast_divide.cuh"
 
 namespace trtkit::plugins {
 namespace {
 
 constexpr int kThreads = 256;
 constexpr int kUnroll = 4;  // vectors per thread: enough independent 16-byte loads to cover DRAM latency
-
-// Division by a run-time constant with a multiply-high (Granlund-Montgomery), valid for any uint32 numerator.
-struct FastDiv {
-  uint32_t divisor = 1, multiplier = 1, shift = 0;
-  FastDiv() = default;
-  explicit FastDiv(uint32_t d) : divisor(d) {
-    while ((uint64_t{1} << shift) < d) ++shift;
-    multiplier = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1);
-  }
-  __device__ __forceinline__ uint32_t div(uint32_t n) const {
-    return static_cast<uint32_t>((static_cast<uint64_t>(__umulhi(n, multiplier)) + n) >> shift);
-  }
-};
 
 template <typename T>
 struct Vec;  // 16 bytes of T, 16-byte aligned so loads and stores are single 128-bit accesses
@@ -60,8 +48,8 @@ __device__ __forceinline__ float selu(float x, float negScale, float gain) {
 // Index math in 32 bits (fast division); launched when count < 2^32.
 template <typename T, typename P>
 __global__ void __launch_bounds__(kThreads)
-    mySeluVector(const T* __restrict__ x, const P* __restrict__ p, T* __restrict__ y, uint32_t vectors, FastDiv inner,
-                 FastDiv pcount, float gain) {
+    mySeluVector(const T* __restrict__ x, const P* __restrict__ p, T* __restrict__ y, uint32_t vectors,
+                 FastDivisor inner, FastDivisor pcount, float gain) {
   constexpr int kVec = Vec<T>::kSize;
   const uint32_t first = blockIdx.x * (kThreads * kUnroll) + threadIdx.x;
   Vec<T> in[kUnroll];
@@ -75,9 +63,9 @@ __global__ void __launch_bounds__(kThreads)
     const uint32_t v = first + u * kThreads;
     if (v >= vectors) continue;
     const uint32_t i = v * kVec;
-    const uint32_t row = inner.div(i);
+    const uint32_t row = inner.divide(i);
     uint32_t r = i - row * inner.divisor;  // position inside the run that shares one beta
-    uint32_t c = row - pcount.div(row) * pcount.divisor;
+    uint32_t c = row - pcount.divide(row) * pcount.divisor;
     float negScale = -kLog2e * toFloat(__ldg(p + c));
     Vec<T> out;
     if (r + kVec <= inner.divisor) {  // the common case: the whole vector shares one beta
@@ -125,8 +113,8 @@ cudaError_t launchTyped(const MySeluArgs& a, cudaStream_t stream) {
     if (vectors > 0) {
       const uint32_t perBlock = kThreads * kUnroll;
       const uint32_t blocks = (vectors + perBlock - 1) / perBlock;
-      mySeluVector<T, P><<<blocks, kThreads, 0, stream>>>(x, p, y, vectors, FastDiv(static_cast<uint32_t>(a.inner)),
-                                                          FastDiv(static_cast<uint32_t>(a.pcount)), a.gain);
+      mySeluVector<T, P><<<blocks, kThreads, 0, stream>>>(x, p, y, vectors, FastDivisor(static_cast<uint32_t>(a.inner)),
+                                                          FastDivisor(static_cast<uint32_t>(a.pcount)), a.gain);
     }
     done = int64_t{vectors} * kVec;
   }
