@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Nsight Compute on the pipelined DeformConv2d kernel (GPU machine): stall-reason sampling metrics, then the
-# 50 SASS lines with the most stall samples. PROF_ARGS="fp16 N C H W Cout og" picks the shape.
+# Nsight Compute on one DeformConv2d kernel (GPU machine): stall-reason sampling metrics, then the 50 SASS lines
+# with the most stall samples. KERNEL (a regex, default pipelined) picks the kernel, PROF_ARGS="fp16 N C H W Cout og"
+# the shape.
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=python
 python3 -c "import sys; sys.path.insert(0,'bench'); import dcn_shim; dcn_shim.build()" > /dev/null 2>&1
 args=${PROF_ARGS:-"fp16 8 256 64 64 256 1"}
-ncu -k regex:pipelined -c 1 --metrics regex:smsp__pcsamp_warps_issue_stalled_.*,smsp__inst_executed.sum,sm__cycles_active.avg,l1tex__t_sector_hit_rate.pct python3 bench/profile_deform_conv2d.py $args 2>&1 | grep -vE "^==PROF==|^ *$|----" | awk '$NF != 0' | tail -40
-ncu -k regex:pipelined -c 1 --section SourceCounters --page source --print-source sass --csv python3 bench/profile_deform_conv2d.py $args > /tmp/src.csv 2>/dev/null
+ncu -k "regex:${KERNEL:-pipelined}" -c 1 --metrics regex:smsp__pcsamp_warps_issue_stalled_.*,smsp__inst_executed.sum,sm__cycles_active.avg,l1tex__t_sector_hit_rate.pct python3 bench/profile_deform_conv2d.py $args 2>&1 | grep -vE "^==PROF==|^ *$|----" | awk '$NF != 0' | tail -40
+ncu -k "regex:${KERNEL:-pipelined}" -c 1 --section SourceCounters --page source --print-source sass --csv python3 bench/profile_deform_conv2d.py $args > /tmp/src.csv 2>/dev/null
 python3 - <<'PY'
 import csv
 lines = open('/tmp/src.csv').read().splitlines()
