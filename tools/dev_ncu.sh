@@ -8,10 +8,16 @@ python3 -c "import sys; sys.path.insert(0,'bench'); import dcn_shim; dcn_shim.bu
 args=${PROF_ARGS:-"fp16 8 256 64 64 256 1"}
 ncu -k "regex:${KERNEL:-pipelined}" -c 1 --metrics regex:smsp__pcsamp_warps_issue_stalled_.*,smsp__inst_executed.sum,sm__cycles_active.avg,l1tex__t_sector_hit_rate.pct python3 bench/profile_deform_conv2d.py $args 2>&1 | grep -vE "^==PROF==|^ *$|----" | awk '$NF != 0' | tail -40
 ncu -k "regex:${KERNEL:-pipelined}" -c 1 --section SourceCounters --page source --print-source sass --csv python3 bench/profile_deform_conv2d.py $args > /tmp/src.csv 2>/dev/null
+[ -n "${OUT:-}" ] && cp /tmp/src.csv "$OUT/ncu_source.csv"
 python3 - <<'PY'
 import csv
 lines = open('/tmp/src.csv').read().splitlines()
-start = next(i for i, l in enumerate(lines) if l.startswith('"'))
+# The table's header is the first CSV row with an Address and a Source column (a kernel-name row may come first).
+start = next((i for i, l in enumerate(lines)
+              if l.startswith('"') and any(c.strip().lower() in ("address", "# address") for c in next(csv.reader([l])))),
+             None)
+if start is None:
+    raise SystemExit("no SASS table in ncu's CSV; its first lines:\n" + "\n".join(l[:160] for l in lines[:8]))
 rows = list(csv.reader(lines[start:]))
 hdr = rows[0]
 print([h for h in hdr][:30])
