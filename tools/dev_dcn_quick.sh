@@ -6,12 +6,9 @@
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=python
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-b() { python3 -c "import sys; sys.path.insert(0,'bench'); import dcn_shim; from pathlib import Path; dcn_shim.build(Path('$1'), extra=tuple('$2'.split()))" > build/$(basename $1).log 2>&1; }
-mkdir -p build
-shims="--shim kit=build/libdcn_shim.so"
-b build/libdcn_shim.so "-Xptxas -v" &
-for v in ${VARIANTS:-}; do n=${v%%=*}; f=${v#*=}; b build/$n.so "${f//,/ }" & shims="$shims --shim $n=build/$n.so"; done
-wait
+KIT_FLAGS="-Xptxas -v"
+# shellcheck source=tools/dcn_build_shims.sh
+. "$(dirname "$0")/dcn_build_shims.sh"
 grep -A2 "pipelinedDeformConv" build/libdcn_shim.so.log | grep -E "Used|spill"
 [ "${NCFG:-60}" = 0 ] || DCN_NUM_PIPELINED_CONFIGS=${NCFG:-60} timeout 240 python3 -m pytest tests/gpu/test_deform_conv2d_kernels.py -q -x -p no:cacheprovider -k "${TESTK:-pipelined}" 2>&1 | tail -4 | tee $OUT/tests.txt
 [ -n "${SKIP_VARIANT_TESTS:-}" ] || for v in ${VARIANTS:-}; do n=${v%%=*}; echo "$n: $(DCN_SHIM=build/$n.so DCN_NUM_PIPELINED_CONFIGS=40 timeout 120 python3 -m pytest tests/gpu/test_deform_conv2d_kernels.py -q -x -p no:cacheprovider -k 'pipelined and (random or large)' 2>&1 | tail -1)"; done

@@ -5,12 +5,8 @@
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=python
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-b() { python3 -c "import sys; sys.path.insert(0,'bench'); import dcn_shim; from pathlib import Path; dcn_shim.build(Path('$1'), extra=tuple('$2'.split()))" >"build/$(basename "$1").log" 2>&1 || echo "build of $1 failed"; }
-mkdir -p build
-shims="--shim kit=build/libdcn_shim.so"
-b build/libdcn_shim.so "" &
-for v in ${VARIANTS:-}; do n=${v%%=*}; f=${v#*=}; b "build/$n.so" "${f//,/ }" & shims="$shims --shim $n=build/$n.so"; done
-wait
+# shellcheck source=tools/dcn_build_shims.sh
+. "$(dirname "$0")/dcn_build_shims.sh"
 if [ "${TESTK:-sampled}" != 0 ]; then
   for v in ${VARIANTS:-}; do n=${v%%=*}
     echo "tests of $n:"
