@@ -21,7 +21,9 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "python"))
 import dcn_shim  # noqa: E402
+from trtkit.ops.deform_conv2d import weight_rows  # noqa: E402
 
 SHAPES = [  # name, N, Cin, H, W, Cout, k
     ("N8 C256 64x64", 8, 256, 64, 64, 256, 3),
@@ -96,6 +98,13 @@ def main() -> None:
     ap.add_argument("--shapes", default="", help="comma-separated prefixes of shape names (default: all)")
     ap.add_argument("--offset-groups", default="1,4", help="comma-separated offset groups")
     ap.add_argument("--dtypes", default="fp32,fp16", help="comma-separated: fp32 (strict and TF32), fp16")
+    ap.add_argument(
+        "--weight-layouts",
+        default="1,0",
+        help="comma-separated: 1 the weight as trtkit.export writes it (GEMM rows, node weight_layout=1: no "
+        "per-call relayout), 0 torchvision's [Cout, Cin/g, kh, kw] (re-laid on every call); the labels of "
+        "layout 0 end in '-oihw' where both are measured",
+    )
     args = ap.parse_args()
     prefixes = [p for p in args.shapes.split(",") if p]
     built = {}
@@ -106,10 +115,13 @@ def main() -> None:
         built["kit"] = dcn_shim.Shim(dcn_shim.build())
     algorithms = args.algorithms.split(",")
     # (label, shim, algorithm): the label is the algorithm when one shim is measured
+    layouts = [int(v) for v in args.weight_layouts.split(",")]
     shims = {}
     for name, shim in built.items():
         for a in algorithms:
-            shims[a if len(built) == 1 else f"{name}-{a}"] = (shim, a)
+            for layout in layouts:
+                label = a if len(built) == 1 else f"{name}-{a}"
+                shims[label + ("-oihw" if layout == 0 and len(layouts) > 1 else "")] = (shim, a, layout)
     blas_version = next(iter(built.values())).blas_version()
     import torchvision
 
@@ -225,15 +237,27 @@ def profile_rows(rows: list, shims: dict) -> None:
 TACTIC_CHOICES: dict = {}
 
 
-def choose_tactic(shim, tensors: tuple, og: int, prec: str) -> tuple[int, dict]:
+def given(tensors: tuple, layout: int, prec: str) -> tuple:
+    """The tensors as the plugin is given them, and the kernel argument of Shim.prepare: layout 1 the
+    weight as GEMM rows (trtkit.export's initializer for this precision; the bias is then not read),
+    layout 0 as they are."""
+    x, weight, offset, mask, bias = tensors
+    if layout == 0:
+        return tensors, None
+    rows = weight_rows(weight, bias, allow_tf32=prec == "tf32")
+    return (x, rows, offset, mask, bias), tuple(weight.shape[2:])
+
+
+def choose_tactic(shim, tensors: tuple, og: int, prec: str, layout: int = 1) -> tuple[int, dict]:
     """What TensorRT's builder does with an IPluginV3 plugin's tactics: time each (one median here) and keep
     the fastest; 0 (the default, "auto") where the layer offers none. The caller times the choice again, so
     the reported time is not the minimum of several noisy medians."""
     x, weight, offset, mask, bias = tensors
     one = (1, 1)
     candidates = {}
+    (x, w, offset, mask, bias), kernel = given(tensors, layout, prec)
     for t in shim.tactics(x, weight, offset, 1, og, prec):
-        run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, prec, tactic=t)
+        run = shim.prepare(x, w, offset, mask, bias, one, one, one, 1, og, prec, tactic=t, kernel=kernel)
         candidates[t] = bench_ms(run)
     return (min(candidates, key=candidates.get) if candidates else 0), candidates
 
@@ -243,23 +267,28 @@ def kit_runs(shims: dict, dtype_name: str, tensors: tuple, og: int, row: dict | 
     fp16 tensors fp16; the pipelined algorithm has no strict fp32. "tactic" runs the tactic chosen the first
     time (recorded in row, if given: the tactic, its algorithm and GEMM variant, and every candidate's ms)."""
     x, weight, offset, mask, bias = tensors
-    for shim_name, (shim, algorithm) in shims.items():
+    for shim_name, (shim, algorithm, layout) in shims.items():
         for prec in ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]:
             if algorithm == "pipelined" and prec == "fp32":
                 continue
             one = (1, 1)
+            (_, w, _, _, _), kernel = given(tensors, layout, prec)
             if algorithm == "tactic":
                 key = (shim_name, tuple(x.shape), og, prec)
                 if key not in TACTIC_CHOICES:
-                    TACTIC_CHOICES[key] = choose_tactic(shim, tensors, og, prec)
+                    TACTIC_CHOICES[key] = choose_tactic(shim, tensors, og, prec, layout)
                 tactic, candidates = TACTIC_CHOICES[key]
                 if row is not None:
                     algo, variant = shim.decode_tactic(tactic)
                     row[f"{shim_name}_{prec}_choice"] = f"{tactic:#x} {algo} GEMM variant {variant}"
                     row[f"{shim_name}_{prec}_candidates_ms"] = {f"{t:#x}": ms for t, ms in candidates.items()}
-                run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, prec, tactic=tactic)
+                run = shim.prepare(
+                    x, w, offset, mask, bias, one, one, one, 1, og, prec, tactic=tactic, kernel=kernel
+                )
             else:
-                run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, prec, algorithm)
+                run = shim.prepare(
+                    x, w, offset, mask, bias, one, one, one, 1, og, prec, algorithm, kernel=kernel
+                )
             yield f"{shim_name}_{prec}", prec, run
 
 

@@ -32,6 +32,7 @@ DeformConvParams unpack(const int64_t* v) {
   p.offsetGroups = static_cast<int32_t>(v[16]);
   p.useMask = v[17] != 0;
   p.hasBias = v[18] != 0;
+  p.weightRowElems = v[19];
   return p;
 }
 }  // namespace

@@ -193,9 +193,15 @@ class Shim:
         return {v: k for k, v in ALGORITHM.items()}[code]
 
     @staticmethod
-    def params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups):
+    def params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups, kernel=None):
+        """The launcher's parameters. weight is [Cout, Cin/g, kh, kw], or GEMM rows [Cout, R] (node
+        weight_layout=1, deform_conv2d_kernels.hpp) when kernel=(kh, kw) is given."""
         n, cin, h, w = x.shape
-        cout, _, kh, kw = weight.shape
+        if kernel is not None:
+            cout, row_elems = weight.shape
+            kh, kw = kernel
+        else:
+            (cout, _, kh, kw), row_elems = weight.shape, 0
         ho, wo = offset.shape[2], offset.shape[3]
         vals = [
             n,
@@ -217,6 +223,7 @@ class Shim:
             offset_groups,
             int(mask is not None),
             int(bias is not None),
+            row_elems,
         ]
         return (ctypes.c_int64 * len(vals))(*vals)
 
@@ -235,13 +242,19 @@ class Shim:
         precision: str,
         algorithm: str = "auto",
         tactic: int | None = None,
+        kernel: tuple[int, int] | None = None,
     ):
         """Returns a zero-argument callable that runs the op into a preallocated output (for timing).
 
         tactic: run as the layer does after IPluginV3::setTactic(tactic) (algorithm is then ignored); its GEMM
         variant is prepared here, once, and the callable's `variant_ran` attribute says whether every GEMM
-        runs that variant."""
-        p = self.params(x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups)
+        runs that variant.
+
+        kernel=(kh, kw): the weight is GEMM rows [Cout, R] (what TensorRT hands the plugin for a node that
+        trtkit.export pre-arranged, weight_layout=1); the bias is then not read."""
+        p = self.params(
+            x, weight, offset, mask, bias, stride, padding, dilation, groups, offset_groups, kernel
+        )
         why = self.lib.dcn_check(p).decode()
         if why:
             raise ValueError(why)

@@ -83,6 +83,9 @@ def main() -> None:
     ap.add_argument("--shim", action="append", default=[])
     ap.add_argument("--shapes", default="N4,N1,N8")
     ap.add_argument("--offset-groups", default="1")
+    ap.add_argument(
+        "--weight-layout", type=int, default=1, help="1 GEMM rows (trtkit.export), 0 torchvision's"
+    )
     args = ap.parse_args()
     shims = {}
     for spec in args.shim:
@@ -95,10 +98,12 @@ def main() -> None:
         for og in (int(v) for v in args.offset_groups.split(",")):
             tensors = bd.make_inputs(n, cin, h, w, cout, k, og, torch.float16)
             for label, shim in shims.items():
-                tactic, _ = bd.choose_tactic(shim, tensors, og, "fp16")
-                x, weight, offset, mask, bias = tensors
+                tactic, _ = bd.choose_tactic(shim, tensors, og, "fp16", args.weight_layout)
+                (x, w, offset, mask, bias), kernel = bd.given(tensors, args.weight_layout, "fp16")
                 one = (1, 1)
-                run = shim.prepare(x, weight, offset, mask, bias, one, one, one, 1, og, "fp16", tactic=tactic)
+                run = shim.prepare(
+                    x, w, offset, mask, bias, one, one, one, 1, og, "fp16", tactic=tactic, kernel=kernel
+                )
                 medians = [bd.bench_ms(run) * 1000 for _ in range(3)]
                 times = " ".join(f"{m:.1f}" for m in medians)
                 print(f"## {name} og{og} {label} tactic {tactic:#x}: do_bench us {times}")

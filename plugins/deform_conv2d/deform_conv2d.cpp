@@ -41,6 +41,8 @@ std::function<void(const AttrValue&)> checkPair(bool positive) {
 struct Attrs {
   int32_t strideH, strideW, padH, padW, dilationH, dilationW, groups, offsetGroups;
   bool useMask, allowTF32;
+  bool gemmRows;             // weight_layout=1: the weight is GEMM rows [Cout, R] (deform_conv2d_kernels.hpp)
+  int32_t kernelH, kernelW;  // kernel_shape: (0, 0) = from the weight (weight_layout=0 only)
   explicit Attrs(const LayerConfig& c) {
     const auto& s = c.getInts("stride");
     const auto& p = c.getInts("padding");
@@ -55,7 +57,14 @@ struct Attrs {
     offsetGroups = c.getInt("offset_groups");
     useMask = c.getInt("use_mask") != 0;
     allowTF32 = c.getInt("allow_tf32") != 0;
+    gemmRows = c.getInt("weight_layout") == 1;
+    const auto& k = c.getInts("kernel_shape");
+    kernelH = k[0];
+    kernelW = k[1];
+    TRTKIT_CHECK(!gemmRows || (kernelH > 0 && kernelW > 0), kName,
+                 ": kernel_shape (kh, kw > 0) is required with weight_layout=1, got [", kernelH, ", ", kernelW, "]");
   }
+  int64_t weightRank() const { return gemmRows ? 2 : 4; }
 };
 
 int64_t outSize(int64_t in, int64_t kernel, int32_t stride, int32_t pad, int32_t dilation) {
@@ -77,10 +86,13 @@ void validateShapes(const Attrs& a, const InputShapes& in) {
     TRTKIT_CHECK(in[i].size() == want, kName, ": ", what, " must have rank ", want, ", got rank ", in[i].size());
   };
   rank(kInput, 4, "input [N, Cin, H, W]");
-  rank(kWeight, 4, "weight [Cout, Cin/groups, kh, kw]");
+  if (a.gemmRows)
+    rank(kWeight, 2, "weight [Cout, R] (GEMM rows, weight_layout=1)");
+  else
+    rank(kWeight, 4, "weight [Cout, Cin/groups, kh, kw]");
   rank(kOffset, 4, "offset [N, 2*offset_groups*kh*kw, Ho, Wo]");
   if (a.useMask) rank(kMask, 4, "mask [N, offset_groups*kh*kw, Ho, Wo] (use_mask=1)");
-  rank(kBias, 1, "bias [Cout]");
+  if (!a.gemmRows) rank(kBias, 1, "bias [Cout]");  // GEMM rows carry the bias; the input is not read
   const auto& x = in[kInput];
   const auto& w = in[kWeight];
   const auto& off = in[kOffset];
@@ -89,15 +101,24 @@ void validateShapes(const Attrs& a, const InputShapes& in) {
       if (d < 0) return false;
     return true;
   };
-  const int64_t n = x[0], cin = x[1], cout = w[0], kh = w[2], kw = w[3];
+  const int64_t n = x[0], cin = x[1], cout = w[0];
+  const int64_t kh = a.gemmRows ? a.kernelH : w[2], kw = a.gemmRows ? a.kernelW : w[3];
+  if (!a.gemmRows && (a.kernelH != 0 || a.kernelW != 0) && known({kh, kw}))
+    TRTKIT_CHECK(kh == a.kernelH && kw == a.kernelW, kName, ": kernel_shape [", a.kernelH, ", ", a.kernelW,
+                 "] differs from the weight's kernel ", kh, "x", kw);
   if (known({cin})) {
     TRTKIT_CHECK(cin % a.groups == 0, kName, ": groups (", a.groups, ") must divide the input channels (", cin, ")");
     TRTKIT_CHECK(cin % a.offsetGroups == 0, kName, ": offset_groups (", a.offsetGroups,
                  ") must divide the input channels (", cin, ")");
   }
-  if (known({cin, w[1]}))
+  if (!a.gemmRows && known({cin, w[1]}))
     TRTKIT_CHECK(w[1] * a.groups == cin, kName, ": weight.shape[1] (", w[1], ") times groups (", a.groups,
                  ") must equal the input channels (", cin, ")");
+  if (a.gemmRows && known({cin, w[1]})) {
+    const int64_t taps = kh * kw * (cin / a.groups);
+    TRTKIT_CHECK(w[1] > taps && w[1] % 8 == 0, kName, ": GEMM-row weight (weight_layout=1) rows hold ", w[1],
+                 " elements; they need kh*kw*Cin/groups = ", taps, " weights, the bias, and a multiple of 8");
+  }
   if (known({cout}))
     TRTKIT_CHECK(cout > 0 && cout % a.groups == 0, kName, ": groups (", a.groups,
                  ") must divide the output channels weight.shape[0] (", cout, ")");
@@ -132,7 +153,7 @@ void validateShapes(const Attrs& a, const InputShapes& in) {
     sameDim(kMask, 2, ho, "mask.shape[2]", "the output height");
     sameDim(kMask, 3, wo, "mask.shape[3]", "the output width");
   }
-  sameDim(kBias, 0, cout, "bias.shape[0]", "the output channels");
+  if (!a.gemmRows) sameDim(kBias, 0, cout, "bias.shape[0]", "the output channels");
 }
 
 dcn::DeformConvParams makeParams(const Attrs& a, const int64_t* x, const int64_t* w) {
@@ -142,10 +163,11 @@ dcn::DeformConvParams makeParams(const Attrs& a, const int64_t* x, const int64_t
   p.height = x[2];
   p.width = x[3];
   p.outChannels = w[0];
-  p.kernelH = w[2];
-  p.kernelW = w[3];
-  p.outH = outSize(x[2], w[2], a.strideH, a.padH, a.dilationH);
-  p.outW = outSize(x[3], w[3], a.strideW, a.padW, a.dilationW);
+  p.kernelH = a.gemmRows ? a.kernelH : w[2];
+  p.kernelW = a.gemmRows ? a.kernelW : w[3];
+  p.weightRowElems = a.gemmRows ? w[1] : 0;
+  p.outH = outSize(x[2], p.kernelH, a.strideH, a.padH, a.dilationH);
+  p.outW = outSize(x[3], p.kernelW, a.strideW, a.padW, a.dilationW);
   p.strideH = a.strideH;
   p.strideW = a.strideW;
   p.padH = a.padH;
@@ -164,8 +186,9 @@ dcn::Precision precisionOf(DType t, const Attrs& a) {
   return a.allowTF32 ? dcn::Precision::kFloat32TF32 : dcn::Precision::kFloat32Strict;
 }
 
-bool concrete(const std::vector<TensorDesc>& in) {
-  if (in.size() != 5 || in[kInput].dims.size() != 4 || in[kWeight].dims.size() != 4) return false;
+bool concrete(const Attrs& a, const std::vector<TensorDesc>& in) {
+  if (in.size() != 5 || in[kInput].dims.size() != 4 || in[kWeight].dims.size() != static_cast<size_t>(a.weightRank()))
+    return false;
   for (const TensorDesc& t : in)
     for (int64_t d : t.dims)
       if (d < 0) return false;
@@ -195,6 +218,14 @@ class DeformConv2d final : public Layer {
                 "fp32 only: 1 lets the products run on TF32 tensor cores (10-bit mantissa, fp32 sums); "
                 "0 (default) computes in IEEE fp32",
                 checkFlag()),
+        intAttr("weight_layout", 0,
+                "0: weight [Cout, Cin/groups, kh, kw] and bias [Cout] (torchvision's); 1: weight is GEMM rows "
+                "[Cout, R]: row co = the weights of co tap-major (kh, kw, Cin/groups), then bias[co], then zeros "
+                "(R > kh*kw*Cin/groups, a multiple of 8); the bias input is not read. trtkit.export writes "
+                "initializers this way, so that no weight relayout runs per inference",
+                checkFlag()),
+        intsAttr("kernel_shape", {0, 0},
+                 "(kh, kw): required with weight_layout=1; with 0, (0, 0) or the weight's kernel", checkPair(false)),
     };
     using D = DType;
     s.typeCombinations = {{D::kFloat32, D::kFloat32, D::kFloat32, D::kFloat32, D::kFloat32, D::kFloat32},
@@ -219,8 +250,10 @@ class DeformConv2d final : public Layer {
     auto out = [](const Expr& size, const Expr& kernel, int32_t stride, int32_t pad, int32_t dilation) {
       return floorDiv(size + Expr(2 * pad) - (Expr(dilation) * (kernel - 1) + 1), Expr(stride)) + 1;
     };
-    return {{in[kInput][0], in[kWeight][0], out(in[kInput][2], in[kWeight][2], a.strideH, a.padH, a.dilationH),
-             out(in[kInput][3], in[kWeight][3], a.strideW, a.padW, a.dilationW)}};
+    const Expr kh = a.gemmRows ? Expr(a.kernelH) : in[kWeight][2];
+    const Expr kw = a.gemmRows ? Expr(a.kernelW) : in[kWeight][3];
+    return {{in[kInput][0], in[kWeight][0], out(in[kInput][2], kh, a.strideH, a.padH, a.dilationH),
+             out(in[kInput][3], kw, a.strideW, a.padW, a.dilationW)}};
   }
 
   void configure(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) override {
@@ -228,7 +261,7 @@ class DeformConv2d final : public Layer {
     InputShapes shapes;
     for (size_t i = 0; i < 5; ++i) shapes[i] = {in[i].dims.data(), in[i].dims.size()};
     validateShapes(attrs_, shapes);
-    shaped_ = concrete(in);  // run time (onShapeChange), or a build without dynamic dims
+    shaped_ = concrete(attrs_, in);  // run time (onShapeChange), or a build without dynamic dims
     if (shaped_) {
       params_ = makeParams(attrs_, in[kInput].dims.data(), in[kWeight].dims.data());
       precision_ = precisionOf(in[kInput].type.dtype, attrs_);
@@ -241,7 +274,7 @@ class DeformConv2d final : public Layer {
   std::vector<int32_t> tactics(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) const override {
     (void)out;
     dcn::DeviceLimits limits;
-    if (!concrete(in) || !dcn::queryDevice(&limits)) return {};  // no GPU (a CPU-only machine): nothing to time
+    if (!concrete(attrs_, in) || !dcn::queryDevice(&limits)) return {};  // no GPU (a CPU-only machine): nothing to time
     const dcn::DeformConvParams p = makeParams(attrs_, in[kInput].dims.data(), in[kWeight].dims.data());
     const bool blasUsable = blas_ != nullptr ? blas_->ok() : blas::available();
     return dcn::offeredTactics(p, precisionOf(in[kInput].type.dtype, attrs_), blasUsable, blas::ltAvailable(), limits);
@@ -261,7 +294,7 @@ class DeformConv2d final : public Layer {
     (void)out;
     const auto& x = in.at(kInput).dims;
     const auto& w = in.at(kWeight).dims;
-    if (x.size() != 4 || w.size() != 4) return 0;
+    if (x.size() != 4 || w.size() != static_cast<size_t>(attrs_.weightRank())) return 0;
     for (int64_t d : x)
       if (d < 0) return 0;
     for (int64_t d : w)

@@ -100,9 +100,10 @@ __global__ void toChannelsLast(const T* __restrict__ in, T* __restrict__ out, in
 }
 
 // ---- pass 2: weight [Cout][Cin/g][kh*kw] -> [g][kh*kw][Cin/g][coutGPad] ------------------------------------
+// rowElems > 0: the weight is GEMM rows, [Cout][rowElems] with row co = W[co] tap-major (deform_conv2d_kernels.hpp).
 template <typename T>
 __global__ void relayoutWeight(const T* __restrict__ w, T* __restrict__ out, int64_t groups, int64_t kk, int64_t cinG,
-                               int64_t coutG, int64_t coutGPad) {
+                               int64_t coutG, int64_t coutGPad, int64_t rowElems) {
   const int64_t total = groups * kk * cinG * coutGPad;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -112,7 +113,9 @@ __global__ void relayoutWeight(const T* __restrict__ w, T* __restrict__ out, int
     r /= cinG;
     const int64_t tap = r % kk;
     const int64_t g = r / kk;
-    out[i] = co < coutG ? w[((g * coutG + co) * cinG + ci) * kk + tap] : fromFloat<T>(0.f);
+    const int64_t src =
+        rowElems > 0 ? (g * coutG + co) * rowElems + tap * cinG + ci : ((g * coutG + co) * cinG + ci) * kk + tap;
+    out[i] = co < coutG ? w[src] : fromFloat<T>(0.f);
   }
 }
 
@@ -123,6 +126,7 @@ struct GemmArgs {
   const void* offset;
   const void* mask;
   const void* bias;
+  int64_t biasStride;  // elements between bias[co] and bias[co + 1]: 1, or the weight's row for GEMM rows
   void* out;
   int32_t height, width, outW, hoWo, totalPix;
   int32_t kernelW, strideH, strideW, padH, padW, dilationH, dilationW;
@@ -417,7 +421,7 @@ __global__ void __launch_bounds__(kThreads, MINB) deformGemm(GemmArgs a) {
   auto writeOut = [&](int m, int p, float v) {
     if (m >= a.coutG || p >= a.totalPix) return;
     const int co = g * a.coutG + m;
-    if (a.hasBias) v += toFloat(biasp[co]);
+    if (a.hasBias) v += toFloat(biasp[co * a.biasStride]);
     const int im = p / a.hoWo;
     const int sidx = p - im * a.hoWo;
     outp[(static_cast<int64_t>(im) * a.outChannels + co) * a.hoWo + sidx] = fromFloat<T>(v);
@@ -623,14 +627,16 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const Devic
   const int64_t wtotal = p.groups * d.kk * d.cinG * d.coutGPad;
   const int64_t wblocks = (wtotal + 255) / 256;
   relayoutWeight<T><<<static_cast<unsigned>(wblocks < 65535 ? wblocks : 65535), 256, 0, stream>>>(
-      static_cast<const T*>(weight), ws, p.groups, d.kk, d.cinG, d.coutG, d.coutGPad);
+      static_cast<const T*>(weight), ws, p.groups, d.kk, d.cinG, d.coutG, d.coutGPad, p.weightRowElems);
 
   GemmArgs g{};
   g.x = xs;
   g.w = ws;
   g.offset = offset;
   g.mask = mask;
-  g.bias = bias;
+  // GEMM rows carry the bias in column kh*kw*Cin/g of each row.
+  g.bias = p.weightRowElems > 0 ? static_cast<const T*>(weight) + d.kk * d.cinG : bias;
+  g.biasStride = p.weightRowElems > 0 ? p.weightRowElems : 1;
   g.out = output;
   g.height = static_cast<int32_t>(p.height);
   g.width = static_cast<int32_t>(p.width);
@@ -655,7 +661,7 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const Devic
   g.outChannels = static_cast<int32_t>(p.outChannels);
   g.kk = static_cast<int32_t>(d.kk);
   g.useMask = p.useMask ? 1 : 0;
-  g.hasBias = p.hasBias ? 1 : 0;
+  g.hasBias = p.hasBias || p.weightRowElems > 0 ? 1 : 0;
 
   // Tile choice (measured on the H100, bench/results): every M tile gathers the samples again, so a group's
   // output channels go into one tile of 64, 128 or 256 where that still fills the GPU. With many waves of
@@ -705,6 +711,10 @@ const char* checkParams(const DeformConvParams& p) {
   if (p.inChannels % p.groups != 0) return "groups must divide the input channels";
   if (p.outChannels % p.groups != 0) return "groups must divide the output channels";
   if (p.inChannels % p.offsetGroups != 0) return "offset_groups must divide the input channels";
+  if (p.weightRowElems < 0 ||
+      (p.weightRowElems > 0 &&
+       (p.weightRowElems < p.kernelH * p.kernelW * (p.inChannels / p.groups) + 1 || p.weightRowElems % 8 != 0)))
+    return "GEMM-row weight: each row must hold kh*kw*Cin/groups weights and the bias (a multiple of 8 elements)";
   if (p.outH <= 0 || p.outW <= 0) return "output size must be positive";
   // 32-bit pixel and element indices inside the kernels.
   const int64_t kMax = int64_t{1} << 31;
@@ -811,7 +821,7 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   const Derived d = derive(p, precision);
   if (d.totalPix == 0) return nullptr;  // empty batch: nothing to write (its tensors may be null)
   if (p.useMask && mask == nullptr) return "use_mask is set but no mask was given";
-  if (p.hasBias && bias == nullptr) return "no bias was given";
+  if (p.hasBias && p.weightRowElems == 0 && bias == nullptr) return "no bias was given";
   DeviceLimits limits;
   if (!queryDevice(&limits)) return "cannot query the current CUDA device";
   // TF32 tensor cores need sm_80+; older GPUs get strict fp32 (more accurate, what TF32 only speeds up).

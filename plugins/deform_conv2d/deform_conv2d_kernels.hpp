@@ -33,6 +33,13 @@ struct DeformConvParams {
   int32_t groups = 1, offsetGroups = 1;
   bool useMask = false;
   bool hasBias = false;
+  // 0: the weight is [Cout][Cin/g][kh][kw] (torchvision's) and the bias an input of its own. > 0: the weight is the
+  // sampled GEMM's operand itself, "GEMM rows" [Cout][weightRowElems]: row co holds W[co] tap-major (element
+  // tap * Cin/g + c), then bias[co], then zeros (weightRowElems >= kh*kw*Cin/g + 1, a multiple of 8); the bias input
+  // is not read. trtkit.export writes DeformConv2d initializers this way (node attribute weight_layout=1), so that
+  // no per-call relayout of the weight runs (H100, bench/results/deform_conv2d_notes.md: 3-4 us of a 61 us fp16 call
+  // at N4 C512, running beside the sampler).
+  int64_t weightRowElems = 0;
 };
 
 enum class Precision : int32_t {
@@ -71,6 +78,7 @@ int fastDivide(int x, int d);
 //           else roundUp(k, 32 / e)                   (row alignments cuBLAS is fastest with, measured)
 //   perImage = H*W*Cin*e + Ho*Wo*groups*kgPad*e     (channels-last input + column matrix of one image)
 //   bytes = 32 MiB (cuBLAS) + align256(Cout*kgPad*e) + min(N*perImage, max(kSampledChunkBytes, perImage)) + 512
+// With GEMM rows (weightRowElems > 0): kgPad = weightRowElems, and no Cout*kgPad term (the GEMM reads the weight).
 size_t sampledWorkspaceBytes(const DeformConvParams& p, Precision precision);
 
 // Scratch bytes of kFused: the input re-laid as NHWC (channels padded per run of channels that share

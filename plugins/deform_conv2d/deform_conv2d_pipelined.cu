@@ -78,6 +78,7 @@ struct PipeArgs {
   int height, width, channels, outH, outW, pixels;  // pixels = Ho*Wo
   int kernelW, kk, strideH, strideW, padH, padW, dilationH, dilationW;
   int offsetGroups, cinOG, cinG, coutG, outChannels, coTilesPerGroup, pixelTiles, wrStride;
+  int biasStride;            // elements between bias[co] and bias[co + 1]: 1, or the weight's row for GEMM rows
   int ogPerSlice;            // offset groups in a stage where they divide it (corner tables), else 1
   FastDivisor cinOGDivisor;  // the producers' per-stage offset group, without an integer division
   int useMask;
@@ -514,7 +515,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int co = coBase + wm * WM + mt * 16 + (lane >> 2) + 8 * half;
-      const float b = bias != nullptr ? toFloat(bias[co]) : 0.f;
+      const float b = bias != nullptr ? toFloat(bias[co * a.biasStride]) : 0.f;
       T* row = out + (n * a.outChannels + co) * static_cast<int64_t>(a.pixels);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
@@ -575,7 +576,7 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int co = coBase + rowBase + 16 * warp + (lane >> 2) + 8 * half;
-    const float b = bias != nullptr ? toFloat(bias[co]) : 0.f;
+    const float b = bias != nullptr ? toFloat(bias[co * a.biasStride]) : 0.f;
     T* row = out + (n * a.outChannels + co) * static_cast<int64_t>(a.pixels);
 #pragma unroll
     for (int j = 0; j < kCols / 8; ++j) {
@@ -701,6 +702,7 @@ PipeLayout pipeLayoutOf(const DeformConvParams& p, Precision precision) {
   l.coutG = p.outChannels / p.groups;
   l.kk = p.kernelH * p.kernelW;
   l.wrStride = l.kk * l.cinG;  // whole 128-byte rows per tap, no bias column (the epilogue adds it)
+  if (p.weightRowElems > 0) l.wrStride = p.weightRowElems;  // GEMM rows: read in place (or copied as they are)
   l.weightBytes = roundUp(p.outChannels * l.wrStride * l.elem, kPipeAlign);
   l.zeroBytes = p.inChannels * l.elem;  // one pixel of zeros after the chunk: corners outside the image read it
   l.xsPerImage = p.height * p.width * p.inChannels * l.elem;
@@ -743,7 +745,9 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   auto* zeros = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kPipeAlign));
   if (cudaMemsetAsync(zeros, 0, static_cast<size_t>(l.zeroBytes), stream) != cudaSuccess)
     return cudaGetErrorString(cudaGetLastError());
-  const T* hb = p.hasBias ? bias : nullptr;
+  // GEMM rows carry the bias in column kh*kw*Cin/g of each row.
+  const bool rows = p.weightRowElems > 0;
+  const T* hb = rows ? weight + l.kk * l.cinG : p.hasBias ? bias : nullptr;
   const T* hm = p.useMask ? mask : nullptr;
 
   PipeArgs a{};
@@ -752,6 +756,7 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   a.coutG = static_cast<int>(l.coutG);
   a.outChannels = static_cast<int>(p.outChannels);
   a.wrStride = static_cast<int>(l.wrStride);
+  a.biasStride = rows ? static_cast<int>(l.wrStride) : 1;
   a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
   constexpr int bn = TRTKIT_DCN_PIPE_BN;
   a.pixelTiles = static_cast<int>((a.pixels + bn - 1) / bn);
@@ -761,14 +766,22 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   if (static_cast<int64_t>(a.pixelTiles) * chunk * p.groups * a.coTilesPerGroup > 0x7fffffff)
     return "output too large for the pipelined algorithm's tile count";
 
+  // GEMM rows are Wr already: read where they are when the A copies' 16-byte alignment holds, else copied.
+  const T* aRows = wr;
+  if (rows && reinterpret_cast<uintptr_t>(weight) % 16 == 0) {
+    aRows = weight;
+  } else if (rows && cudaMemcpyAsync(wr, weight, static_cast<size_t>(p.outChannels * l.wrStride * l.elem),
+                                     cudaMemcpyDeviceToDevice, stream) != cudaSuccess) {
+    return cudaGetErrorString(cudaGetLastError());
+  }
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
-    if (const char* why = enqueuePrepare<T>(p, x + n0 * l.xsPerImage / l.elem, xs, nc, n0 == 0, weight, nullptr, wr,
-                                            l.wrStride, stream))
+    if (const char* why = enqueuePrepare<T>(p, x + n0 * l.xsPerImage / l.elem, xs, nc, n0 == 0 && !rows, weight,
+                                            nullptr, wr, l.wrStride, stream))
       return why;
     const cudaError_t err =
-        wide ? launchPipeFor<T, 128, bn>(a, device, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream)
-             : launchPipeFor<T, 64, bn>(a, device, nc, n0, p.groups, xs, offset, hm, wr, hb, out, zeros, stream);
+        wide ? launchPipeFor<T, 128, bn>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream)
+             : launchPipeFor<T, 64, bn>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream);
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
   return nullptr;

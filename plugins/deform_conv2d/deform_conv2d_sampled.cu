@@ -373,10 +373,11 @@ Layout layoutOf(const DeformConvParams& p, Precision prec) {
     l.kgPad = roundUp(k, 128 / l.elem);
     if ((l.kgPad - k) * 20 > k) l.kgPad = roundUp(k, 32 / l.elem);
   }
+  if (p.weightRowElems > 0) l.kgPad = p.weightRowElems;  // GEMM rows: the GEMM's K is the weight's row
   l.kTot = p.groups * l.kgPad;
   l.pixels = p.outH * p.outW;
   l.vectorized = l.cinG % vec == 0 && l.cinOG % vec == 0;  // a 16-byte vector stays in one group of each kind
-  l.weightBytes = roundUp(p.outChannels * l.kgPad * l.elem, kAlign);
+  l.weightBytes = p.weightRowElems > 0 ? 0 : roundUp(p.outChannels * l.kgPad * l.elem, kAlign);  // Wr
   l.xsPerImage = p.height * p.width * p.inChannels * l.elem;
   l.colsPerImage = l.pixels * l.kTot * l.elem;
   return l;
@@ -405,9 +406,10 @@ struct Buffers {
 };
 
 // The GEMM of weight group g for the nc images from n0: out[n][g*coutG + co][p] = sum_k Wr[g][co][k] cols[n][p][g][k].
+// Wr is the weight itself where it comes as GEMM rows (w), else its relayout in the workspace.
 template <typename T>
-blas::StridedBatchedGemm sampledGemm(const DeformConvParams& p, const Layout& l, const Buffers<T>& b, T* out,
-                                     int64_t n0, int64_t nc, int64_t g) {
+blas::StridedBatchedGemm sampledGemm(const DeformConvParams& p, const Layout& l, const Buffers<T>& b, const T* w,
+                                     T* out, int64_t n0, int64_t nc, int64_t g) {
   blas::StridedBatchedGemm gemm;
   gemm.transA = true;  // cols is [pixel][k]: column-major K x P, used transposed
   gemm.m = l.pixels;
@@ -416,7 +418,7 @@ blas::StridedBatchedGemm sampledGemm(const DeformConvParams& p, const Layout& l,
   gemm.a = b.cols + g * l.kgPad;
   gemm.lda = l.kTot;
   gemm.strideA = l.pixels * l.kTot;
-  gemm.b = b.wr + g * l.coutG * l.kgPad;
+  gemm.b = (p.weightRowElems > 0 ? w : b.wr) + g * l.coutG * l.kgPad;
   gemm.ldb = l.kgPad;
   gemm.strideB = 0;
   gemm.c = out + (n0 * p.outChannels + g * l.coutG) * l.pixels;
@@ -444,7 +446,8 @@ bool prepareSampledGemmsTyped(const DeformConvParams& p, Precision prec, blas::H
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     if (n0 > 0 && n0 + chunk < p.batch) continue;  // middle chunks repeat the first one's GEMMs
     for (int64_t g = 0; g < p.groups; ++g)
-      all = blas.prepare(sampledGemm(p, l, b, out, n0, std::min(chunk, p.batch - n0), g), mathOf(prec), variant) && all;
+      all = blas.prepare(sampledGemm(p, l, b, out, out, n0, std::min(chunk, p.batch - n0), g), mathOf(prec), variant) &&
+            all;
   }
   return all;
 }
@@ -506,11 +509,12 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   // than one wave, it goes behind the sampler (relayoutWeightBehindSampler), into the SMs its last wave leaves idle,
   // instead of into the prepare pass on the critical path (N4 C512 fp16: 0.067 -> 0.065 ms). Within one wave (the
   // deep sampler) the extra grid boundary before the GEMM cost more than it saved (N1 C256 fp16: 0.033 -> 0.035).
-  const bool relayoutBehind = TRTKIT_DCN_RELAYOUT_BEHIND && dependentLaunchRuns(device) && !deep &&
+  const bool rows = p.weightRowElems > 0;  // the weight is the GEMM's operand already: nothing to re-lay
+  const bool relayoutBehind = !rows && TRTKIT_DCN_RELAYOUT_BEHIND && dependentLaunchRuns(device) && !deep &&
                               weightRowsOf(p, w, sizeof(T), l.kgPad).fitShared();
   for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
     const int64_t nc = std::min(chunk, p.batch - n0);
-    const bool relayoutHere = n0 == 0 && !relayoutBehind;
+    const bool relayoutHere = n0 == 0 && !relayoutBehind && !rows;
     if (const char* why = enqueuePrepare<T>(p, x + n0 * l.xsPerImage / l.elem, xs, nc, relayoutHere, w,
                                             p.hasBias ? bias : nullptr, wr, l.kgPad, stream))
       return why;
@@ -524,7 +528,7 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
         return why;
     }
     for (int64_t g = 0; g < p.groups; ++g) {
-      if (const char* why = blas.gemm(sampledGemm(p, l, buffers, out, n0, nc, g), math, stream, blasWs, gemmVariant))
+      if (const char* why = blas.gemm(sampledGemm(p, l, buffers, w, out, n0, nc, g), math, stream, blasWs, gemmVariant))
         return why;
     }
   }

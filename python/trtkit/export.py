@@ -38,6 +38,7 @@ def export(
     input_names: Optional[Sequence[str]] = None,
     output_names: Optional[Sequence[str]] = None,
     reroute_torchvision: bool = False,
+    prearrange_weights: bool = True,
     verbose: bool = False,
     **kwargs: Any,
 ) -> onnx.ModelProto:
@@ -52,6 +53,8 @@ def export(
     input_names / output_names: default to the names of ``model.forward``'s parameters / "output[_i]".
     reroute_torchvision: export third-party ops that a kit op re-routes (torchvision.ops.deform_conv2d)
         as the kit's plugin node instead of the standard ONNX op.
+    prearrange_weights: rewrite kit nodes' constant weights into the layout their plugin runs fastest with
+        (DeformConv2d: GEMM rows, weight_layout=1; see :func:`prearrange`), once, in the file.
     Other keyword arguments go to ``torch.onnx.export``.
     """
     import torch
@@ -123,9 +126,26 @@ def export(
 
     # External data (models over 2 GiB) stays where the exporter put it: only the graph is rewritten.
     model_proto = onnx.load(str(path), load_external_data=False)
-    if canonicalize(model_proto):
+    changed = prearrange(model_proto) if prearrange_weights else False
+    if canonicalize(model_proto) or changed:
         onnx.save(model_proto, str(path))
     return model_proto
+
+
+def prearrange(model: onnx.ModelProto) -> bool:
+    """Rewrites every kit node whose op spec has a ``prearrange`` step (DeformConv2d: constant weight and bias
+    into GEMM rows, weight_layout=1) in place; also usable on models exported before. True if changed."""
+    changed = False
+    for node in model.graph.node:
+        if node.domain != ONNX_DOMAIN:
+            continue
+        try:
+            s = _spec.get_spec(node.op_type)
+        except KeyError:
+            continue
+        if s.prearrange is not None:
+            changed = s.prearrange(model, node) or changed
+    return changed
 
 
 def canonicalize(model: onnx.ModelProto) -> bool:

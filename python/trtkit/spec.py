@@ -215,6 +215,9 @@ class OpSpec:
     backward:   ``backward(tensors, attrs, outputs, grad_outputs) -> [grad per tensor input or None]``;
                 None differentiates ``reference`` with torch.autograd.
     reroutes:   see :class:`Reroute`.
+    prearrange: ``prearrange(model, node) -> bool``: trtkit.export's rewrite of an exported node of this op
+                (onnx protos) into the form the plugin runs fastest with, e.g. constant weights re-laid once
+                into new initializers instead of on every inference; True if it changed the model.
     module:     the pybind11 module compiled with the op's layer (or its name, imported when first needed):
                 "trtkit._C" for the kit's ops, "<pkg>._C" for a plugin package built on the installed SDK
                 (trtkit_add_plugins(PYTHON_PACKAGE <pkg>)).
@@ -232,6 +235,7 @@ class OpSpec:
     validate: Optional[Callable[[dict[str, Any], Optional[Sequence[Optional[Shape]]]], None]] = None
     backward: Optional[Callable[..., Sequence[Any]]] = None
     reroutes: Sequence[Reroute] = ()
+    prearrange: Optional[Callable[[Any, Any], bool]] = None
     module: Union[str, ModuleType] = "trtkit._C"
     _registered: bool = field(default=False, init=False, repr=False)
 

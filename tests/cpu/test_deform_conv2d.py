@@ -323,7 +323,133 @@ def test_parser_fields_rebuild_the_exported_config(tmp_path: Path) -> None:
             "offset_groups": 2,
             "use_mask": 1,
             "allow_tf32": 0,
+            "weight_layout": 1,  # trtkit.export pre-arranged the weight into GEMM rows
+            "kernel_shape": [3, 3],
         }
+
+
+# ---- GEMM-row weights (weight_layout=1) --------------------------------------------------------------------
+
+
+def _initializer(model: onnx.ModelProto, name: str) -> Any:
+    from onnx import numpy_helper
+
+    found = [t for t in model.graph.initializer if t.name == name]
+    return torch.from_numpy(numpy_helper.to_array(found[0]).copy()) if found else None
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gemm_rows_compute_torchvisions_op_bit_for_bit(dtype: torch.dtype) -> None:
+    """weight_rows lays weight and bias out as the plugin's GEMM operand; the op given those rows
+    (weight_layout=1, kernel_shape) is torchvision's op on the original weight and bias, bit for bit."""
+    from trtkit.ops.deform_conv2d import weight_from_rows, weight_rows
+
+    rng = random.Random(11)
+    for _ in range(12):
+        c = random_case(rng, dtype)
+        expected = tv_deform(
+            c["x"], c["offset"], c["weight"], c["bias"], c["stride"], c["padding"], c["dilation"], c["mask"]
+        )
+        bias = c["bias"] if c["bias"] is not None else torch.zeros(c["weight"].shape[0], dtype=dtype)
+        rows = weight_rows(c["weight"], bias)
+        cout, cin_g, kh, kw = c["weight"].shape
+        assert rows.shape[0] == cout and rows.shape[1] > kh * kw * cin_g and rows.shape[1] % 8 == 0
+        assert (rows[:, kh * kw * cin_g + 1 :] == 0).all()
+        w, b = weight_from_rows(rows, cin_g, (kh, kw))
+        assert torch.equal(w, c["weight"]) and torch.equal(b, bias)
+        mask = c["mask"] if c["mask"] is not None else c["x"].new_zeros((1, 1))
+        got = torch.ops.trtkit.deform_conv2d(
+            c["x"],
+            rows,
+            c["offset"],
+            mask,
+            torch.zeros(1, dtype=dtype),  # not read with GEMM rows
+            stride=list(c["stride"]),
+            padding=list(c["padding"]),
+            dilation=list(c["dilation"]),
+            groups=c["x"].shape[1] // cin_g,
+            offset_groups=c["offset"].shape[1] // (2 * kh * kw),
+            use_mask=int(c["mask"] is not None),
+            weight_layout=1,
+            kernel_shape=[kh, kw],
+        )
+        assert torch.equal(got, expected)
+
+
+def test_gemm_row_length_is_the_plugins_row_alignment() -> None:
+    """R (gemm_row_elems) follows the rule of the plugin's own relayout (deform_conv2d_kernels.hpp, and
+    test_workspace_is_bounded_by_the_documented_formula): 32-byte rows for strict fp32, 128-byte rows for
+    fp16/TF32 where they add at most 5 %, else 32-byte."""
+    from trtkit.ops.deform_conv2d import gemm_row_elems
+
+    assert gemm_row_elems(2304, torch.float16) == 2368  # N8/N1 C256 3x3: 2305 -> 37 x 64
+    assert gemm_row_elems(4608, torch.float16) == 4672  # N4 C512
+    assert gemm_row_elems(2304, torch.float32) == 2312  # strict fp32: 32-byte rows
+    assert gemm_row_elems(2304, torch.float32, allow_tf32=True) == 2336  # TF32: 128-byte rows
+    assert gemm_row_elems(27, torch.float16) == 32  # 3 channels: 128-byte rows would add 37 %
+    for taps in range(1, 300):
+        for dtype in (torch.float16, torch.float32):
+            r = gemm_row_elems(taps, dtype)
+            assert r > taps and r % 8 == 0, (taps, dtype, r)
+
+
+@pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "legacy"])
+@pytest.mark.parametrize("source", ["kit", "torchvision"])
+def test_export_prearranges_the_weight_into_gemm_rows(tmp_path: Path, source: str, dynamo: bool) -> None:
+    """trtkit.export writes the node's weight and bias initializers as one GEMM-row initializer
+    (weight_layout=1, kernel_shape), drops the unused torchvision-layout weight, and the model still
+    computes the same thing (the op on the file's initializers equals the PyTorch model);
+    prearrange_weights=False keeps torchvision's layout."""
+    if dynamo:
+        pytest.importorskip("onnxscript", reason="the dynamo exporter needs onnxscript")
+    from trtkit.ops.deform_conv2d import weight_rows
+
+    torch.manual_seed(3)
+    net = (KitNet if source == "kit" else TorchvisionNet)(True, og=2).eval()
+    x = torch.randn(2, 4, 8, 8)
+    kw = dict(dynamo=dynamo, reroute_torchvision=source == "torchvision")
+    model = trtkit.export(net, (x,), tmp_path / "rows.onnx", **kw)
+    node = _dcn_node(model)
+    _check(model, tmp_path / "rows.onnx")
+    a = _attrs(node)
+    assert a["weight_layout"] == ("INT", 1) and a["kernel_shape"] == ("INTS", [3, 3])
+    rows = _initializer(model, node.input[1])
+    assert rows is not None and torch.equal(rows, weight_rows(net.dcn.weight.detach(), net.dcn.bias.detach()))
+    names = [t.name for t in model.graph.initializer]
+    assert not [n for n in names if rows.shape != () and n.endswith("dcn.weight")], names
+    with torch.no_grad():
+        offset, mask = net.offset(x), torch.sigmoid(net.mask(x))
+        expected = net(x)
+        got = torch.ops.trtkit.deform_conv2d(
+            x,
+            rows,
+            offset,
+            mask,
+            torch.zeros(1),
+            padding=[1, 1],
+            offset_groups=2,
+            weight_layout=1,
+            kernel_shape=[3, 3],
+        )
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+    plain = trtkit.export(net, (x,), tmp_path / "plain.onnx", prearrange_weights=False, **kw)
+    node = _dcn_node(plain)
+    assert _attrs(node)["weight_layout"] == ("INT", 0)
+    assert list(_initializer(plain, node.input[1]).shape) == [6, 4, 3, 3]
+
+
+def test_prearrange_leaves_computed_weights_alone(tmp_path: Path) -> None:
+    """A weight that is not an initializer (here a graph input) cannot be laid out at export time: the node
+    keeps torchvision's layout, and the plugin re-lays it per call."""
+
+    class WeightIn(torch.nn.Module):
+        def forward(self, x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+            return deform_conv2d(x, offset, weight, padding=(1, 1))
+
+    args = (torch.randn(1, 4, 6, 6), torch.randn(1, 18, 6, 6), torch.randn(6, 4, 3, 3))
+    model = trtkit.export(WeightIn(), args, tmp_path / "w.onnx", dynamo=False, dynamic_batch=False)
+    assert _attrs(_dcn_node(model))["weight_layout"] == ("INT", 0)
 
 
 # ---- invalid input ---------------------------------------------------------------------------------------
@@ -340,6 +466,11 @@ def test_parser_fields_rebuild_the_exported_config(tmp_path: Path) -> None:
         ({"offset_groups": -2}, "offset_groups"),
         ({"use_mask": 2}, "use_mask"),
         ({"allow_tf32": -1}, "allow_tf32"),
+        ({"weight_layout": 2}, "weight_layout"),
+        ({"kernel_shape": [3]}, "kernel_shape"),
+        ({"kernel_shape": [3, -1]}, "kernel_shape"),
+        ({"weight_layout": 1}, "kernel_shape .* required with weight_layout=1"),
+        ({"weight_layout": 1, "kernel_shape": [0, 3]}, "kernel_shape .* required with weight_layout=1"),
     ],
 )
 def test_invalid_attributes_fail_at_creation(attrs: dict[str, Any], message: str) -> None:
@@ -360,6 +491,7 @@ def _with(index: int, shape: list[int]) -> list[list[int]]:
     return shapes
 
 
+ROWS = {"weight_layout": 1, "kernel_shape": [3, 3]}
 BAD_SHAPES = [
     ({"groups": 4}, GOOD, "groups \\(4\\) must divide the input channels"),
     ({"groups": 3}, GOOD, "weight.shape\\[1\\] \\(3\\) times groups \\(3\\)"),
@@ -375,6 +507,12 @@ BAD_SHAPES = [
     ({}, _with(3, [2, 1]), "mask .* must have rank 4"),
     ({}, _with(4, [5]), "bias.shape\\[0\\] is 5, expected the output channels"),
     ({}, _with(0, [2, 6, 1, 9]), "output would be empty"),
+    ({"kernel_shape": [3, 2]}, GOOD, "kernel_shape \\[3, 2\\] differs from the weight's kernel 3x3"),
+    # GEMM rows: [Cout, R], R > kh*kw*Cin/groups (27 here), a multiple of 8; the bias is not read
+    (ROWS, _with(1, [4, 3, 3, 3]), "weight .* must have rank 2"),
+    (ROWS, _with(1, [4, 24]), "rows hold 24 elements; they need kh\\*kw\\*Cin/groups = 27"),
+    (ROWS, _with(1, [4, 28]), "rows hold 28 elements; .* a multiple of 8"),
+    ({**ROWS, "kernel_shape": [2, 2]}, _with(1, [4, 32]), "offset.shape\\[1\\] is 36, expected"),
 ]
 
 
@@ -414,6 +552,26 @@ def test_valid_shapes_configure_and_dummy_mask_is_accepted() -> None:
         ],
         [("float32", [-1, 4, -1, -1])],
     )
+
+
+def test_gemm_rows_configure_with_any_bias_and_declare_less_workspace() -> None:
+    """With GEMM rows the bias input is not read (any shape), the output shape comes from kernel_shape, and
+    the sampled algorithm needs no room for a re-laid weight: its documented formula with kgPad = R and no
+    Cout*kgPad term (the fused one is unchanged: it re-lays any weight into its own layout)."""
+    _C = _c_module()
+    layer = _C.Layer("DeformConv2d", {**GOOD_ATTRS, **ROWS})
+    rows = _with(1, [4, 32])
+    rows[4] = [1]
+    assert layer.output_shapes(rows) == [[2, 4, 7, 7]]
+    layer.configure([("float16", s) for s in rows], [("float16", [2, 4, 7, 7])])
+    align = lambda b: -(-b // 256) * 256  # noqa: E731
+    n, cin, h, w, kk, groups, ho, wo = 2, 6, 9, 9, 9, 2, 7, 7  # Cout 4
+    for dtype, elem, vec, r in (("float16", 2, 8, 32), ("float32", 4, 4, 32), ("float16", 2, 8, 64)):
+        got = layer.workspace_size([(dtype, s) for s in _with(1, [4, r])], [(dtype, [2, 4, 7, 7])])
+        fused = align(n * h * w * 2 * vec * elem) + align(groups * kk * (cin // groups) * vec * elem)
+        per_image = h * w * cin * elem + ho * wo * groups * r * elem
+        sampled = (32 << 20) + min(n * per_image, max(256 << 20, per_image)) + 512
+        assert got == max(fused, sampled), (dtype, r, got, fused, sampled)
 
 
 def test_workspace_is_bounded_by_the_documented_formula() -> None:

@@ -12,12 +12,16 @@ import os
 
 import torch
 from trtkit import _C
+from trtkit.ops.deform_conv2d import weight_rows
 
 NAMES = {torch.float32: "float32", torch.float16: "float16"}
 
 
-def run(cfg: dict, dtype: torch.dtype, allow_tf32: int, tactic: int | None = None) -> torch.Tensor | list:
-    """Runs cfg with the layer's default, or with `tactic`; tactic -1 returns the tactics offered instead."""
+def run(
+    cfg: dict, dtype: torch.dtype, allow_tf32: int, tactic: int | None = None, gemm_rows: bool = False
+) -> torch.Tensor | list:
+    """Runs cfg with the layer's default, or with `tactic`; tactic -1 returns the tactics offered instead.
+    gemm_rows: the weight as trtkit.export writes it (weight_layout=1); a NaN bias input, never to be read."""
     n, cin, h, w, cout, k, g, og, use_mask = (
         cfg[key] for key in ("n", "cin", "h", "w", "cout", "k", "g", "og", "mask")
     )
@@ -29,6 +33,8 @@ def run(cfg: dict, dtype: torch.dtype, allow_tf32: int, tactic: int | None = Non
         "offset_groups": og,
         "use_mask": use_mask,
         "allow_tf32": allow_tf32,
+        "weight_layout": int(gemm_rows),
+        "kernel_shape": [k, k] if gemm_rows else [0, 0],
     }
     layer = _C.Layer("DeformConv2d", attrs)
     ho = (h + 2 - (2 * (k - 1) + 1)) // 1 + 1
@@ -42,6 +48,9 @@ def run(cfg: dict, dtype: torch.dtype, allow_tf32: int, tactic: int | None = Non
         else torch.zeros(n, 1, device="cuda", dtype=dtype)
     )
     bias = torch.randn(cout, device="cuda", dtype=dtype)
+    if gemm_rows:
+        wt = weight_rows(wt, bias, allow_tf32=bool(allow_tf32))
+        bias = torch.full((1,), float("nan"), device="cuda", dtype=dtype)
     y = torch.full((n, cout, ho, wo), float("nan"), device="cuda", dtype=dtype)
     tensors = [x, wt, off, mask, bias]
     ins = [(t.data_ptr(), NAMES[dtype], list(t.shape)) for t in tensors]
@@ -80,6 +89,10 @@ def main() -> None:
             y = run(cfg, dtype, tf32)
             torch.cuda.synchronize()
             assert torch.isfinite(y).all(), (cfg, dtype, tf32)
+            if i % 2 == 1:  # GEMM-row weights on every other case (each algorithm reads them)
+                y = run(cfg, dtype, tf32, gemm_rows=True)
+                torch.cuda.synchronize()
+                assert torch.isfinite(y).all(), (cfg, dtype, tf32, "GEMM rows")
             # IPluginV3 tactics (the GEMM variants through cuBLASLt, the pipelined kernel) on every other case
             for t in run(cfg, dtype, tf32, tactic=-1) if tactics and i % 2 == 0 else []:
                 y = run(cfg, dtype, tf32, tactic=t)

@@ -66,6 +66,39 @@ def test_eager_cuda_op_matches_reference(mode: str) -> None:
         assert rel_err(out, ref) < TOLERANCE[mode], (mode, x.shape, wt.shape, s, p, d, g, og)
 
 
+@pytest.mark.parametrize("mode", ["fp32", "tf32", "fp16"])
+def test_eager_cuda_op_with_gemm_row_weights(mode: str) -> None:
+    """The op given GEMM rows (weight_layout=1, as trtkit.export writes a node's weight) through the layer on
+    CUDA equals the float64 reference on the original weight and bias; the bias input (NaN) is not read."""
+    from trtkit.ops.deform_conv2d import weight_rows
+
+    rng = random.Random({"fp32": 4, "tf32": 5, "fp16": 6}[mode])
+    dtype = torch.float16 if mode == "fp16" else torch.float32
+    for _ in range(20):
+        x, off, wt, bias, s, p, d, mask, g, og = case(rng, dtype)
+        rows = weight_rows(wt, bias, allow_tf32=mode == "tf32")
+        out = torch.ops.trtkit.deform_conv2d(
+            x,
+            rows,
+            off,
+            mask if mask is not None else x.new_zeros((1, 1)),
+            torch.full((1,), float("nan"), device="cuda", dtype=dtype),
+            stride=list(s),
+            padding=list(p),
+            dilation=list(d),
+            groups=g,
+            offset_groups=og,
+            use_mask=int(mask is not None),
+            allow_tf32=int(mode == "tf32"),
+            weight_layout=1,
+            kernel_shape=list(wt.shape[2:]),
+        )
+        assert out.is_cuda and out.dtype == dtype and torch.isfinite(out).all()
+        dd = lambda v: None if v is None else v.double()  # noqa: E731
+        ref = deform_conv2d_reference(dd(x), dd(wt), dd(off), dd(mask), dd(bias), s, p, d, g, og)
+        assert rel_err(out, ref) < TOLERANCE[mode], (mode, x.shape, wt.shape, s, p, d, g, og)
+
+
 def test_strict_fp32_is_not_tf32() -> None:
     """Strict fp32 is never silently TF32: where TF32 rounding shows, its error stays at fp32 level."""
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32

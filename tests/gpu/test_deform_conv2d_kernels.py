@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from trtkit.ops._deform_reference import deform_conv2d_reference, output_size  # noqa: E402
+from trtkit.ops.deform_conv2d import weight_rows  # noqa: E402
 
 pytestmark = pytest.mark.gpu
 
@@ -292,11 +293,19 @@ def check(
     algorithm: str = "auto",
     misalign: bool = False,
     tactic: int | None = None,
+    gemm_rows: bool = False,
 ):
     """Runs cfg (with `algorithm`, or as the layer does after setTactic(tactic)) and compares with the float64
-    reference. Returns the run callable (its variant_ran attribute is set for tactics)."""
+    reference. gemm_rows: the kernels get the weight as GEMM rows [Cout, R] (weight_layout=1, as trtkit.export
+    writes it; the row length for this precision) and a NaN bias input, which they must not read. Returns the
+    run callable (its variant_ran attribute is set for tactics)."""
     dtype = torch.float16 if precision == "fp16" else torch.float32
     x, weight, offset, mask, bias = make_inputs(cfg, dtype, seed)
+    given, given_bias, kernel = weight, bias, None
+    if gemm_rows:
+        given = weight_rows(weight, bias, allow_tf32=precision == "tf32")
+        given_bias = None if bias is None else torch.full_like(bias, float("nan"))
+        kernel = tuple(cfg["kernel"])
     if misalign:  # input and weight: the same values one element past a 16-byte boundary
 
         def shifted(t: torch.Tensor) -> torch.Tensor:
@@ -305,13 +314,13 @@ def check(
             assert buffer[1:].data_ptr() % 16 != 0
             return buffer[1:].view_as(t)
 
-        x, weight = shifted(x), shifted(weight)
+        x, given = shifted(x), shifted(given)
     run = shim.prepare(
         x,
-        weight,
+        given,
         offset,
         mask,
-        bias,
+        given_bias,
         cfg["stride"],
         cfg["padding"],
         cfg["dilation"],
@@ -320,6 +329,7 @@ def check(
         precision,
         algorithm,
         tactic,
+        kernel,
     )
     out = run().clone()
     torch.cuda.synchronize()
@@ -340,7 +350,9 @@ def check(
     err = (out.double() - ref).norm() / ref.norm().clamp_min(1e-30)
     worst = (out.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30)
     tol = TOLERANCE[precision]
-    label = f"{algorithm if tactic is None else f'tactic {tactic:#x}'} {precision}"
+    label = f"{algorithm if tactic is None else f'tactic {tactic:#x}'} {precision}" + (
+        " GEMM rows" * gemm_rows
+    )
     assert err < tol and worst < 10 * tol, f"{label} rel err {err:.3g} worst {worst:.3g} for {cfg}"
     return run
 
@@ -368,6 +380,34 @@ def test_large_configs(shim, precision, index, algorithm):
     check(shim, LARGE[index], precision, seed=100 + index, algorithm=algorithm)
 
 
+NUM_GEMM_ROWS = int(os.environ.get("DCN_NUM_GEMM_ROWS_CONFIGS", str(max(NUM_RANDOM // 2, 1))))
+
+
+@pytest.mark.parametrize("algorithm", [*ALGORITHMS, "pipelined"])
+@pytest.mark.parametrize("precision", ["fp32", "tf32", "fp16"])
+def test_gemm_row_weights(shim, precision, algorithm):
+    """weight_layout=1 (GEMM rows [Cout, R], as trtkit.export writes them): the sampled GEMM and the pipelined
+    kernel read them in place, the fused kernel re-lays them; none reads the (NaN) bias input. Random geometry
+    as test_random_configs (kernel sizes 1-5, strides, dilations, groups, offset groups, with and without
+    mask and bias, offsets far outside, batch 1, odd sizes), plus the large shapes."""
+    if algorithm == "pipelined" and precision == "fp32":
+        pytest.skip("the pipelined kernel runs fp16 and TF32 only")
+    need(shim, algorithm)
+    rng = random.Random(555 + len(precision) + len(algorithm))
+    if algorithm == "pipelined":
+        configs = [random_pipelined_config(rng, precision) for _ in range(NUM_GEMM_ROWS // 2)]
+        configs += PIPELINED_LARGE
+    else:
+        configs = [random_config(rng) for _ in range(NUM_GEMM_ROWS)] + LARGE
+    failures = []
+    for i, cfg in enumerate(configs):
+        try:
+            check(shim, cfg, precision, seed=700 + i, algorithm=algorithm, gemm_rows=True)
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, f"{len(failures)}/{len(configs)} failed; first: " + "\n".join(failures[:5])
+
+
 # With 1 MiB chunks: 11 images per chunk and a short last chunk (30 = 11 + 11 + 8) at fp32, 21 + 9 at fp16.
 MANY_SMALL_IMAGES = dict(LARGE[0], n=30, cin=16, cout=24, h=12, w=12, offset_groups=2)
 
@@ -379,6 +419,7 @@ def test_sampled_many_chunks(small_chunk_shim, precision, index):
     need(small_chunk_shim, "sampled")
     cfg = MANY_SMALL_IMAGES if index == len(LARGE) else dict(LARGE[index], n=max(LARGE[index]["n"], 3))
     check(small_chunk_shim, cfg, precision, seed=200 + index, algorithm="sampled")
+    check(small_chunk_shim, cfg, precision, seed=250 + index, algorithm="sampled", gemm_rows=True)
 
 
 def capture_and_replay(run):
@@ -478,6 +519,8 @@ def test_transpose_vector_and_fallback(shim, algorithm, precision, change, misal
     need(shim, algorithm)
     cfg = dict(LARGE[0], n=2, groups=1, **change)
     check(shim, cfg, precision, seed=460, algorithm=algorithm, misalign=misalign)
+    # GEMM rows one element off: the pipelined kernel copies them, cuBLAS reads them where they are
+    check(shim, cfg, precision, seed=461, algorithm=algorithm, misalign=misalign, gemm_rows=True)
 
 
 def test_pipelined_many_chunks(small_chunk_shim):
@@ -654,6 +697,15 @@ def test_every_offered_tactic_is_correct(shim, precision):
             if variant and i < len(BENCH_SHAPES):
                 variants_offered += 1
                 variants_run += int(run.variant_ran)
+            if i < len(BENCH_SHAPES):  # the GEMM variants reading GEMM rows where they are
+                try:
+                    run = check(shim, cfg, precision, seed=300 + i, tactic=t, gemm_rows=True)
+                except AssertionError as e:
+                    failures.append(str(e))
+                    continue
+                if variant:
+                    variants_offered += 1
+                    variants_run += int(run.variant_ran)
     assert not failures, f"{len(failures)} failed; first: " + "\n".join(failures[:5])
     # cuBLASLt may offer fewer candidates for some shape; most of the benchmark shapes' variants must exist.
     assert variants_offered > 0 and variants_run >= variants_offered // 2, (variants_run, variants_offered)

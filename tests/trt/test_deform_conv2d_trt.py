@@ -16,6 +16,8 @@ torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
 SHAPES = [[2, 8, 10, 12], [6, 4, 3, 3], [2, 36, 10, 6], [2, 18, 10, 6], [6]]  # stride (1, 2), groups 2, og 2
+# trtkit.export's GEMM rows of that weight and bias (weight_layout=1): 3*3*4 weights + bias -> 40 (32 B)
+ROW_SHAPES = [SHAPES[0], [6, 40], *SHAPES[2:]]
 
 
 class Net(torch.nn.Module):
@@ -29,11 +31,19 @@ class Net(torch.nn.Module):
         return self.dcn(x, self.offset(x), torch.sigmoid(self.mask(x)))
 
 
+@pytest.mark.parametrize("prearrange", [True, False], ids=["gemm-rows", "torchvision-layout"])
 @pytest.mark.parametrize("plugin", ["v2", "v3"])
 @pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "legacy"])
 @pytest.mark.parametrize("source", ["kit", "torchvision"])
 def test_exported_node_becomes_a_plugin(
-    tmp_path: Path, trt: Any, registry: Any, harness: Any, plugin: str, dynamo: bool, source: str
+    tmp_path: Path,
+    trt: Any,
+    registry: Any,
+    harness: Any,
+    plugin: str,
+    dynamo: bool,
+    source: str,
+    prearrange: bool,
 ) -> None:
     import trtkit
     import trtkit.nn
@@ -53,19 +63,23 @@ def test_exported_node_becomes_a_plugin(
         dynamo=dynamo,
         plugin=plugin,
         reroute_torchvision=source == "torchvision",
+        prearrange_weights=prearrange,
     )
     nodes = [n for n in proto.graph.node if n.op_type == "DeformConv2d"]
     assert len(nodes) == 1, [n.op_type for n in proto.graph.node]
+    weight = next(t for t in proto.graph.initializer if t.name == nodes[0].input[1])
+    shapes = ROW_SHAPES if prearrange else SHAPES
+    assert list(weight.dims) == shapes[1]
     made = create_from_node(trt, registry, nodes[0])
     assert made is not None
     if plugin == "v2":
         config = v2_config_bytes(made)
-        dims = harness.PluginV2(made).get_output_dimensions(0, SHAPES)[0]
+        dims = harness.PluginV2(made).get_output_dimensions(0, shapes)[0]
         assert dims == [2, 6, 10, 6]
     else:
         config = v3_config_bytes(harness, made)
-        status, shapes, _ = harness.PluginV3(made).get_output_shapes(SHAPES, symbolic=True)
-        assert (status, shapes) == (0, [[2, 6, 10, 6]])
+        status, out, _ = harness.PluginV3(made).get_output_shapes(shapes, symbolic=True)
+        assert (status, out) == (0, [[2, 6, 10, 6]])
     attrs = _C._testing.config_from_bytes(config)["attrs"]
     assert attrs == {
         "stride": [1, 2],
@@ -75,12 +89,21 @@ def test_exported_node_becomes_a_plugin(
         "offset_groups": 2,
         "use_mask": 1,
         "allow_tf32": 0,
+        "weight_layout": int(prearrange),
+        "kernel_shape": [3, 3] if prearrange else [0, 0],
     }
 
 
 @pytest.mark.parametrize("version", [V2, V3])
 def test_invalid_fields_fail_cleanly(trt: Any, registry: Any, harness: Any, log: Any, version: str) -> None:
-    for bad in ({"stride": [0, 1]}, {"dilation": [1, 2, 3]}, {"groups": 0}, {"use_mask": 5}):
+    for bad in (
+        {"stride": [0, 1]},
+        {"dilation": [1, 2, 3]},
+        {"groups": 0},
+        {"use_mask": 5},
+        {"weight_layout": 1},  # GEMM rows without kernel_shape
+        {"kernel_shape": [3, 3, 3]},
+    ):
         try:
             made = create_from_node(trt, registry, deform_node(version, **bad))
         except Exception:  # noqa: BLE001 - the bindings may raise instead of returning None

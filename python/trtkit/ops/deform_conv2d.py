@@ -24,7 +24,14 @@ import torch
 from trtkit.ops._deform_reference import deform_conv2d_reference
 from trtkit.spec import Attr, OpSpec, Reroute, Shape, TensorArg
 
-__all__ = ["DEFORM_CONV2D", "deform_conv2d", "deform_conv2d_op"]
+__all__ = [
+    "DEFORM_CONV2D",
+    "deform_conv2d",
+    "deform_conv2d_op",
+    "gemm_row_elems",
+    "weight_from_rows",
+    "weight_rows",
+]
 
 _INPUTS = ("input", "weight", "offset", "mask", "bias")
 
@@ -49,19 +56,28 @@ def _validate(attrs: dict[str, Any], shapes: Optional[Sequence[Optional[Shape]]]
     for key in ("groups", "offset_groups"):
         if attrs[key] <= 0:
             raise ValueError(f"{name}: {key} must be > 0, got {attrs[key]}")
-    for key in ("use_mask", "allow_tf32"):
+    for key in ("use_mask", "allow_tf32", "weight_layout"):
         if attrs[key] not in (0, 1):
             raise ValueError(f"{name}: {key} must be 0 or 1, got {attrs[key]}")
+    ks = list(attrs["kernel_shape"])
+    if len(ks) != 2 or any(k < 0 for k in ks):
+        raise ValueError(f"{name}: kernel_shape must hold 2 values (height, width), each >= 0, got {ks}")
+    rows = attrs["weight_layout"] == 1
+    if rows and not all(k > 0 for k in ks):
+        raise ValueError(f"{name}: kernel_shape (kh, kw > 0) is required with weight_layout=1, got {ks}")
     if not shapes:
         return
     shapes = list(shapes) + [None] * (5 - len(shapes))
     x, w, off, mask, bias = shapes[:5]
     wants = {
         0: (x, 4, "input [N, Cin, H, W]"),
-        1: (w, 4, "weight [Cout, Cin/groups, kh, kw]"),
+        1: (w, 2, "weight [Cout, R] (GEMM rows, weight_layout=1)")
+        if rows
+        else (w, 4, "weight [Cout, Cin/groups, kh, kw]"),
         2: (off, 4, "offset [N, 2*offset_groups*kh*kw, Ho, Wo]"),
-        4: (bias, 1, "bias [Cout]"),
     }
+    if not rows:  # GEMM rows carry the bias; the input is not read
+        wants[4] = (bias, 1, "bias [Cout]")
     if attrs["use_mask"]:
         wants[3] = (mask, 4, "mask [N, offset_groups*kh*kw, Ho, Wo] (use_mask=1)")
     for s, rank, what in wants.values():
@@ -71,13 +87,27 @@ def _validate(attrs: dict[str, Any], shapes: Optional[Sequence[Optional[Shape]]]
         return
     g, og = attrs["groups"], attrs["offset_groups"]
     n, cin, h, wd = x
-    cout, cin_g, kh, kw = w
+    if rows:
+        cout, row_elems = w
+        kh, kw = ks
+        cin_g = None
+    else:
+        cout, cin_g, kh, kw = w
+        if any(ks) and _known(kh, kw) and [kh, kw] != ks:
+            raise ValueError(f"{name}: kernel_shape {ks} differs from the weight's kernel {kh}x{kw}")
     if _known(cin):
         if cin % g:
             raise ValueError(f"{name}: groups ({g}) must divide the input channels ({cin})")
         if cin % og:
             raise ValueError(f"{name}: offset_groups ({og}) must divide the input channels ({cin})")
-    if _known(cin, cin_g) and cin_g * g != cin:
+    if rows and _known(cin, row_elems):
+        taps = kh * kw * (cin // g)
+        if row_elems <= taps or row_elems % 8:
+            raise ValueError(
+                f"{name}: GEMM-row weight (weight_layout=1) rows hold {row_elems} elements; they need "
+                f"kh*kw*Cin/groups = {taps} weights, the bias, and a multiple of 8"
+            )
+    if not rows and _known(cin, cin_g) and cin_g * g != cin:
         raise ValueError(
             f"{name}: weight.shape[1] ({cin_g}) times groups ({g}) must equal the input channels ({cin})"
         )
@@ -114,13 +144,55 @@ def _validate(attrs: dict[str, Any], shapes: Optional[Sequence[Optional[Shape]]]
             same(mask, 1, og * kh * kw, "mask.shape[1]", "offset_groups*kh*kw")
         same(mask, 2, ho, "mask.shape[2]", "the output height")
         same(mask, 3, wo, "mask.shape[3]", "the output width")
-    same(bias, 0, cout, "bias.shape[0]", "the output channels")
+    if not rows:
+        same(bias, 0, cout, "bias.shape[0]", "the output channels")
 
 
 def _output_shapes(shapes: Sequence[Shape], attrs: dict[str, Any]) -> list[list[Any]]:
     x, w = shapes[0], shapes[1]
     s, p, d = attrs["stride"], attrs["padding"], attrs["dilation"]
-    return [[x[0], w[0], _out_size(x[2], w[2], s[0], p[0], d[0]), _out_size(x[3], w[3], s[1], p[1], d[1])]]
+    kh, kw = attrs["kernel_shape"] if attrs["weight_layout"] == 1 else (w[2], w[3])
+    return [[x[0], w[0], _out_size(x[2], kh, s[0], p[0], d[0]), _out_size(x[3], kw, s[1], p[1], d[1])]]
+
+
+def gemm_row_elems(taps: int, dtype: torch.dtype, allow_tf32: bool = False) -> int:
+    """R, the row length of GEMM-row weights (weight_layout=1) for ``taps`` = kh*kw*Cin/groups weights per
+    output channel: the weights, the bias, then zeros up to the row alignment the plugin's cuBLAS GEMM runs
+    fastest with (measured on the H100; the same rule as the plugin's own relayout): 32 bytes for strict
+    fp32; for fp16 and TF32, 128 bytes where that adds at most 5 %, else 32."""
+    k = taps + 1
+    elem = 2 if dtype in (torch.float16, torch.bfloat16) else 4
+
+    def up(v: int, bytes_: int) -> int:
+        m = bytes_ // elem
+        return (v + m - 1) // m * m
+
+    if elem == 4 and not allow_tf32:
+        return up(k, 32)
+    r = up(k, 128)
+    return up(k, 32) if (r - k) * 20 > k else r
+
+
+def weight_rows(weight: torch.Tensor, bias: Optional[torch.Tensor], allow_tf32: bool = False) -> torch.Tensor:
+    """torchvision's weight [Cout, Cin/g, kh, kw] and bias [Cout] (None: zeros) as GEMM rows [Cout, R]
+    (weight_layout=1): row co = weight[co] tap-major (kh, kw, Cin/g), then bias[co], then zeros."""
+    cout, cin_g, kh, kw = weight.shape
+    taps = kh * kw * cin_g
+    rows = weight.new_zeros((cout, gemm_row_elems(taps, weight.dtype, allow_tf32)))
+    rows[:, :taps] = weight.permute(0, 2, 3, 1).reshape(cout, taps)
+    if bias is not None:
+        rows[:, taps] = bias
+    return rows
+
+
+def weight_from_rows(
+    rows: torch.Tensor, cin_g: int, kernel_shape: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inverse of :func:`weight_rows`: (weight [Cout, Cin/g, kh, kw], bias [Cout])."""
+    kh, kw = kernel_shape
+    taps = kh * kw * cin_g
+    w = rows[:, :taps].reshape(rows.shape[0], kh, kw, cin_g).permute(0, 3, 1, 2)
+    return w, rows[:, taps]
 
 
 def _reference(
@@ -137,9 +209,13 @@ def _reference(
     offset_groups: int = 1,
     use_mask: int = 1,
     allow_tf32: int = 0,
+    weight_layout: int = 0,
+    kernel_shape: Sequence[int] = (0, 0),
 ) -> torch.Tensor:
     """The op on plain tensors: float32/float64 exactly as torchvision's CPU kernel; float16/bfloat16 are
     computed in float32 (as the plugin accumulates) and rounded once."""
+    if weight_layout == 1:  # GEMM rows: the weight and the bias out of them
+        weight, bias = weight_from_rows(weight, input.shape[1] // groups, kernel_shape)
     compute = torch.promote_types(input.dtype, torch.float32)
     c = lambda t: t.to(compute)  # noqa: E731
     out = deform_conv2d_reference(
@@ -171,8 +247,59 @@ def _adapt_torchvision(args: Sequence[Any], const: Any) -> tuple[list[Any], dict
         "offset_groups": i[7],
         "use_mask": use_mask,
         "allow_tf32": 0,
+        "weight_layout": 0,
+        "kernel_shape": [0, 0],
     }
     return [x, w, off, mask, bias], attrs
+
+
+def _prearrange(model: Any, node: Any) -> bool:
+    """trtkit.export's rewrite of one DeformConv2d node (onnx): where its weight and bias are initializers,
+    the weight becomes their GEMM rows (a new initializer, weight_layout=1, kernel_shape set), so TensorRT
+    hands the plugin its GEMM operand as it is and no weight relayout runs per inference. Computed weights,
+    initializers kept in external data and nodes already in GEMM rows are left as they are. True if the node
+    changed."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if attrs.get("weight_layout", 0) != 0 or len(node.input) < 5:
+        return False
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    w_init, b_init = inits.get(node.input[1]), inits.get(node.input[4])
+    if w_init is None or b_init is None:
+        return False
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in (w_init, b_init)):
+        return False
+    w, b = numpy_helper.to_array(w_init), numpy_helper.to_array(b_init)
+    if w.ndim != 4 or b.shape != (w.shape[0],):
+        return False
+    rows = weight_rows(
+        torch.from_numpy(w.copy()), torch.from_numpy(b.copy()), bool(attrs.get("allow_tf32", 0))
+    )
+    taken = {t.name for t in graph.initializer} | {v.name for v in graph.input}
+    name, i = f"{node.input[1]}.gemm_rows", 1
+    while name in taken:
+        name, i = f"{node.input[1]}.gemm_rows_{i}", i + 1
+    graph.initializer.append(numpy_helper.from_array(rows.numpy(), name))
+    old = node.input[1]
+    node.input[1] = name
+    kept = [a for a in node.attribute if a.name not in ("weight_layout", "kernel_shape")]
+    del node.attribute[:]
+    node.attribute.extend(kept)
+    node.attribute.append(helper.make_attribute("weight_layout", 1))
+    node.attribute.append(helper.make_attribute("kernel_shape", [int(w.shape[2]), int(w.shape[3])]))
+    # The torchvision-layout weight goes if nothing else reads it.
+    used = {n for other in graph.node for n in other.input} | {o.name for o in graph.output}
+    if old not in used:
+        keep = [t for t in graph.initializer if t.name != old]
+        del graph.initializer[:]
+        graph.initializer.extend(keep)
+        inputs = [v for v in graph.input if v.name != old]
+        del graph.input[:]
+        graph.input.extend(inputs)
+    return True
 
 
 def _torchvision_overload() -> Any:
@@ -188,10 +315,12 @@ DEFORM_CONV2D = OpSpec(
     "learned offsets, modulated by a mask when use_mask=1.",
     inputs=[
         TensorArg("input", "[N, Cin, H, W]"),
-        TensorArg("weight", "[Cout, Cin/groups, kh, kw]", weight=True),
+        TensorArg(
+            "weight", "[Cout, Cin/groups, kh, kw]; GEMM rows [Cout, R] with weight_layout=1", weight=True
+        ),
         TensorArg("offset", "[N, 2*offset_groups*kh*kw, Ho, Wo]: (dy, dx) per tap"),
         TensorArg("mask", "[N, offset_groups*kh*kw, Ho, Wo]; any shape (not read) when use_mask=0"),
-        TensorArg("bias", "[Cout]", weight=True),
+        TensorArg("bias", "[Cout]; any shape (not read) with weight_layout=1", weight=True),
     ],
     outputs=["output"],
     attrs=[
@@ -202,11 +331,26 @@ DEFORM_CONV2D = OpSpec(
         Attr("offset_groups", "int", 1, "offset groups: offset.shape[1] / (2*kh*kw)"),
         Attr("use_mask", "int", 1, "1: modulate by mask (DCNv2); 0: mask is a dummy, not read (DCNv1)"),
         Attr("allow_tf32", "int", 0, "fp32 only: 1 lets the products run on TF32 tensor cores; 0: IEEE fp32"),
+        Attr(
+            "weight_layout",
+            "int",
+            0,
+            "0: weight [Cout, Cin/groups, kh, kw] and bias [Cout]; 1: weight is GEMM rows [Cout, R] (row co: "
+            "weight[co] tap-major, bias[co], zeros; R > kh*kw*Cin/groups, a multiple of 8), bias not read. "
+            "trtkit.export writes initializers this way",
+        ),
+        Attr(
+            "kernel_shape",
+            "ints",
+            (0, 0),
+            "(kh, kw): required with weight_layout=1; with 0, (0, 0) or the weight's",
+        ),
     ],
     type_combinations=[("float32",) * 6, ("float16",) * 6],
     reference=_reference,
     output_shapes=_output_shapes,
     validate=_validate,
+    prearrange=_prearrange,
     reroutes=[
         Reroute(
             qualname="torchvision::deform_conv2d",
