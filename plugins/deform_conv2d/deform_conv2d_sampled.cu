@@ -81,6 +81,9 @@ struct SampleArgs {
 // (tap * tile + pixel) * ogSpan + (og - first og of the slice).
 // kDeep: the variant for grids of at most one wave at kDeepMinBlocks per SM (one 64x64 image): occupancy is
 // low there anyway, so each lane may use more registers and keep more items' corner loads in flight.
+#ifndef TRTKIT_DCN_SMALL_TILES
+#define TRTKIT_DCN_SMALL_TILES 1  // benchmark switch: 0 keeps 32-pixel tiles where the grid is under two waves
+#endif
 #ifndef TRTKIT_DCN_RELAYOUT_BEHIND
 #define TRTKIT_DCN_RELAYOUT_BEHIND 1  // benchmark switch: 0 re-lays the weight inside the prepare pass
 #endif
@@ -482,9 +485,20 @@ const char* launchSampledTyped(const DeformConvParams& p, Precision prec, const 
   const int64_t perPixel = l.kk * ogSpan;
   int tileShift = 5;
   while (tileShift > 0 && (perPixel << tileShift) > kMaxEntriesPerBlock) --tileShift;
+  auto tilesOf = [&](int shift) {  // tiles in x and y of (1 << shift)-pixel rectangles
+    return std::make_pair((p.outW + (1 << (shift + 1) / 2) - 1) >> (shift + 1) / 2,
+                          (p.outH + (1 << shift / 2) - 1) >> shift / 2);
+  };
+  // With GEMM rows (no weight relayout behind the sampler) and fewer than two waves of 32-pixel fp16 blocks,
+  // 16-pixel blocks: the last wave's tail is half as long (H100, one run: N4 C512 58.8 -> 57.5 us, N1 C256 29.2 ->
+  // 28.2). With a relayout behind the sampler they were not faster: it starts once the last wave has started.
+  if (TRTKIT_DCN_SMALL_TILES && std::is_same_v<T, __half> && p.weightRowElems > 0 && tileShift == 5) {
+    const auto [x32, y32] = tilesOf(5);
+    if (x32 * y32 * slices * chunk < 2 * static_cast<int64_t>(device.multiprocessors) * kSampleBlocksPerSM<T>)
+      tileShift = 4;
+  }
   const int tileWShift = (tileShift + 1) / 2, tileHShift = tileShift / 2;
-  const int64_t tilesX = (p.outW + (1 << tileWShift) - 1) >> tileWShift;
-  const int64_t tilesY = (p.outH + (1 << tileHShift) - 1) >> tileHShift;
+  const auto [tilesX, tilesY] = tilesOf(tileShift);
   if (tilesX * tilesY > 0x7fffffff || slices > 65535) return "output too large for the sampled algorithm's grid";
   fillSamplingGeometry(a, p);
   a.groups = p.groups;
