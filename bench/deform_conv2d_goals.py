@@ -5,6 +5,8 @@ Reads bench/results/deform_conv2d_<device>.json (written by bench_deform_conv2d.
 the GPU described by --major / --shared-kb, and prints the markdown table of plugins/deform_conv2d/README.md:
 auto's time (what IPluginV2DynamicExt runs) and, where recorded, the tactic TensorRT's builder would keep for
 the IPluginV3 plugin, against torchvision, the dense conv and the floor, and whether each goal is met by each.
+The kit's rows are its runs with the weight as trtkit.export writes it (GEMM rows, weight_layout=1); the
+column "torchvision's weight layout" is the tactic given a [Cout, Cin/g, kh, kw] weight (weight_layout=0).
 
     python bench/deform_conv2d_goals.py [--json PATH] [--major 9] [--shared-kb 227] [--shim PATH]
 """
@@ -77,7 +79,18 @@ def rows(result: dict, shim: dcn_shim.Shim, major: int, smem: int) -> list[str]:
             v3 = "-" if tactic is None else f"{tactic:.3f} ({tactic_label(choice)})"
             v3_ratio = "-" if tactic is None else f"{tactic / tv:.3f}"
             v3_met = "-" if tactic is None else met(tactic)
-            cells = [r["shape"], str(r["offset_groups"]), precision, auto, f"{t:.3f}", v3, v3_ratio]
+            plain = ms("tactic-oihw")  # the tactic given torchvision's weight layout (re-laid per call)
+            plain_cell = "-" if plain is None else f"{plain:.3f} ({plain / tv:.3f})"
+            cells = [
+                r["shape"],
+                str(r["offset_groups"]),
+                precision,
+                auto,
+                f"{t:.3f}",
+                v3,
+                v3_ratio,
+                plain_cell,
+            ]
             cells += ["-" if ms(a) is None else f"{ms(a):.3f}" for a in ("pipelined", "sampled", "fused")]
             cells += [f"{tv:.3f}", f"{t / tv:.3f}", f"{conv:.3f}", f"{t / conv:.2f}", f"{floor:.3f}"]
             cells += [f"{t / floor:.1f}", f"{err:.1e}", text, met(t), v3_met]
@@ -96,13 +109,14 @@ def main() -> None:
     result = json.loads(Path(args.json).read_text())
     shim = dcn_shim.Shim(Path(args.shim) if args.shim else dcn_shim.build())
     header = (
-        "| shape | og | mode | auto | auto ms | V3 tactic ms | tactic / tv | pipelined ms | sampled ms "
+        "| shape | og | mode | auto | auto ms | V3 tactic ms | tactic / tv "
+        "| tactic, torchvision's weight layout: ms (/ tv) | pipelined ms | sampled ms "
         "| fused ms | torchvision ms | auto / tv | dense conv ms | auto / conv | floor ms | auto / floor "
         "| rel err vs fp64 | goal | met (auto) | met (tactic) |"
     )
     print(f"{result['device']}, {result['date']}\n")
     print(header)
-    print("|" + "---|" * 20)
+    print("|" + "---|" * 21)
     print("\n".join(rows(result, shim, args.major, args.shared_kb * 1024)))
 
 
