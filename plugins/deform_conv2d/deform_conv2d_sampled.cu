@@ -10,7 +10,8 @@
 //      shared memory; then lanes stream 16-byte channel vectors: 4 loads, a blend, one store.
 //   3. cuBLAS: out[n][g*Cout/g + co][p] = sum_k Wr[g][co][k] * cols[n][p][g][k], one strided-batched GEMM over
 //      the chunk's images per weight group, fp32 sums; the bias rides in the GEMM as Wr's extra column.
-// The weight is re-laid once per call: Wr[g][co][tap*Cin/g + c], Wr[g][co][kk*Cin/g] = bias[co], zeros after.
+// The weight is re-laid once per call: Wr[g][co][tap*Cin/g + c], Wr[g][co][kk*Cin/g] = bias[co], zeros after;
+// where it comes as GEMM rows (DeformConvParams::weightRowElems, what trtkit.export writes), it is Wr already.
 #include <cuda_fp16.h>
 
 #include <algorithm>
