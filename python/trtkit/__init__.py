@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from trtkit._library import build_info, library_path, load, tensorrt_runtime
-from trtkit.export import export
+from trtkit.export import export, prearrange
 from trtkit.sdk import cmake_dir, include_dir, sdk_dir
 
 __version__ = "0.1.0"
@@ -25,6 +25,7 @@ __all__ = [
     "load",
     "nn",
     "ops",
+    "prearrange",
     "sdk_dir",
     "tensorrt_runtime",
 ]

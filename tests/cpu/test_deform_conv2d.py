@@ -437,6 +437,12 @@ def test_export_prearranges_the_weight_into_gemm_rows(tmp_path: Path, source: st
     node = _dcn_node(plain)
     assert _attrs(node)["weight_layout"] == ("INT", 0)
     assert list(_initializer(plain, node.input[1]).shape) == [6, 4, 3, 3]
+    # trtkit.prearrange does the same to a model exported before; a second pass changes nothing
+    assert trtkit.prearrange(plain) and not trtkit.prearrange(plain)
+    node = _dcn_node(plain)
+    assert _attrs(node)["weight_layout"] == ("INT", 1) and torch.equal(
+        _initializer(plain, node.input[1]), rows
+    )
 
 
 def test_prearrange_leaves_computed_weights_alone(tmp_path: Path) -> None:
