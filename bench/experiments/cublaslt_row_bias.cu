@@ -70,8 +70,7 @@ int main() {
     // Host data: cols[n][p][kgPad] (k < K random, k == K one, zeros after), W[co][K], bias[co];
     // Wr[co][kgPad] = W, bias, zeros.
     const long long colsPer = 1LL * sh.pixels * sh.kgPad, outPer = 1LL * sh.cout * sh.pixels;
-    std::vector<__half> cols(colsPer * sh.batch), wr(1LL * sh.cout * sh.kgPad), w(1LL * sh.cout * sh.k),
-        bias(sh.cout);
+    std::vector<__half> cols(colsPer * sh.batch), wr(1LL * sh.cout * sh.kgPad), w(1LL * sh.cout * sh.k), bias(sh.cout);
     unsigned seed = 12345;
     auto rnd = [&] {
       seed = seed * 1664525u + 1013904223u;
@@ -151,7 +150,8 @@ int main() {
     int found = 0;
     const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 16, res, &found);
     std::printf("  form %d (%s, %s; K %d): heuristic status %d, %d algorithms\n", form,
-                allRow ? "all row-major" : "row-major D", withBias ? "BIAS epilogue" : "no epilogue", sh.k, (int)hs, found);
+                allRow ? "all row-major" : "row-major D", withBias ? "BIAS epilogue" : "no epilogue", sh.k, (int)hs,
+                found);
     present();
     CK(cudaStreamSynchronize(s));
     std::vector<__half> o0(outPer * sh.batch), o1(outPer * sh.batch);
