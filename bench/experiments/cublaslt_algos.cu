@@ -14,42 +14,13 @@
 #include <string>
 #include <vector>
 
-#define CK(x)                                                                    \
-  do {                                                                           \
-    auto e_ = (x);                                                               \
-    if (static_cast<int>(e_) != 0) {                                             \
-      std::fprintf(stderr, "%s:%d %s -> %d\n", __FILE__, __LINE__, #x, (int)e_); \
-      std::exit(1);                                                              \
-    }                                                                            \
-  } while (0)
+#include "experiment_util.cuh"
 
 struct Shape {
   const char* name;
   int pixels, cout, kgPad, batch;
   bool half, tf32;
 };
-
-template <typename F>
-static float timeUs(F&& f, cudaStream_t s) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  for (int i = 0; i < 5; ++i) f();
-  std::vector<float> v;
-  for (int r = 0; r < 5; ++r) {
-    cudaEventRecord(a, s);
-    for (int i = 0; i < 20; ++i) f();
-    cudaEventRecord(b, s);
-    cudaEventSynchronize(b);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, a, b);
-    v.push_back(ms * 1000.f / 20);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(v.begin(), v.end());
-  return v[2];
-}
 
 int main() {
   const Shape shapes[] = {

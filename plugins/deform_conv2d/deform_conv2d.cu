@@ -634,9 +634,9 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const Devic
   g.w = ws;
   g.offset = offset;
   g.mask = mask;
-  // GEMM rows carry the bias in column kh*kw*Cin/g of each row.
-  g.bias = p.weightRowElems > 0 ? static_cast<const T*>(weight) + d.kk * d.cinG : bias;
-  g.biasStride = p.weightRowElems > 0 ? p.weightRowElems : 1;
+  const BiasSource<T> biasSource = biasSourceOf(p, static_cast<const T*>(weight), static_cast<const T*>(bias));
+  g.bias = biasSource.values;
+  g.biasStride = biasSource.stride;
   g.out = output;
   g.height = static_cast<int32_t>(p.height);
   g.width = static_cast<int32_t>(p.width);
@@ -661,7 +661,7 @@ cudaError_t launchTyped(const DeformConvParams& p, const Derived& d, const Devic
   g.outChannels = static_cast<int32_t>(p.outChannels);
   g.kk = static_cast<int32_t>(d.kk);
   g.useMask = p.useMask ? 1 : 0;
-  g.hasBias = p.hasBias || p.weightRowElems > 0 ? 1 : 0;
+  g.hasBias = biasSource.values != nullptr ? 1 : 0;
 
   // Tile choice (measured on the H100, bench/results): every M tile gathers the samples again, so a group's
   // output channels go into one tile of 64, 128 or 256 where that still fills the GPU. With many waves of

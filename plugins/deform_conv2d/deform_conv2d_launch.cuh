@@ -62,6 +62,19 @@ cudaError_t launchAfterPrepare(const DeviceLimits& device, void (*kernel)(Params
   return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
 }
 
+// Where the fused and pipelined epilogues read bias[co]: the bias input (stride 1), or column kh*kw*Cin/g of
+// GEMM-row weights (stride R, deform_conv2d_kernels.hpp); values is null where there is no bias.
+template <typename T>
+struct BiasSource {
+  const T* values;
+  int64_t stride;
+};
+template <typename T>
+BiasSource<T> biasSourceOf(const DeformConvParams& p, const T* weight, const T* bias) {
+  if (p.weightRowElems > 0) return {weight + p.kernelH * p.kernelW * (p.inChannels / p.groups), p.weightRowElems};
+  return {p.hasBias ? bias : nullptr, 1};
+}
+
 // The sampling geometry the sampled and pipelined kernels' argument structs share (same field names).
 template <typename Args>
 void fillSamplingGeometry(Args& a, const DeformConvParams& p) {

@@ -745,9 +745,9 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   auto* zeros = reinterpret_cast<T*>(reinterpret_cast<char*>(xs) + roundUp(chunk * l.xsPerImage, kPipeAlign));
   if (cudaMemsetAsync(zeros, 0, static_cast<size_t>(l.zeroBytes), stream) != cudaSuccess)
     return cudaGetErrorString(cudaGetLastError());
-  // GEMM rows carry the bias in column kh*kw*Cin/g of each row.
   const bool rows = p.weightRowElems > 0;
-  const T* hb = rows ? weight + l.kk * l.cinG : p.hasBias ? bias : nullptr;
+  const BiasSource<T> biasSource = biasSourceOf(p, weight, bias);
+  const T* hb = biasSource.values;
   const T* hm = p.useMask ? mask : nullptr;
 
   PipeArgs a{};
@@ -756,7 +756,7 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   a.coutG = static_cast<int>(l.coutG);
   a.outChannels = static_cast<int>(p.outChannels);
   a.wrStride = static_cast<int>(l.wrStride);
-  a.biasStride = rows ? static_cast<int>(l.wrStride) : 1;
+  a.biasStride = static_cast<int>(biasSource.stride);
   a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
   constexpr int bn = TRTKIT_DCN_PIPE_BN;
   a.pixelTiles = static_cast<int>((a.pixels + bn - 1) / bn);

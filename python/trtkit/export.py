@@ -19,7 +19,7 @@ from typing import Any, Optional, Union
 import onnx
 
 from trtkit import spec as _spec
-from trtkit.onnx_schema import ONNX_DOMAIN, ONNX_DOMAIN_VERSION
+from trtkit.onnx_schema import ONNX_DOMAIN, ONNX_DOMAIN_VERSION, kit_nodes
 
 EXTERNAL_DATA_THRESHOLD = 1_800_000_000  # bytes of weights above which they go to a side file (2 GiB limit)
 DEFAULT_OPSET = 18  # the dynamo exporter's default and a version every supported torch's legacy exporter has
@@ -136,29 +136,26 @@ def prearrange(model: onnx.ModelProto) -> bool:
     """Rewrites every kit node whose op spec has a ``prearrange`` step (DeformConv2d: constant weight and bias
     into GEMM rows, weight_layout=1) in place; also usable on models exported before. True if changed."""
     changed = False
-    for node in model.graph.node:
-        if node.domain != ONNX_DOMAIN:
-            continue
-        try:
-            s = _spec.get_spec(node.op_type)
-        except KeyError:
-            continue
+    for node, s in _kit_nodes_with_specs(model):
         if s.prearrange is not None:
             changed = s.prearrange(model, node) or changed
     return changed
+
+
+def _kit_nodes_with_specs(model: onnx.ModelProto) -> Iterator[tuple[onnx.NodeProto, _spec.OpSpec]]:
+    """(node, op spec) of every node of the kit's domain whose op_type has a spec."""
+    for node in kit_nodes(model):
+        try:
+            yield node, _spec.get_spec(node.op_type)
+        except KeyError:
+            continue
 
 
 def canonicalize(model: onnx.ModelProto) -> bool:
     """Puts every kit node's attributes in spec order (the exporters differ), drops model-local functions
     of the kit's domain (TensorRT's parser would inline them instead of using the plugin). True if changed."""
     changed = False
-    for node in model.graph.node:
-        if node.domain != ONNX_DOMAIN:
-            continue
-        try:
-            s = _spec.get_spec(node.op_type)
-        except KeyError:
-            continue
+    for node, s in _kit_nodes_with_specs(model):
         order = {name: i for i, name in enumerate([*s.attr_names, "plugin_version", "plugin_namespace"])}
         attrs = sorted(node.attribute, key=lambda a: order.get(a.name, len(order)))
         if [a.name for a in attrs] != [a.name for a in node.attribute]:
