@@ -6,13 +6,14 @@
 //   - prepare (deform_conv2d_prepare.cuh): input NCHW -> NHWC, weight -> Wr[co][tap * Cin/g + c];
 //   - a tile is BM (64 or 128 output channels of one group) x BN (128 output pixels of one image); one CTA per SM
 //     runs tiles in turn. Its K loop walks stages of (channel slice, tap), taps inner so a slice's neighbourhood
-//     stays in L1. Eight producer warps fill a ring of kStages shared-memory stages that runs on across the CTA's
-//     tiles: the A slice (BM rows of Wr, loaded a stage ahead) and the B slice (BN pixels x one 128-byte row of
-//     channels, 64 fp16 / 32 fp32: four bilinear corners per pixel, 8 lanes of 16 bytes per pixel, blended in
-//     half2 / fp32). Corners are computed once per (pixel, offset group) into a per-warp table, from offsets and
-//     mask loaded two stages ahead. Eight consumer warps multiply each full stage (wgmma on sm_90a builds, else
-//     mma.sync; fp16 or TF32 products, fp32 sums) while the producers fill the next ones; mbarriers hand stages
-//     over (full: producers -> consumers, empty: back).
+//     stays in L1. Producer warps (8, or 16 for fp16 64-channel tiles: PipeWarps) fill a ring of kStages
+//     shared-memory stages that runs on across the CTA's tiles: the A slice (BM rows of Wr, loaded a stage ahead)
+//     and the B slice (BN pixels x one 128-byte row of channels, 64 fp16 / 32 fp32: four bilinear corners per
+//     pixel, 8 lanes of 16 bytes per pixel, blended in half2 / fp32). Corners are computed once per (pixel, offset
+//     group) into a per-warp table, from offsets and mask loaded two stages ahead. Consumer warps (8, or 4)
+//     multiply each full stage (wgmma on sm_90a builds, else mma.sync; fp16 or TF32 products, fp32 sums) while the
+//     producers fill the next ones; mbarriers hand stages over (full: producers -> consumers, empty: back); waiting
+//     warps sleep in try_wait (sm_90) instead of spinning.
 //   - the consumers add the bias and write the tile to NCHW.
 // Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row (the 128-byte swizzle of wgmma's
 // descriptors; ldmatrix and the producers' stores are free of bank conflicts). Measured (bench/results/
@@ -63,9 +64,32 @@ constexpr bool kNarrowWhenFew = TRTKIT_DCN_PIPE_NARROW_FEW != 0;
 #define TRTKIT_DCN_PIPE_PERSISTENT 1  // benchmark switch: one CTA per SM looping over tiles (0: a CTA per tile)
 #endif
 constexpr bool kPersistent = TRTKIT_DCN_PIPE_PERSISTENT != 0;
-constexpr int kConsumerWarps = 8, kProducerWarps = 8;
-constexpr int kConsumerThreads = 32 * kConsumerWarps, kProducerThreads = 32 * kProducerWarps;
-constexpr int kPipeThreads = kConsumerThreads + kProducerThreads;
+#ifndef TRTKIT_DCN_PIPE_NARROW_PRODUCERS
+#define TRTKIT_DCN_PIPE_NARROW_PRODUCERS 16  // benchmark switch: producer warps of fp16 64-channel tiles (8 or 16)
+#endif
+#ifndef TRTKIT_DCN_PIPE_NARROW_CONSUMERS
+#define TRTKIT_DCN_PIPE_NARROW_CONSUMERS 4  // benchmark switch: consumer warps of fp16 64-channel tiles (8 or 4)
+#endif
+#ifndef TRTKIT_DCN_PIPE_NARROW_CTAS
+#define TRTKIT_DCN_PIPE_NARROW_CTAS 1  // benchmark switch: resident CTAs per SM with 64-channel tiles (1 or 2)
+#endif
+// Warps of a CTA: producers gather, consumers multiply. fp16 64-channel tiles on Hopper (kMany) have 16 producer
+// warps and one consumer warpgroup (m64n128): their MMAs are light and the gathers latency-bound, so more gathering
+// warps hide more of it (N16 C64 og4 0.416 -> 0.302 ms; bench/results/deform_conv2d_notes.md, session 12). TF32
+// tiles, whose MMAs take twice as long, measured slower that way (0.433 -> 0.458 ms) and keep 8 + 8, as 128-channel
+// tiles and mma.sync builds do (4 mma.sync consumer warps would spill at the 96 registers 640 threads leave).
+template <typename T, int BM, bool kMany>
+struct PipeWarps {
+  static_assert(!kMany || (BM == 64 && sizeof(T) == 2), "many producers: fp16 64-channel tiles only");
+  static constexpr int producers = kMany ? TRTKIT_DCN_PIPE_NARROW_PRODUCERS : 8;
+  static constexpr int consumers = kMany ? TRTKIT_DCN_PIPE_NARROW_CONSUMERS : 8;
+  static constexpr int ctasPerSM = BM == 64 ? TRTKIT_DCN_PIPE_NARROW_CTAS : 1;
+  static constexpr int producerThreads = 32 * producers, consumerThreads = 32 * consumers;
+  static constexpr int threads = producerThreads + consumerThreads;
+  static constexpr int pixelsPerRound = 4 * producers;  // a producer warp load covers 4 pixels
+  static_assert(producers == 8 || producers == 16, "a round is 32 or 64 pixels");
+  static_assert(consumers == 8 || consumers == 4, "one or two consumer warpgroups");
+};
 constexpr int64_t kPipeAlign = 256;
 
 template <int BM, int BN>
@@ -105,14 +129,27 @@ __device__ __forceinline__ void stageBarrierInit(uint32_t barrier, int count) {
 __device__ __forceinline__ void stageBarrierArrive(uint32_t barrier) {
   asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared.b64 state, [%0];\n}" ::"r"(barrier) : "memory");
 }
-// Waits until the barrier's phase number `use` (counted from 0) has completed.
+#ifndef TRTKIT_DCN_PIPE_TRY_WAIT
+#define TRTKIT_DCN_PIPE_TRY_WAIT 1  // benchmark switch: 0 spins on test_wait on sm_90 too
+#endif
+// Waits until the barrier's phase number `use` (counted from 0) has completed. On sm_90 try_wait suspends the warp
+// until the phase completes (or a time limit), so waiting warps leave the issue slots to the working ones; test_wait
+// spins.
 __device__ __forceinline__ void stageBarrierWait(uint32_t barrier, int use) {
   uint32_t done = 0;
-  while (!done)
+  while (!done) {
+#if __CUDA_ARCH__ >= 900 && TRTKIT_DCN_PIPE_TRY_WAIT
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}"
+                 : "=r"(done)
+                 : "r"(barrier), "r"(static_cast<uint32_t>(use & 1))
+                 : "memory");
+#else
     asm volatile("{\n.reg .pred p;\nmbarrier.test_wait.parity.shared.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}"
                  : "=r"(done)
                  : "r"(barrier), "r"(static_cast<uint32_t>(use & 1))
                  : "memory");
+#endif
+  }
 }
 #if !TRTKIT_DCN_USE_WGMMA
 __device__ __forceinline__ void loadMatrixX4(uint32_t (&r)[4], uint32_t address) {
@@ -252,9 +289,9 @@ struct StageCursor {
   }
 };
 
-// Producer warps: thread (warp pw, lane) owns 16-byte chunk (lane & 7) of pixels pw*4 + (lane >> 3) + 32*j,
-// j < BN/32: a warp load instruction reads 4 whole 128-byte corner rows; all BN/32 x 4 loads of a stage are in
-// flight together.
+// Producer warps: thread (warp pw, lane) owns 16-byte chunk (lane & 7) of pixels pw*4 + (lane >> 3) + R*j, j < BN/R,
+// R = 4 x producer warps: a warp load instruction reads 4 whole 128-byte corner rows; all BN/R x 4 loads of a stage
+// are in flight together.
 // Corners: with kEntriesPerLane > 0 (offset groups of 8, 16 or 32 channels, or multiples of 64), a warp's
 // (pixel, offset group) pairs of a stage - 4 * BN/32 pixels x ogPerSlice groups - are computed once each, spread
 // over the lanes (kEntriesPerLane per lane), and exchanged through a per-warp shared-memory table: two 16-byte
@@ -262,15 +299,18 @@ struct StageCursor {
 // of its own pixels and offset group.
 // The loads land in registers and the blend waits for them: ~2400 cycles a stage at N1. Copying them
 // asynchronously into shared-memory staging buffers a stage ahead was measured slower (notes).
-template <typename T, int BM, int BN, int kEntriesPerLane>
+template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany>
 __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t zeroOffset,
                         const T* __restrict__ offsetImage, const T* __restrict__ maskImage, const T* __restrict__ wr,
                         int g, int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
                         uint32_t smemEntries, uint32_t full, uint32_t empty, int tid) {
-  constexpr int kRounds = BN / 32, kSlots = 4 * kRounds;  // a warp's pixels
+  using W = PipeWarps<T, BM, kMany>;
+  constexpr int kRound = W::pixelsPerRound, kRounds = BN / kRound, kSlots = 4 * kRounds;  // a warp's pixels
+  static_assert(BN % kRound == 0, "whole rounds per tile");
   constexpr bool kTable = kEntriesPerLane > 0;
   constexpr int kInputs = kTable ? kEntriesPerLane : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
-  constexpr int kCopies = BM * 8 / kProducerThreads;           // 16-byte pieces of the A stage per thread
+  constexpr int kCopies = BM * 8 / W::producerThreads;         // 16-byte pieces of the A stage per thread
+  static_assert(kCopies >= 1, "every producer copies part of the A stage");
   const int lane = tid & 31, warp = tid >> 5;
   const int chunk = lane & 7, sub = lane >> 3;
   const int entries = kSlots * a.ogPerSlice;
@@ -284,11 +324,11 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
       entry[i] = (lane + 32 * i) % entries;  // lanes past the table's end duplicate an entry (same values)
       const int slot = entry[i] % kSlots;
       ogInSlice[i] = entry[i] / kSlots;
-      origin[i] = originOf(a, pixelBase + warp * 4 + (slot & 3) + 32 * (slot >> 2));
+      origin[i] = originOf(a, pixelBase + warp * 4 + (slot & 3) + kRound * (slot >> 2));
     } else {
       entry[i] = 0;
       ogInSlice[i] = 0;
-      origin[i] = originOf(a, pixelBase + warp * 4 + sub + 32 * i);
+      origin[i] = originOf(a, pixelBase + warp * 4 + sub + kRound * i);
     }
   }
   auto planeOf = [&](const StageCursor& c, int i) {
@@ -361,13 +401,13 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
 #pragma unroll
     for (int r = 0; r < kCopies; ++r)
       aNext[r] =
-          __ldg(reinterpret_cast<const uint4*>(src + static_cast<int64_t>(r) * (kProducerThreads / 8) * a.wrStride));
+          __ldg(reinterpret_cast<const uint4*>(src + static_cast<int64_t>(r) * (W::producerThreads / 8) * a.wrStride));
   };
   auto storeA = [&](int s) {
 #pragma unroll
     for (int r = 0; r < kCopies; ++r)
       asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemA + s * BM * 128 + aDst +
-                                                                    r * (kProducerThreads / 8) * 128),
+                                                                    r * (W::producerThreads / 8) * 128),
                    "r"(aNext[r].x), "r"(aNext[r].y), "r"(aNext[r].z), "r"(aNext[r].w)
                    : "memory");
   };
@@ -447,7 +487,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
       }
     }
 #pragma unroll
-    for (int j = 0; j < kRounds; ++j) blendStore(v[j], wt[j], smemB + s * BN * 128 + bDst + j * 32 * 128);
+    for (int j = 0; j < kRounds; ++j) blendStore(v[j], wt[j], smemB + s * BN * 128 + bDst + j * kRound * 128);
     if (step + 1 < steps) loadA(nxt);
     handOver(s);
     cur = nxt;
@@ -456,12 +496,12 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   }
 }
 
-// Consumer warps: 2 x 4 warps over the BM x BN tile, each (BM/2) x (BN/4) as m16n8k16 MMAs.
-template <typename T, int BM, int BN>
+// Consumer warps: (consumers / 4) x 4 warps over the BM x BN tile, each a WM x (BN/4) block of m16n8k16 MMAs.
+template <typename T, int BM, int BN, bool kMany>
 __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __restrict__ out, int64_t n, int coBase,
                         int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB, uint32_t full,
                         uint32_t empty, int tid) {
-  constexpr int WM = BM / 2, WN = BN / 4, MT = WM / 16, NT = WN / 8;
+  constexpr int WM = BM / (PipeWarps<T, BM, kMany>::consumers / 4), WN = BN / 4, MT = WM / 16, NT = WN / 8;
   static_assert(NT % 2 == 0, "B fragments are loaded two n8 tiles at a time");
   const int lane = tid & 31, warp = tid >> 5;
   const int wm = warp >> 2, wn = warp & 3;
@@ -527,18 +567,20 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
   }
 }
 #if TRTKIT_DCN_USE_WGMMA
-// Consumers as two warpgroups: with 128-channel tiles warpgroup g multiplies output channels 64g..64g+63 by all
-// 128 pixels (m64n128), with 64-channel tiles pixels 64g..64g+63 (m64n64); K-steps straight from the swizzled
-// rings, no ldmatrix.
-template <typename T, int BM, int BN>
+// Consumers as warpgroups: with 128-channel tiles warpgroup g multiplies output channels 64g..64g+63 by all
+// 128 pixels (m64n128); with 64-channel tiles one warpgroup takes all pixels (m64n128), or two take pixels
+// 64g..64g+63 (m64n64). K-steps straight from the swizzled rings, no ldmatrix.
+template <typename T, int BM, int BN, bool kMany>
 __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias, T* __restrict__ out, int64_t n,
                                   int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA,
                                   uint32_t smemB, uint32_t full, uint32_t empty, int tid) {
   static_assert(BN == 128, "warpgroup tiles assume 128-pixel tiles");
-  constexpr int kCols = BM == 128 ? BN : BN / 2;  // pixels per warpgroup
-  constexpr int kRegs = kCols / 2;                // 64 x kCols fp32 over 128 threads
+  constexpr int kGroups = PipeWarps<T, BM, kMany>::consumers / 4, kRowBlocks = BM / 64;
+  static_assert(kGroups % kRowBlocks == 0, "a warpgroup multiplies one 64-channel row block");
+  constexpr int kCols = BN * kRowBlocks / kGroups;  // pixels per warpgroup
+  constexpr int kRegs = kCols / 2;                  // 64 x kCols fp32 over 128 threads
   const int g = tid >> 7, t = tid & 127, lane = t & 31, warp = t >> 5;
-  const int rowBase = BM == 128 ? 64 * g : 0, colBase = BM == 128 ? 0 : 64 * g;
+  const int rowBase = 64 * (g % kRowBlocks), colBase = kCols * (g / kRowBlocks);
   float acc[kRegs];
 #pragma unroll
   for (int i = 0; i < kRegs; ++i) acc[i] = 0.f;
@@ -590,8 +632,8 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
 #endif  // __CUDA_ARCH__ >= 800
 
 // grid.x: CTAs (one per SM, or one per tile), each running tiles of the chunk in turn (below).
-template <typename T, int BM, int BN, int kEntriesPerLane>
-__global__ void __launch_bounds__(kPipeThreads, 1)
+template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany>
+__global__ void __launch_bounds__(PipeWarps<T, BM, kMany>::threads, PipeWarps<T, BM, kMany>::ctasPerSM)
     pipelinedDeformConv(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                         const T* __restrict__ wr, const T* __restrict__ bias, T* __restrict__ out,
                         const T* __restrict__ zeros, PipeArgs a, int64_t firstImage, int images, int groups) {
@@ -600,10 +642,11 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
   __shared__ alignas(8) uint64_t stageBarriers[2 * kStages];  // full[kStages], empty[kStages]
   const uint32_t smemA = (sharedAddress(pipeSmem) + 1023u) & ~1023u, smemB = smemA + kStages * BM * 128;
   const uint32_t full = sharedAddress(stageBarriers), empty = full + 8 * kStages;
+  using W = PipeWarps<T, BM, kMany>;
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
-      stageBarrierInit(full + 8 * s, kProducerThreads);
-      stageBarrierInit(empty + 8 * s, kConsumerThreads);
+      stageBarrierInit(full + 8 * s, W::producerThreads);
+      stageBarrierInit(empty + 8 * s, W::consumerThreads);
     }
   }
   __syncthreads();
@@ -618,22 +661,23 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
     const int g = row / a.coTilesPerGroup;
     const int coBase = g * a.coutG + (row - g * a.coTilesPerGroup) * BM;
     const int64_t n = firstImage + nl;
-    if (threadIdx.x < kConsumerThreads) {
+    if (threadIdx.x < W::consumerThreads) {
 #if TRTKIT_DCN_USE_WGMMA
-      consumeWarpgroups<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, ring, smemA, smemB, full, empty,
-                                   threadIdx.x);
+      consumeWarpgroups<T, BM, BN, kMany>(a, bias, out, n, coBase, pixelBase, steps, ring, smemA, smemB, full, empty,
+                                          threadIdx.x);
 #else
-      consume<T, BM, BN>(a, bias, out, n, coBase, pixelBase, steps, ring, smemA, smemB, full, empty, threadIdx.x);
+      consume<T, BM, BN, kMany>(a, bias, out, n, coBase, pixelBase, steps, ring, smemA, smemB, full, empty,
+                                threadIdx.x);
 #endif
     } else {
       const T* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
       // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
       const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * sizeof(T));
       const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
-      produce<T, BM, BN, kEntriesPerLane>(a, image, zeroOffset, offset + n * 2 * planes,
-                                          a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase, steps,
-                                          ring, smemA, smemB, smemB + kStages * BN * 128, full, empty,
-                                          threadIdx.x - kConsumerThreads);
+      produce<T, BM, BN, kEntriesPerLane, kMany>(a, image, zeroOffset, offset + n * 2 * planes,
+                                                 a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase,
+                                                 steps, ring, smemA, smemB, smemB + kStages * BN * 128, full, empty,
+                                                 threadIdx.x - W::consumerThreads);
     }
   }
 #endif
@@ -643,51 +687,54 @@ __global__ void __launch_bounds__(kPipeThreads, 1)
 template <int BM, int BN>
 int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
   // + 1024: the rings start on a 1024-byte boundary (the 128-byte swizzle of wgmma descriptors is address-based)
-  return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? kProducerWarps * (BN / 8) * ogPerSlice * 32 : 0) + 1024;
+  // corner tables: 32 bytes per (pixel, offset group of the stage), split among the producer warps
+  return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? BN * ogPerSlice * 32 : 0) + 1024;
 }
 
-template <typename T, int BM, int BN, int kEntriesPerLane>
+template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany>
 cudaError_t launchPipe(const PipeArgs& a, const DeviceLimits& device, int64_t images, int64_t firstImage,
                        int64_t groups, const T* xs, const T* offset, const T* mask, const T* wr, const T* bias, T* out,
                        const T* zeros, cudaStream_t stream) {
   const int bytes = pipeSharedBytes<BM, BN>(kEntriesPerLane, a.ogPerSlice);
   // The limit is raised once, to the largest corner table (8 offset groups per stage).
-  const cudaError_t err = allowDynamicSharedMemory<pipelinedDeformConv<T, BM, BN, kEntriesPerLane>>(
+  const cudaError_t err = allowDynamicSharedMemory<pipelinedDeformConv<T, BM, BN, kEntriesPerLane, kMany>>(
       pipeSharedBytes<BM, BN>(kEntriesPerLane, 8));
   if (err != cudaSuccess) return err;
-  // One CTA per SM (512 threads of 128 registers) running tiles in turn, or (switch off) one CTA per tile.
+  // One CTA per SM (PipeWarps' threads, up to 128 registers each) running tiles in turn, or (switch off) one per tile.
   const int64_t tiles = a.pixelTiles * images * groups * a.coTilesPerGroup;
-  const int64_t ctas = kPersistent ? std::min<int64_t>(tiles, device.multiprocessors) : tiles;
-  return launchAfterPrepare(device, pipelinedDeformConv<T, BM, BN, kEntriesPerLane>, dim3(static_cast<unsigned>(ctas)),
-                            dim3(kPipeThreads), static_cast<size_t>(bytes), stream, xs, offset, mask, wr, bias, out,
-                            zeros, a, firstImage, static_cast<int>(images), static_cast<int>(groups));
+  const int64_t resident = static_cast<int64_t>(device.multiprocessors) * PipeWarps<T, BM, kMany>::ctasPerSM;
+  const int64_t ctas = kPersistent ? std::min<int64_t>(tiles, resident) : tiles;
+  return launchAfterPrepare(device, pipelinedDeformConv<T, BM, BN, kEntriesPerLane, kMany>,
+                            dim3(static_cast<unsigned>(ctas)), dim3(PipeWarps<T, BM, kMany>::threads),
+                            static_cast<size_t>(bytes), stream, xs, offset, mask, wr, bias, out, zeros, a, firstImage,
+                            static_cast<int>(images), static_cast<int>(groups));
 }
 
-// Corner tables where offset groups divide a stage or are multiples of it: entries per lane = ceil(pixels x groups
-// per stage / 32); other widths compute corners per lane.
+// Corner tables where offset groups divide a stage or are multiples of it: entries per lane = ceil(a producer
+// warp's pixels x groups per stage / 32); other widths compute corners per lane.
 template <typename T>
-int entriesPerLane(const PipeArgs& a, int bn) {
+int entriesPerLane(const PipeArgs& a, int bn, int producerWarps) {
   if (a.cinOG % kBK<T> != 0 && kBK<T> % a.cinOG != 0) return 0;
-  return (bn / 8 * a.ogPerSlice + 31) / 32;
+  return (bn / producerWarps * a.ogPerSlice + 31) / 32;
 }
 
-template <typename T, int BM, int BN>
+template <typename T, int BM, int BN, bool kMany>
 cudaError_t launchPipeFor(const PipeArgs& a, const DeviceLimits& device, int64_t images, int64_t firstImage,
                           int64_t groups, const T* xs, const T* offset, const T* mask, const T* wr, const T* bias,
                           T* out, const T* zeros, cudaStream_t stream) {
-  switch (entriesPerLane<T>(a, BN)) {
+  switch (entriesPerLane<T>(a, BN, PipeWarps<T, BM, kMany>::producers)) {
     case 0:
-      return launchPipe<T, BM, BN, 0>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
-                                      stream);
+      return launchPipe<T, BM, BN, 0, kMany>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out,
+                                             zeros, stream);
     case 1:
-      return launchPipe<T, BM, BN, 1>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
-                                      stream);
+      return launchPipe<T, BM, BN, 1, kMany>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out,
+                                             zeros, stream);
     case 2:
-      return launchPipe<T, BM, BN, 2>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
-                                      stream);
+      return launchPipe<T, BM, BN, 2, kMany>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out,
+                                             zeros, stream);
     default:
-      return launchPipe<T, BM, BN, 4>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out, zeros,
-                                      stream);
+      return launchPipe<T, BM, BN, 4, kMany>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out,
+                                             zeros, stream);
   }
 }
 
@@ -726,7 +773,7 @@ size_t sharedBytesOf(const DeformConvParams& p) {
   a.cinOG = static_cast<int>(p.inChannels / p.offsetGroups);
   a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
   constexpr int bn = TRTKIT_DCN_PIPE_BN;
-  const int entries = entriesPerLane<T>(a, bn);
+  const int entries = entriesPerLane<T>(a, bn, 8);  // (only whether there are tables matters here)
   const int dynamic = (p.outChannels / p.groups) % 128 == 0 ? pipeSharedBytes<128, bn>(entries, a.ogPerSlice)
                                                             : pipeSharedBytes<64, bn>(entries, a.ogPerSlice);
   return static_cast<size_t>(dynamic) + 256;  // + static shared memory (the stage barriers: 128 bytes by ptxas)
@@ -762,6 +809,9 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   a.pixelTiles = static_cast<int>((a.pixels + bn - 1) / bn);
   const int bm = pipelinedTileChannels(p, precision, device.multiprocessors);
   const bool wide = bm == 128;
+  // Many producer warps (PipeWarps) for fp16 64-channel tiles where the consumers are wgmma warpgroups: Hopper.
+  constexpr bool kHalf = sizeof(T) == 2;
+  const bool many = kHalf && device.computeMajor == 9;
   a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
   if (static_cast<int64_t>(a.pixelTiles) * chunk * p.groups * a.coTilesPerGroup > 0x7fffffff)
     return "output too large for the pipelined algorithm's tile count";
@@ -779,9 +829,15 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
     if (const char* why = enqueuePrepare<T>(p, x + n0 * l.xsPerImage / l.elem, xs, nc, n0 == 0 && !rows, weight,
                                             nullptr, wr, l.wrStride, stream))
       return why;
-    const cudaError_t err =
-        wide ? launchPipeFor<T, 128, bn>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream)
-             : launchPipeFor<T, 64, bn>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream);
+    cudaError_t err;
+    if (wide) {
+      err =
+          launchPipeFor<T, 128, bn, false>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream);
+    } else if (many) {
+      err = launchPipeFor<T, 64, bn, kHalf>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream);
+    } else {
+      err = launchPipeFor<T, 64, bn, false>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream);
+    }
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
   return nullptr;
