@@ -95,6 +95,9 @@ constexpr int64_t kPipeAlign = 256;
 template <int BM, int BN>
 constexpr int kPipeSmemBytes = kStages * (BM + BN) * 128;
 
+#ifndef TRTKIT_DCN_PIPE_SPLIT_TABLE
+#define TRTKIT_DCN_PIPE_SPLIT_TABLE 1  // benchmark switch: 0 keeps 32-byte table entries with many producers too
+#endif
 #ifndef TRTKIT_DCN_PIPE_FAST_DIVIDE
 #define TRTKIT_DCN_PIPE_FAST_DIVIDE 1  // benchmark switch: 0 divides by cinOG with an integer division per stage
 #endif
@@ -308,6 +311,9 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   constexpr int kRound = W::pixelsPerRound, kRounds = BN / kRound, kSlots = 4 * kRounds;  // a warp's pixels
   static_assert(BN % kRound == 0, "whole rounds per tile");
   constexpr bool kTable = kEntriesPerLane > 0;
+  // Bank-conflict-free split tables where the kernel is bound by L1 wavefronts: many producers (fp16 N16 C64 og4
+  // 0.306 -> 0.273 ms). With 8 + 8 warps they measured slower (TF32 0.386 -> 0.409 ms; fp16 in session 8).
+  constexpr bool kSplitTable = kMany && TRTKIT_DCN_PIPE_SPLIT_TABLE != 0;
   constexpr int kInputs = kTable ? kEntriesPerLane : kRounds;  // (pixel, tap, og) inputs this lane loads per stage
   constexpr int kCopies = BM * 8 / W::producerThreads;         // 16-byte pieces of the A stage per thread
   static_assert(kCopies >= 1, "every producer copies part of the A stage");
@@ -322,8 +328,8 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   for (int i = 0; i < kInputs; ++i) {
     if (kTable) {
       entry[i] = (lane + 32 * i) % entries;  // lanes past the table's end duplicate an entry (same values)
-      const int slot = entry[i] % kSlots;
-      ogInSlice[i] = entry[i] / kSlots;
+      const int slot = kSplitTable ? entry[i] / a.ogPerSlice : entry[i] % kSlots;
+      ogInSlice[i] = kSplitTable ? entry[i] % a.ogPerSlice : entry[i] / kSlots;
       origin[i] = originOf(a, pixelBase + warp * 4 + (slot & 3) + kRound * (slot >> 2));
     } else {
       entry[i] = 0;
@@ -346,8 +352,15 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
     for (int i = 0; i < kInputs; ++i) dst[i] = loadSampleInputs<T>(a, offsetImage, maskImage, planeOf(c, i), origin[i]);
   };
   // The table entry this lane reads for round j: its chunk's offset group within the slice, pixel slot 4j + sub.
-  const uint32_t readEntry = smemEntries + warp * entries * 32 +
-                             static_cast<uint32_t>(((chunk * kVec<T>) / (kBK<T> / a.ogPerSlice)) * kSlots + sub) * 32;
+  // Split tables: offsets[entries] then weights[entries], 16 bytes each, entry = slot * ogPerSlice + og, so that a
+  // round's reads (4 slots x the slice's offset groups) fall in distinct banks; else 32-byte entries og * kSlots +
+  // slot.
+  const uint32_t warpTable = smemEntries + warp * entries * 32;
+  const int chunkOG = (chunk * kVec<T>) / (kBK<T> / a.ogPerSlice);
+  const uint32_t readOff =
+      warpTable + (kSplitTable ? (sub * a.ogPerSlice + chunkOG) * 16 : (chunkOG * kSlots + sub) * 32);
+  const uint32_t readW = readOff + (kSplitTable ? entries * 16 : 16);
+  const uint32_t roundStride = kSplitTable ? 4 * a.ogPerSlice * 16 : 4 * 32;
   // A stage's corners: with tables, this stage's table (after every lane has read the previous one), then each
   // round's corners from it; else each lane's own.
   auto buildTable = [&](const SampleInputs(&in)[kInputs], const StageCursor& c) {
@@ -356,11 +369,12 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
 #pragma unroll
     for (int i = 0; i < kInputs; ++i) {
       const Corners k = cornersOf<T>(a, in[i], origin[i], c.ki, c.kj, zeroOffset);
-      const uint32_t at = smemEntries + (warp * entries + entry[i]) * 32;
-      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at), "r"(k.off[0]), "r"(k.off[1]), "r"(k.off[2]),
+      const uint32_t offAt = warpTable + entry[i] * (kSplitTable ? 16 : 32);
+      const uint32_t wAt = kSplitTable ? warpTable + (entries + entry[i]) * 16 : offAt + 16;
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(offAt), "r"(k.off[0]), "r"(k.off[1]), "r"(k.off[2]),
                    "r"(k.off[3])
                    : "memory");
-      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at + 16), "r"(k.w[0]), "r"(k.w[1]), "r"(k.w[2]),
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(wAt), "r"(k.w[0]), "r"(k.w[1]), "r"(k.w[2]),
                    "r"(k.w[3])
                    : "memory");
     }
@@ -369,14 +383,13 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   auto cornersOfRound = [&](const SampleInputs(&in)[kInputs], const StageCursor& c, int j) {
     Corners k;
     if (kTable) {
-      const uint32_t at = readEntry + j * 4 * 32;
       asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
                    : "=r"(k.off[0]), "=r"(k.off[1]), "=r"(k.off[2]), "=r"(k.off[3])
-                   : "r"(at)
+                   : "r"(readOff + j * roundStride)
                    : "memory");
       asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
                    : "=r"(k.w[0]), "=r"(k.w[1]), "=r"(k.w[2]), "=r"(k.w[3])
-                   : "r"(at + 16)
+                   : "r"(readW + j * roundStride)
                    : "memory");
     } else {
       k = cornersOf<T>(a, in[j < kInputs ? j : 0], origin[j < kInputs ? j : 0], c.ki, c.kj, zeroOffset);
