@@ -296,7 +296,7 @@ struct StageCursor {
 // R = 4 x producer warps: a warp load instruction reads 4 whole 128-byte corner rows; all BN/R x 4 loads of a stage
 // are in flight together.
 // Corners: with kEntriesPerLane > 0 (offset groups of 8, 16 or 32 channels, or multiples of 64), a warp's
-// (pixel, offset group) pairs of a stage - 4 * BN/32 pixels x ogPerSlice groups - are computed once each, spread
+// (pixel, offset group) pairs of a stage - 4 * BN/R pixels x ogPerSlice groups - are computed once each, spread
 // over the lanes (kEntriesPerLane per lane), and exchanged through a per-warp shared-memory table: two 16-byte
 // reads per pixel and lane. With kEntriesPerLane == 0 (other offset-group widths) each lane computes the corners
 // of its own pixels and offset group.
