@@ -70,6 +70,9 @@ constexpr bool kPersistent = TRTKIT_DCN_PIPE_PERSISTENT != 0;
 #ifndef TRTKIT_DCN_PIPE_NARROW_CONSUMERS
 #define TRTKIT_DCN_PIPE_NARROW_CONSUMERS 4  // benchmark switch: consumer warps of fp16 64-channel tiles (8 or 4)
 #endif
+#ifndef TRTKIT_DCN_PIPE_MANY_MAJOR
+#define TRTKIT_DCN_PIPE_MANY_MAJOR 9  // test switch: the GPUs (compute major) whose fp16 64-channel tiles get kMany
+#endif
 #ifndef TRTKIT_DCN_PIPE_NARROW_CTAS
 #define TRTKIT_DCN_PIPE_NARROW_CTAS 1  // benchmark switch: resident CTAs per SM with 64-channel tiles (1 or 2)
 #endif
@@ -824,7 +827,7 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   const bool wide = bm == 128;
   // Many producer warps (PipeWarps) for fp16 64-channel tiles where the consumers are wgmma warpgroups: Hopper.
   constexpr bool kHalf = sizeof(T) == 2;
-  const bool many = kHalf && device.computeMajor == 9;
+  const bool many = kHalf && device.computeMajor == TRTKIT_DCN_PIPE_MANY_MAJOR;
   a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
   if (static_cast<int64_t>(a.pixelTiles) * chunk * p.groups * a.coTilesPerGroup > 0x7fffffff)
     return "output too large for the pipelined algorithm's tile count";

@@ -55,6 +55,17 @@ def small_chunk_shim(shim, tmp_path_factory):
     return dcn_shim.Shim(path)
 
 
+@pytest.fixture(scope="module")
+def eight_producer_shim(shim, tmp_path_factory):
+    """The shim as GPUs other than Hopper run fp16 64-channel pipelined tiles: 8 producer + 8 consumer warps
+    and 32-byte corner-table entries (on Hopper: 16 + 4 and split tables)."""
+    import dcn_shim
+
+    path = tmp_path_factory.mktemp("shim") / "libdcn_shim_eight_producers.so"
+    dcn_shim.build(path, extra=("-DTRTKIT_DCN_PIPE_MANY_MAJOR=0",))
+    return dcn_shim.Shim(path)
+
+
 ALGORITHMS = ["fused", "sampled"]
 
 
@@ -521,6 +532,25 @@ def test_transpose_vector_and_fallback(shim, algorithm, precision, change, misal
     check(shim, cfg, precision, seed=460, algorithm=algorithm, misalign=misalign)
     # GEMM rows one element off: the pipelined kernel copies them, cuBLAS reads them where they are
     check(shim, cfg, precision, seed=461, algorithm=algorithm, misalign=misalign, gemm_rows=True)
+
+
+def test_pipelined_eight_producer_tiles(eight_producer_shim):
+    """fp16 64-channel tiles with 8 + 8 warps (the layout of GPUs other than Hopper, run here through a shim
+    built for it): random configurations and the large shapes, against the reference."""
+    rng = random.Random(4399)
+    failures = []
+    for i in range(max(NUM_PIPELINED // 4, 1)):
+        cfg = random_pipelined_config(rng, "fp16")
+        try:
+            check(eight_producer_shim, cfg, "fp16", seed=700 + i, algorithm="pipelined")
+        except AssertionError as e:
+            failures.append(str(e))
+    for i, cfg in enumerate(PIPELINED_LARGE):
+        try:
+            check(eight_producer_shim, cfg, "fp16", seed=750 + i, algorithm="pipelined", gemm_rows=i % 2 == 1)
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, f"{len(failures)} failed; first: " + "\n".join(failures[:5])
 
 
 def test_pipelined_many_chunks(small_chunk_shim):
