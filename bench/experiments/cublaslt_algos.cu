@@ -76,18 +76,10 @@ int main() {
     CK(cublasLtMatrixLayoutCreate(&la, type, sh.kgPad, sh.pixels, sh.kgPad));
     CK(cublasLtMatrixLayoutCreate(&lb, type, sh.kgPad, sh.cout, sh.kgPad));
     CK(cublasLtMatrixLayoutCreate(&lc, type, sh.pixels, sh.cout, sh.pixels));
-    const int batch = sh.batch;
-    const long long zeroStride = 0;
-    for (auto l : {la, lb, lc}) CK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, 4));
-    CK(cublasLtMatrixLayoutSetAttribute(la, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &strideA, 8));
-    CK(cublasLtMatrixLayoutSetAttribute(lb, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &zeroStride, 8));
-    CK(cublasLtMatrixLayoutSetAttribute(lc, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &strideC, 8));
-    cublasLtMatmulPreference_t pref;
-    CK(cublasLtMatmulPreferenceCreate(&pref));
-    CK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof(wsBytes)));
-    cublasLtMatmulHeuristicResult_t res[32];
-    int found = 0;
-    CK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, 32, res, &found));
+    setStridedBatch({{la, strideA}, {lb, 0}, {lc, strideC}}, sh.batch);
+    std::vector<cublasLtMatmulHeuristicResult_t> res(32);
+    CK(heuristicAlgos(lt, op, la, lb, lc, wsBytes, res));
+    const int found = static_cast<int>(res.size());
     struct Row {
       float us;
       std::string what;
@@ -125,7 +117,6 @@ int main() {
       std::printf("  %.1f us (%.2fx default)  %s\n", rows[i].us, rows[i].us / base, rows[i].what.c_str());
     for (const Row& r : rows)
       if (r.what.rfind("heur#0 ", 0) == 0) std::printf("  heuristic #0 variants: %.1f us %s\n", r.us, r.what.c_str());
-    cublasLtMatmulPreferenceDestroy(pref);
     cublasLtMatrixLayoutDestroy(la);
     cublasLtMatrixLayoutDestroy(lb);
     cublasLtMatrixLayoutDestroy(lc);

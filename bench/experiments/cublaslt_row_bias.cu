@@ -110,18 +110,10 @@ int main() {
     }
     CK(cublasLtMatrixLayoutCreate(&ld, CUDA_R_16F, sh.cout, sh.pixels, sh.pixels));
     CK(cublasLtMatrixLayoutSetAttribute(ld, CUBLASLT_MATRIX_LAYOUT_ORDER, &row, sizeof(row)));
-    const int batch = sh.batch;
-    const long long zeroStride = 0;
-    for (auto l : {la, lb, ld}) CK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, 4));
-    CK(cublasLtMatrixLayoutSetAttribute(la, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &zeroStride, 8));
-    CK(cublasLtMatrixLayoutSetAttribute(lb, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &colsPer, 8));
-    CK(cublasLtMatrixLayoutSetAttribute(ld, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &outPer, 8));
-    cublasLtMatmulPreference_t pref;
-    CK(cublasLtMatmulPreferenceCreate(&pref));
-    CK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof(wsBytes)));
-    cublasLtMatmulHeuristicResult_t res[16];
-    int found = 0;
-    const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 16, res, &found);
+    setStridedBatch({{la, 0}, {lb, colsPer}, {ld, outPer}}, sh.batch);
+    std::vector<cublasLtMatmulHeuristicResult_t> res(16);
+    const cublasStatus_t hs = heuristicAlgos(lt, op, la, lb, ld, wsBytes, res);
+    const int found = static_cast<int>(res.size());
     std::printf("  form %d (%s, %s; K %d): heuristic status %d, %d algorithms\n", form,
                 allRow ? "all row-major" : "row-major D", withBias ? "BIAS epilogue" : "no epilogue", sh.k, (int)hs,
                 found);
@@ -147,7 +139,6 @@ int main() {
       std::printf("  #%d: %.1f us (%.2fx present), max |diff| %.3g of max |out| %.3g, waves %.2f\n", i, us, us / base,
                   worst, scale, res[i].wavesCount);
     }
-    cublasLtMatmulPreferenceDestroy(pref);
     for (auto l : {la, lb, ld}) cublasLtMatrixLayoutDestroy(l);
     cublasLtMatmulDescDestroy(op);
     for (void* p : {static_cast<void*>(dCols), static_cast<void*>(dWr), static_cast<void*>(dW),

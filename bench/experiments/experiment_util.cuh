@@ -1,12 +1,15 @@
-// What the standalone cuBLAS(Lt) experiments share (not part of the kit): exit on a failed call, and a kernel's
-// time as the median of five 20-call event timings after a warm-up.
+// What the standalone cuBLAS(Lt) experiments share (not part of the kit): exit on a failed call, a kernel's time as
+// the median of five 20-call event timings after a warm-up, strided-batch layouts and the heuristic's algorithms.
 #pragma once
 
+#include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
+#include <utility>
 #include <vector>
 
 #define CK(x)                                                                    \
@@ -38,4 +41,28 @@ static float timeUs(F&& f, cudaStream_t s) {
   cudaEventDestroy(b);
   std::sort(v.begin(), v.end());
   return v[2];
+}
+
+// `batch` matrices on every layout, each (layout, stride between matrices in elements).
+inline void setStridedBatch(std::initializer_list<std::pair<cublasLtMatrixLayout_t, long long>> layouts, int batch) {
+  for (const auto& [layout, stride] : layouts) {
+    CK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof(batch)));
+    CK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+  }
+}
+
+// The algorithms cuBLASLt's heuristic offers for D = op(A, B) (C = D) within a workspace cap: up to res.size(),
+// res shrunk to those found. Returns the heuristic's status (a form it does not support is not an error here).
+inline cublasStatus_t heuristicAlgos(cublasLtHandle_t lt, cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t a,
+                                     cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t d, size_t wsBytes,
+                                     std::vector<cublasLtMatmulHeuristicResult_t>& res) {
+  cublasLtMatmulPreference_t pref;
+  CK(cublasLtMatmulPreferenceCreate(&pref));
+  CK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof(wsBytes)));
+  int found = 0;
+  const cublasStatus_t status =
+      cublasLtMatmulAlgoGetHeuristic(lt, op, a, b, d, d, pref, static_cast<int>(res.size()), res.data(), &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  res.resize(status == CUBLAS_STATUS_SUCCESS ? found : 0);
+  return status;
 }

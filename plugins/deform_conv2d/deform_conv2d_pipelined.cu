@@ -826,7 +826,7 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   const int bm = pipelinedTileChannels(p, precision, device.multiprocessors);
   const bool wide = bm == 128;
   // Many producer warps (PipeWarps) for fp16 64-channel tiles where the consumers are wgmma warpgroups: Hopper.
-  constexpr bool kHalf = sizeof(T) == 2;
+  constexpr bool kHalf = sizeof(T) == 2;  // also the launch's template argument: fp32 never instantiates kMany
   const bool many = kHalf && device.computeMajor == TRTKIT_DCN_PIPE_MANY_MAJOR;
   a.coTilesPerGroup = static_cast<int>(l.coutG / bm);
   if (static_cast<int64_t>(a.pixelTiles) * chunk * p.groups * a.coTilesPerGroup > 0x7fffffff)
