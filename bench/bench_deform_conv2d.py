@@ -264,13 +264,11 @@ def choose_tactic(shim, tensors: tuple, og: int, prec: str, layout: int = 1) -> 
 
 def kit_runs(shims: dict, dtype_name: str, tensors: tuple, og: int, row: dict | None = None):
     """(key, precision, run) of every shim and algorithm for one row: fp32 tensors run strict fp32 and TF32,
-    fp16 tensors fp16; the pipelined algorithm has no strict fp32. "tactic" runs the tactic chosen the first
+    fp16 tensors fp16. "tactic" runs the tactic chosen the first
     time (recorded in row, if given: the tactic, its algorithm and GEMM variant, and every candidate's ms)."""
     x, weight, offset, mask, bias = tensors
     for shim_name, (shim, algorithm, layout) in shims.items():
         for prec in ["fp32", "tf32"] if dtype_name == "fp32" else ["fp16"]:
-            if algorithm == "pipelined" and prec == "fp32":
-                continue
             one = (1, 1)
             (_, w, _, _, _), kernel = given(tensors, layout, prec)
             if algorithm == "tactic":

@@ -1,8 +1,9 @@
 """Runs one deform_conv2d kernel configuration a few times (for ncu): python bench/profile_deform_conv2d.py
-[fp16|fp32|tf32] [N C H W Cout og]."""
+[fp16|fp32|tf32] [N C H W Cout og [shim]]; DCN_PROFILE_ALGORITHM picks the algorithm (default auto)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def main() -> None:
     shim = dcn_shim.Shim(
         Path(sys.argv[8]) if len(sys.argv) > 8 else dcn_shim.ROOT / "build" / "libdcn_shim.so"
     )
-    run = shim.prepare(x, wt, off, mask, bias, (1, 1), (1, 1), (1, 1), 1, og, prec)
+    algorithm = os.environ.get("DCN_PROFILE_ALGORITHM", "auto")
+    run = shim.prepare(x, wt, off, mask, bias, (1, 1), (1, 1), (1, 1), 1, og, prec, algorithm)
     for _ in range(3):
         run()
     torch.cuda.synchronize()

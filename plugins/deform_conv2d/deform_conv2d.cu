@@ -751,8 +751,11 @@ Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algori
   // The pipelined kernel beats the fused one everywhere it runs, and the sampled one where a group has at most 64
   // output channels (N16 C64: 0.29 vs 0.38 ms on an H100); with more, cuBLAS's GEMM amortises the column matrix
   // over many output channels and the sampled algorithm wins (N8 C256: 0.18 vs 0.24 ms). bench/results.
-  if (pipelinedRunsOn(p, precision, device) && (!sampled || p.outChannels / p.groups <= 64))
-    return Algorithm::kPipelined;
+  // Strict fp32 (its FFMA consumers) only on Hopper, where it was measured (N16 C64: 0.73 vs 0.81 ms sampled) and
+  // where its consumers take registers from the producers; elsewhere they would spill.
+  const bool pipelined =
+      pipelinedRunsOn(p, precision, device) && (precision != Precision::kFloat32Strict || device.computeMajor == 9);
+  if (pipelined && (!sampled || p.outChannels / p.groups <= 64)) return Algorithm::kPipelined;
   return sampled ? Algorithm::kSampledGemm : Algorithm::kFused;
 }
 
@@ -831,9 +834,9 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
   algorithm = chooseAlgorithm(p, precision, algorithm, blasUsable, limits);
   if (algorithm == Algorithm::kPipelined) {
     if (!pipelinedPathSupports(p, precision))
-      return "the pipelined algorithm needs fp16 or TF32 and, per group, channels in multiples of 64 (fp16) or 32 "
-             "(TF32) and output channels in multiples of 64, and channels per offset group in multiples of 8 (fp16) "
-             "or 4 (TF32)";
+      return "the pipelined algorithm needs, per group, channels in multiples of 64 (fp16) or 32 (fp32, TF32) and "
+             "output channels in multiples of 64, and channels per offset group in multiples of 8 (fp16) or 4 (fp32, "
+             "TF32)";
     if (!pipelinedRunsOn(p, precision, limits))
       return "the pipelined algorithm needs compute capability 8.0+ and up to 128 KB of shared memory per block";
     return launchPipelined(p, precision, limits, input, weight, offset, mask, bias, output, workspace, stream);

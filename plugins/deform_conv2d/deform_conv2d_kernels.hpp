@@ -3,8 +3,8 @@
 //
 // Three algorithms compute the same thing:
 //   kPipelined (deform_conv2d_pipelined.cu): one warp-specialised implicit GEMM, samples gathered into a
-//     shared-memory ring while tensor cores multiply the previous stages. fp16 and TF32; per group, channels in
-//     64s (fp16) / 32s (TF32) and output channels in 64s, channels per offset group in 8s / 4s
+//     shared-memory ring while tensor cores (fp16, TF32) or FFMA (strict fp32) multiply the previous stages; per
+//     group, channels in 64s (fp16) / 32s (fp32) and output channels in 64s, channels per offset group in 8s / 4s
 //     (pipelinedPathSupports); sm_80+ with enough shared memory (pipelinedRunsOn). Needs no cuBLAS; faster than
 //     kSampledGemm with up to 64 output channels per group (bench/results).
 //   kSampledGemm (deform_conv2d_sampled.cu): bilinear samples into a column matrix, then cuBLAS. The fastest with
@@ -94,7 +94,7 @@ size_t workspaceBytes(const DeformConvParams& p, Precision precision);
 // Whether kPipelined handles these shapes and this precision (the GPU: pipelinedRunsOn).
 bool pipelinedPathSupports(const DeformConvParams& p, Precision precision);
 
-// Scratch bytes of kPipelined, e = element bytes (2 fp16, 4 TF32):
+// Scratch bytes of kPipelined, e = element bytes (2 fp16, 4 fp32):
 //   align256(Cout*kh*kw*(Cin/groups)*e) + align256(min(N*xs, max(cap, xs))) + Cin*e
 // with xs = H*W*Cin*e (channels-last input of one image), cap = kSampledChunkBytes.
 size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision);
@@ -161,7 +161,7 @@ const char* launchDeformConv2d(const DeformConvParams& p, Precision precision, A
                                const void* mask, const void* bias, void* output, void* workspace, cudaStream_t stream,
                                int gemmVariant = 0, bool autoWhereUnable = false);
 
-// The pipelined path alone (launchDeformConv2d dispatches to it; fp16 or TF32, pipelinedPathSupports()).
+// The pipelined path alone (launchDeformConv2d dispatches to it; pipelinedPathSupports()).
 const char* launchPipelined(const DeformConvParams& p, Precision precision, const DeviceLimits& device,
                             const void* input, const void* weight, const void* offset, const void* mask,
                             const void* bias, void* output, void* workspace, cudaStream_t stream);

@@ -1,5 +1,6 @@
-// deform_conv2d as one warp-specialised implicit GEMM (fp16, TF32). kAuto uses it where it is measured faster than
-// the sampled algorithm (64 output channels per group, or no cuBLAS); see chooseAlgorithm and bench/results.
+// deform_conv2d as one warp-specialised implicit GEMM (fp16, TF32, strict fp32). kAuto uses it where it is measured
+// faster than the sampled algorithm (64 output channels per group, or no cuBLAS); see chooseAlgorithm and
+// bench/results.
 //
 // Why: the sampled algorithm writes a column matrix kh*kw times the input's size and reads it back for cuBLAS;
 // at 64 channels that traffic alone exceeds a dense convolution's time. Here the samples never leave the SM:
@@ -11,9 +12,9 @@
 //     and the B slice (BN pixels x one 128-byte row of channels, 64 fp16 / 32 fp32: four bilinear corners per
 //     pixel, 8 lanes of 16 bytes per pixel, blended in half2 / fp32). Corners are computed once per (pixel, offset
 //     group) into a per-warp table, from offsets and mask loaded two stages ahead. Consumer warps (8, or 4)
-//     multiply each full stage (wgmma on sm_90a builds, else mma.sync; fp16 or TF32 products, fp32 sums) while the
-//     producers fill the next ones; mbarriers hand stages over (full: producers -> consumers, empty: back); waiting
-//     warps sleep in try_wait (sm_90) instead of spinning.
+//     multiply each full stage (wgmma on sm_90a builds, else mma.sync; fp16 or TF32 products, fp32 sums; strict
+//     fp32: FFMA, consumeFFMA) while the producers fill the next ones; mbarriers hand stages over (full: producers ->
+//     consumers, empty: back); waiting warps sleep in try_wait (sm_90) instead of spinning.
 //   - the consumers add the bias and write the tile to NCHW.
 // Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row (the 128-byte swizzle of wgmma's
 // descriptors; ldmatrix and the producers' stores are free of bank conflicts). Measured (bench/results/
@@ -81,17 +82,40 @@ constexpr bool kPersistent = TRTKIT_DCN_PIPE_PERSISTENT != 0;
 // warps hide more of it (N16 C64 og4 0.416 -> 0.302 ms; bench/results/deform_conv2d_notes.md, session 12). TF32
 // tiles, whose MMAs take twice as long, measured slower that way (0.433 -> 0.458 ms) and keep 8 + 8, as 128-channel
 // tiles and mma.sync builds do (4 mma.sync consumer warps would spill at the 96 registers 640 threads leave).
-template <typename T, int BM, bool kMany>
+#ifndef TRTKIT_DCN_PIPE_FFMA_WARPS
+#define TRTKIT_DCN_PIPE_FFMA_WARPS \
+  8  // benchmark switch: FFMA consumer warps (8: 8x8 or 8x4 outputs per thread; 4: 8x16 or 8x8)
+#endif
+#ifndef TRTKIT_DCN_PIPE_FFMA_REGISTERS
+#define TRTKIT_DCN_PIPE_FFMA_REGISTERS 144  // benchmark switch: registers per FFMA consumer thread on sm_90a
+#endif
+// Strict fp32 (kFFMA): 8 consumer warps of 8x8 FFMA outputs per thread (8x4 with 64-channel tiles). On sm_90a they
+// take registers from the producers (setmaxnreg: consumerRegisters / producerRegisters), without which 8x8 tiles
+// spill at the 128 registers 512 threads leave. Measured (H100, notes): one warpgroup of 8x16 tiles was 1.3-1.8x
+// slower (one FFMA warp per scheduler hides no latency); 144 vs 152 consumer registers within 5 %.
+template <typename T, int BM, bool kMany, bool kFFMA = false>
 struct PipeWarps {
   static_assert(!kMany || (BM == 64 && sizeof(T) == 2), "many producers: fp16 64-channel tiles only");
+  static_assert(!kFFMA || (!kMany && sizeof(T) == 4), "FFMA consumers: fp32 only");
   static constexpr int producers = kMany ? TRTKIT_DCN_PIPE_NARROW_PRODUCERS : 8;
-  static constexpr int consumers = kMany ? TRTKIT_DCN_PIPE_NARROW_CONSUMERS : 8;
+  static constexpr int consumers = kFFMA ? TRTKIT_DCN_PIPE_FFMA_WARPS : kMany ? TRTKIT_DCN_PIPE_NARROW_CONSUMERS : 8;
   static constexpr int ctasPerSM = BM == 64 ? TRTKIT_DCN_PIPE_NARROW_CTAS : 1;
   static constexpr int producerThreads = 32 * producers, consumerThreads = 32 * consumers;
   static constexpr int threads = producerThreads + consumerThreads;
   static constexpr int pixelsPerRound = 4 * producers;  // a producer warp load covers 4 pixels
   static_assert(producers == 8 || producers == 16, "a round is 32 or 64 pixels");
   static_assert(consumers == 8 || consumers == 4, "one or two consumer warpgroups");
+  // kFFMA on sm_90a: setmaxnreg moves registers within the CTA's own pool, the registers it was launched with
+  // (launchRegisters per thread: ptxas gives kernels that use setmaxnreg the most __launch_bounds__ allows). A
+  // request beyond the pool would wait forever; launchPipe checks the kernel's count before launching.
+  static constexpr int launchRegisters = 65536 / threads / 8 * 8;
+  static constexpr int consumerRegisters = TRTKIT_DCN_PIPE_FFMA_REGISTERS;
+  static constexpr int producerRegisters =
+      (launchRegisters * threads - consumerThreads * consumerRegisters) / producerThreads / 8 * 8;
+  static_assert(!kFFMA || (producerRegisters >= 24 && consumerRegisters <= 256 &&
+                           producerThreads * producerRegisters + consumerThreads * consumerRegisters <=
+                               launchRegisters * threads),
+                "the FFMA register split fits the CTA's pool");
 };
 constexpr int64_t kPipeAlign = 256;
 
@@ -305,12 +329,12 @@ struct StageCursor {
 // of its own pixels and offset group.
 // The loads land in registers and the blend waits for them: ~2400 cycles a stage at N1. Copying them
 // asynchronously into shared-memory staging buffers a stage ahead was measured slower (notes).
-template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany>
+template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany, bool kFFMA>
 __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t zeroOffset,
                         const T* __restrict__ offsetImage, const T* __restrict__ maskImage, const T* __restrict__ wr,
                         int g, int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
                         uint32_t smemEntries, uint32_t full, uint32_t empty, int tid) {
-  using W = PipeWarps<T, BM, kMany>;
+  using W = PipeWarps<T, BM, kMany, kFFMA>;
   constexpr int kRound = W::pixelsPerRound, kRounds = BN / kRound, kSlots = 4 * kRounds;  // a warp's pixels
   static_assert(BN % kRound == 0, "whole rounds per tile");
   constexpr bool kTable = kEntriesPerLane > 0;
@@ -440,7 +464,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
         for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? __hmul2(wq, h[i]) : __hfma2(wq, h[i], acc[i]);
       }
       packed = *reinterpret_cast<const uint4*>(acc);
-    } else {  // fp32 blend, rounded to TF32 (nearest) for the tensor cores
+    } else {  // fp32 blend; rounded to TF32 (nearest) for the tensor cores, kept whole for FFMA products
       float acc[4];
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
@@ -449,7 +473,12 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
 #pragma unroll
         for (int i = 0; i < 4; ++i) acc[i] = q == 0 ? wq * f[i] : fmaf(wq, f[i], acc[i]);
       }
-      packed = make_uint4(roundToTF32(acc[0]), roundToTF32(acc[1]), roundToTF32(acc[2]), roundToTF32(acc[3]));
+      if constexpr (kFFMA) {
+        packed = make_uint4(__float_as_uint(acc[0]), __float_as_uint(acc[1]), __float_as_uint(acc[2]),
+                            __float_as_uint(acc[3]));
+      } else {
+        packed = make_uint4(roundToTF32(acc[0]), roundToTF32(acc[1]), roundToTF32(acc[2]), roundToTF32(acc[3]));
+      }
     }
     asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(dst), "r"(packed.x), "r"(packed.y), "r"(packed.z),
                  "r"(packed.w)
@@ -460,7 +489,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   };
   auto handOver = [&](int s) {
 #if TRTKIT_DCN_USE_WGMMA
-    fenceProxyAsyncShared();  // the stage's st.shared, seen by the consumers' wgmma (async proxy)
+    if constexpr (!kFFMA) fenceProxyAsyncShared();  // the stage's st.shared, seen by the consumers' wgmma (async proxy)
 #endif
     stageBarrierArrive(full + 8 * s);
   };
@@ -582,6 +611,75 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
     }
   }
 }
+// Strict fp32 consumers (kFFMA): FFMA outer products read straight from the swizzled rings, IEEE fp32 products and
+// sums. kConsumerWarps over the BM x BN tile; lane (lane % 4, lane / 4) of a warp owns output channels co0 + 4i (i < 8)
+// and pixels px0 + 8j (j < TN). Per 4 K of a stage a thread reads 8 + TN 16-byte pieces of rows for 32 x TN FFMAs; each
+// of those loads touches 4 (A) or 8 (B) rows whose swizzled chunks lie in distinct banks: one wavefront.
+template <int BM, int BN, int kConsumerWarps>
+__device__ void consumeFFMA(const PipeArgs& a, const float* __restrict__ bias, float* __restrict__ out, int64_t n,
+                            int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
+                            uint32_t full, uint32_t empty, int tid) {
+  constexpr int TM = 8;
+  constexpr int warpsCo = BM / (4 * TM), warpsPx = kConsumerWarps / warpsCo, TN = BN / (8 * warpsPx);
+  static_assert(warpsCo * warpsPx == kConsumerWarps && TN * 8 * warpsPx == BN, "the warps tile BM x BN");
+  const int lane = tid & 31, warp = tid >> 5;
+  const int co0 = (warp % warpsCo) * 4 * TM + (lane & 3);
+  const int px0 = (warp / warpsCo) * 8 * TN + (lane >> 2);
+  // Row r's chunk q lies at r * 128 + ((q ^ (r & 7)) << 4): rows co0 + 4i take swizzle co0 & 7 (i even) or that ^ 4
+  // (i odd); rows px0 + 8j all take px0 & 7.
+  const uint32_t swizzleA = static_cast<uint32_t>(co0 & 7), swizzleB = static_cast<uint32_t>(px0 & 7);
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
+
+  for (int step = 0; step < steps; ++step) {
+    const int64_t use = ringStart + step;
+    const int s = static_cast<int>(use % kStages);
+    stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
+    const uint32_t rowsA = smemA + (s * BM + co0) * 128, rowsB = smemB + (s * BN + px0) * 128;
+#pragma unroll
+    for (int q = 0; q < 8; ++q) {
+      float4 av[TM];
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const uint32_t at = rowsA + i * 4 * 128 + ((q ^ swizzleA ^ ((i & 1) << 2)) << 4);
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
+                     : "=f"(av[i].x), "=f"(av[i].y), "=f"(av[i].z), "=f"(av[i].w)
+                     : "r"(at));
+      }
+#pragma unroll
+      for (int j = 0; j < TN; ++j) {
+        float4 bv;
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
+                     : "=f"(bv.x), "=f"(bv.y), "=f"(bv.z), "=f"(bv.w)
+                     : "r"(rowsB + j * 8 * 128 + ((q ^ swizzleB) << 4)));
+#pragma unroll
+        for (int i = 0; i < TM; ++i) {
+          acc[i][j] = fmaf(av[i].x, bv.x, acc[i][j]);
+          acc[i][j] = fmaf(av[i].y, bv.y, acc[i][j]);
+          acc[i][j] = fmaf(av[i].z, bv.z, acc[i][j]);
+          acc[i][j] = fmaf(av[i].w, bv.w, acc[i][j]);
+        }
+      }
+    }
+    stageBarrierArrive(empty + 8 * s);  // (the last kStages arrivals complete phases nobody waits for)
+  }
+
+  // Epilogue: + bias, NCHW; lanes of one channel row hold 8 consecutive pixels.
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+    const int co = coBase + co0 + 4 * i;
+    const float b = bias != nullptr ? bias[co * a.biasStride] : 0.f;
+    float* row = out + (n * a.outChannels + co) * static_cast<int64_t>(a.pixels);
+#pragma unroll
+    for (int j = 0; j < TN; ++j) {
+      const int p = pixelBase + px0 + 8 * j;
+      if (p < a.pixels) row[p] = acc[i][j] + b;
+    }
+  }
+}
 #if TRTKIT_DCN_USE_WGMMA
 // Consumers as warpgroups: with 128-channel tiles warpgroup g multiplies output channels 64g..64g+63 by all
 // 128 pixels (m64n128); with 64-channel tiles one warpgroup takes all pixels (m64n128), or two take pixels
@@ -648,8 +746,8 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
 #endif  // __CUDA_ARCH__ >= 800
 
 // grid.x: CTAs (one per SM, or one per tile), each running tiles of the chunk in turn (below).
-template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany>
-__global__ void __launch_bounds__(PipeWarps<T, BM, kMany>::threads, PipeWarps<T, BM, kMany>::ctasPerSM)
+template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany, bool kFFMA>
+__global__ void __launch_bounds__(PipeWarps<T, BM, kMany, kFFMA>::threads, PipeWarps<T, BM, kMany, kFFMA>::ctasPerSM)
     pipelinedDeformConv(const T* __restrict__ xs, const T* __restrict__ offset, const T* __restrict__ mask,
                         const T* __restrict__ wr, const T* __restrict__ bias, T* __restrict__ out,
                         const T* __restrict__ zeros, PipeArgs a, int64_t firstImage, int images, int groups) {
@@ -658,7 +756,7 @@ __global__ void __launch_bounds__(PipeWarps<T, BM, kMany>::threads, PipeWarps<T,
   __shared__ alignas(8) uint64_t stageBarriers[2 * kStages];  // full[kStages], empty[kStages]
   const uint32_t smemA = (sharedAddress(pipeSmem) + 1023u) & ~1023u, smemB = smemA + kStages * BM * 128;
   const uint32_t full = sharedAddress(stageBarriers), empty = full + 8 * kStages;
-  using W = PipeWarps<T, BM, kMany>;
+  using W = PipeWarps<T, BM, kMany, kFFMA>;
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
       stageBarrierInit(full + 8 * s, W::producerThreads);
@@ -670,33 +768,80 @@ __global__ void __launch_bounds__(PipeWarps<T, BM, kMany>::threads, PipeWarps<T,
   // its ring runs on across them, so the producers fill the next tile's stages during the consumers' epilogue.
   const int perRow = a.pixelTiles * images, tiles = perRow * groups * a.coTilesPerGroup;
   const int steps = a.kk * (a.cinG / kBK<T>);
-  int64_t ring = 0;
-  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, ring += steps) {
+  struct Tile {
+    int nl, g, coBase, pixelBase;
+  };
+  auto tileAt = [&](int tile) {
     const int row = tile / perRow, column = tile - row * perRow;
-    const int nl = column / a.pixelTiles, pixelBase = (column - nl * a.pixelTiles) * BN;
-    const int g = row / a.coTilesPerGroup;
-    const int coBase = g * a.coutG + (row - g * a.coTilesPerGroup) * BM;
-    const int64_t n = firstImage + nl;
-    if (threadIdx.x < W::consumerThreads) {
+    Tile t;
+    t.nl = column / a.pixelTiles;
+    t.pixelBase = (column - t.nl * a.pixelTiles) * BN;
+    t.g = row / a.coTilesPerGroup;
+    t.coBase = t.g * a.coutG + (row - t.g * a.coTilesPerGroup) * BM;
+    return t;
+  };
+  auto consumeTile = [&](int tile, int64_t ring) {
+    const Tile t = tileAt(tile);
+    const int64_t n = firstImage + t.nl;
+    if constexpr (kFFMA) {
+      consumeFFMA<BM, BN, W::consumers>(a, bias, out, n, t.coBase, t.pixelBase, steps, ring, smemA, smemB, full, empty,
+                                        threadIdx.x);
+    } else {
 #if TRTKIT_DCN_USE_WGMMA
-      consumeWarpgroups<T, BM, BN, kMany>(a, bias, out, n, coBase, pixelBase, steps, ring, smemA, smemB, full, empty,
-                                          threadIdx.x);
+      consumeWarpgroups<T, BM, BN, kMany>(a, bias, out, n, t.coBase, t.pixelBase, steps, ring, smemA, smemB, full,
+                                          empty, threadIdx.x);
 #else
-      consume<T, BM, BN, kMany>(a, bias, out, n, coBase, pixelBase, steps, ring, smemA, smemB, full, empty,
+      consume<T, BM, BN, kMany>(a, bias, out, n, t.coBase, t.pixelBase, steps, ring, smemA, smemB, full, empty,
                                 threadIdx.x);
 #endif
+    }
+  };
+  auto produceTile = [&](int tile, int64_t ring) {
+    const Tile t = tileAt(tile);
+    const int64_t n = firstImage + t.nl;
+    const T* image = xs + static_cast<int64_t>(t.nl) * a.height * a.width * a.channels;  // xs: the chunk only
+    // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
+    const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * sizeof(T));
+    const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
+    produce<T, BM, BN, kEntriesPerLane, kMany, kFFMA>(
+        a, image, zeroOffset, offset + n * 2 * planes, a.useMask ? mask + n * planes : nullptr, wr, t.g, t.coBase,
+        t.pixelBase, steps, ring, smemA, smemB, smemB + kStages * BN * 128, full, empty,
+        threadIdx.x - W::consumerThreads);
+  };
+  const bool consumer = threadIdx.x < W::consumerThreads;
+  if constexpr (kFFMA) {
+    // Each role loops over the tiles on its own, so that on sm_90a the FFMA consumers' code is compiled for the
+    // registers they take from the producers here.
+    int64_t ring = 0;
+    if (consumer) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+      asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(W::consumerRegisters));
+#endif
+      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, ring += steps) consumeTile(tile, ring);
     } else {
-      const T* image = xs + static_cast<int64_t>(nl) * a.height * a.width * a.channels;  // xs: the chunk only
-      // The zero row follows the chunk: a small positive byte offset from any of its images (< 2^32, see launcher).
-      const uint32_t zeroOffset = static_cast<uint32_t>((zeros - image) * sizeof(T));
-      const int64_t planes = static_cast<int64_t>(a.offsetGroups) * a.kk * a.pixels;
-      produce<T, BM, BN, kEntriesPerLane, kMany>(a, image, zeroOffset, offset + n * 2 * planes,
-                                                 a.useMask ? mask + n * planes : nullptr, wr, g, coBase, pixelBase,
-                                                 steps, ring, smemA, smemB, smemB + kStages * BN * 128, full, empty,
-                                                 threadIdx.x - W::consumerThreads);
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+      asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(W::producerRegisters));
+#endif
+      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, ring += steps) produceTile(tile, ring);
+    }
+  } else {
+    int64_t ring = 0;
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, ring += steps) {
+      if (consumer) {
+        consumeTile(tile, ring);
+      } else {
+        produceTile(tile, ring);
+      }
     }
   }
 #endif
+}
+
+// Registers per thread of a kernel as loaded (0 where the query fails).
+template <typename Kernel>
+int registersOf(Kernel* kernel) {
+  cudaFuncAttributes attributes{};
+  return cudaFuncGetAttributes(&attributes, kernel) == cudaSuccess ? attributes.numRegs : 0;
 }
 
 // Shared memory of one CTA: the A and B rings, then the producers' corner tables (kEntriesPerLane > 0).
@@ -707,23 +852,30 @@ int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
   return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? BN * ogPerSlice * 32 : 0) + 1024;
 }
 
-template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany>
+template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany, bool kFFMA>
 cudaError_t launchPipe(const PipeArgs& a, const DeviceLimits& device, int64_t images, int64_t firstImage,
                        int64_t groups, const T* xs, const T* offset, const T* mask, const T* wr, const T* bias, T* out,
                        const T* zeros, cudaStream_t stream) {
   const int bytes = pipeSharedBytes<BM, BN>(kEntriesPerLane, a.ogPerSlice);
   // The limit is raised once, to the largest corner table (8 offset groups per stage).
-  const cudaError_t err = allowDynamicSharedMemory<pipelinedDeformConv<T, BM, BN, kEntriesPerLane, kMany>>(
+  const cudaError_t err = allowDynamicSharedMemory<pipelinedDeformConv<T, BM, BN, kEntriesPerLane, kMany, kFFMA>>(
       pipeSharedBytes<BM, BN>(kEntriesPerLane, 8));
   if (err != cudaSuccess) return err;
+  if constexpr (kFFMA) {
+    if (device.computeMajor == 9) {  // the sm_90a build moves registers (setmaxnreg): see PipeWarps
+      static const int launched = registersOf(pipelinedDeformConv<T, BM, BN, kEntriesPerLane, kMany, kFFMA>);
+      if (launched < PipeWarps<T, BM, kMany, kFFMA>::launchRegisters) return cudaErrorInvalidDeviceFunction;
+    }
+  }
   // One CTA per SM (PipeWarps' threads, up to 128 registers each) running tiles in turn, or (switch off) one per tile.
   const int64_t tiles = a.pixelTiles * images * groups * a.coTilesPerGroup;
-  const int64_t resident = static_cast<int64_t>(device.multiprocessors) * PipeWarps<T, BM, kMany>::ctasPerSM;
+  using W = PipeWarps<T, BM, kMany, kFFMA>;
+  const int64_t resident = static_cast<int64_t>(device.multiprocessors) * W::ctasPerSM;
   const int64_t ctas = kPersistent ? std::min<int64_t>(tiles, resident) : tiles;
-  return launchAfterPrepare(device, pipelinedDeformConv<T, BM, BN, kEntriesPerLane, kMany>,
-                            dim3(static_cast<unsigned>(ctas)), dim3(PipeWarps<T, BM, kMany>::threads),
-                            static_cast<size_t>(bytes), stream, xs, offset, mask, wr, bias, out, zeros, a, firstImage,
-                            static_cast<int>(images), static_cast<int>(groups));
+  return launchAfterPrepare(device, pipelinedDeformConv<T, BM, BN, kEntriesPerLane, kMany, kFFMA>,
+                            dim3(static_cast<unsigned>(ctas)), dim3(W::threads), static_cast<size_t>(bytes), stream, xs,
+                            offset, mask, wr, bias, out, zeros, a, firstImage, static_cast<int>(images),
+                            static_cast<int>(groups));
 }
 
 // Corner tables where offset groups divide a stage or are multiples of it: entries per lane = ceil(a producer
@@ -734,23 +886,23 @@ int entriesPerLane(const PipeArgs& a, int bn, int producerWarps) {
   return (bn / producerWarps * a.ogPerSlice + 31) / 32;
 }
 
-template <typename T, int BM, int BN, bool kMany>
+template <typename T, int BM, int BN, bool kMany, bool kFFMA>
 cudaError_t launchPipeFor(const PipeArgs& a, const DeviceLimits& device, int64_t images, int64_t firstImage,
                           int64_t groups, const T* xs, const T* offset, const T* mask, const T* wr, const T* bias,
                           T* out, const T* zeros, cudaStream_t stream) {
-  switch (entriesPerLane<T>(a, BN, PipeWarps<T, BM, kMany>::producers)) {
+  switch (entriesPerLane<T>(a, BN, PipeWarps<T, BM, kMany, kFFMA>::producers)) {
     case 0:
-      return launchPipe<T, BM, BN, 0, kMany>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out,
-                                             zeros, stream);
+      return launchPipe<T, BM, BN, 0, kMany, kFFMA>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias,
+                                                    out, zeros, stream);
     case 1:
-      return launchPipe<T, BM, BN, 1, kMany>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out,
-                                             zeros, stream);
+      return launchPipe<T, BM, BN, 1, kMany, kFFMA>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias,
+                                                    out, zeros, stream);
     case 2:
-      return launchPipe<T, BM, BN, 2, kMany>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out,
-                                             zeros, stream);
+      return launchPipe<T, BM, BN, 2, kMany, kFFMA>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias,
+                                                    out, zeros, stream);
     default:
-      return launchPipe<T, BM, BN, 4, kMany>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias, out,
-                                             zeros, stream);
+      return launchPipe<T, BM, BN, 4, kMany, kFFMA>(a, device, images, firstImage, groups, xs, offset, mask, wr, bias,
+                                                    out, zeros, stream);
   }
 }
 
@@ -795,7 +947,7 @@ size_t sharedBytesOf(const DeformConvParams& p) {
   return static_cast<size_t>(dynamic) + 256;  // + static shared memory (the stage barriers: 128 bytes by ptxas)
 }
 
-template <typename T>
+template <typename T, bool kFFMA>
 const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision, const DeviceLimits& device, const T* x,
                                  const T* weight, const T* offset, const T* mask, const T* bias, T* out,
                                  void* workspace, cudaStream_t stream) {
@@ -847,12 +999,14 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
       return why;
     cudaError_t err;
     if (wide) {
-      err =
-          launchPipeFor<T, 128, bn, false>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream);
+      err = launchPipeFor<T, 128, bn, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
+                                                    stream);
     } else if (many) {
-      err = launchPipeFor<T, 64, bn, kHalf>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream);
+      err = launchPipeFor<T, 64, bn, kHalf, false>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
+                                                   stream);
     } else {
-      err = launchPipeFor<T, 64, bn, false>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros, stream);
+      err = launchPipeFor<T, 64, bn, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
+                                                   stream);
     }
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
@@ -862,7 +1016,6 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
 }  // namespace
 
 bool pipelinedPathSupports(const DeformConvParams& p, Precision precision) {
-  if (precision == Precision::kFloat32Strict) return false;  // FFMA products: the sampled or fused algorithm
   const int64_t row = precision == Precision::kFloat16 ? kBK<__half> : kBK<float>;
   const int64_t vec = precision == Precision::kFloat16 ? kVec<__half> : kVec<float>;
   const int64_t cinG = p.inChannels / p.groups, coutG = p.outChannels / p.groups;
@@ -898,14 +1051,19 @@ const char* launchPipelined(const DeformConvParams& p, Precision precision, cons
                             const void* input, const void* weight, const void* offset, const void* mask,
                             const void* bias, void* output, void* workspace, cudaStream_t stream) {
   if (precision == Precision::kFloat16)
-    return launchPipelinedTyped<__half>(p, precision, device, static_cast<const __half*>(input),
-                                        static_cast<const __half*>(weight), static_cast<const __half*>(offset),
-                                        static_cast<const __half*>(mask), static_cast<const __half*>(bias),
-                                        static_cast<__half*>(output), workspace, stream);
-  return launchPipelinedTyped<float>(p, precision, device, static_cast<const float*>(input),
-                                     static_cast<const float*>(weight), static_cast<const float*>(offset),
-                                     static_cast<const float*>(mask), static_cast<const float*>(bias),
-                                     static_cast<float*>(output), workspace, stream);
+    return launchPipelinedTyped<__half, false>(p, precision, device, static_cast<const __half*>(input),
+                                               static_cast<const __half*>(weight), static_cast<const __half*>(offset),
+                                               static_cast<const __half*>(mask), static_cast<const __half*>(bias),
+                                               static_cast<__half*>(output), workspace, stream);
+  auto* in = static_cast<const float*>(input);
+  auto* w = static_cast<const float*>(weight);
+  auto* off = static_cast<const float*>(offset);
+  auto* m = static_cast<const float*>(mask);
+  auto* b = static_cast<const float*>(bias);
+  auto* o = static_cast<float*>(output);
+  if (precision == Precision::kFloat32Strict)
+    return launchPipelinedTyped<float, true>(p, precision, device, in, w, off, m, b, o, workspace, stream);
+  return launchPipelinedTyped<float, false>(p, precision, device, in, w, off, m, b, o, workspace, stream);
 }
 
 }  // namespace dcn

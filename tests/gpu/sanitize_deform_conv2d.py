@@ -1,10 +1,10 @@
 """Runs the DeformConv2d kernels through trtkit._C on edge cases, to be executed under compute-sanitizer
 (see test_sanitizer.py): every tile shape, padding channels, offsets far outside, odd sizes, batch 1.
-The layer runs the pipelined kernel (fp16, TF32) where a group has 64 output channels, else the sampled
-algorithm where cuBLAS loads; test_sanitizer.py also runs it with TRTKIT_CUBLAS_LIBRARY pointing nowhere: then
-the pipelined kernel takes all of the last five cases (64-channel tiles where 128-channel ones would leave SMs
-idle, groups, corner tables of several offset groups) and the fused kernel the rest. With
-TRTKIT_SANITIZE_TACTICS=1 every other case also runs each IPluginV3 tactic the layer offers."""
+The layer runs the pipelined kernel (fp16, TF32; strict fp32 on Hopper) where a group has 64 output channels,
+else the sampled algorithm where cuBLAS loads; test_sanitizer.py also runs it with TRTKIT_CUBLAS_LIBRARY
+pointing nowhere: then the pipelined kernel takes all of the last five cases (64-channel tiles where
+128-channel ones would leave SMs idle, groups, corner tables of several offset groups) and the fused kernel
+the rest. With TRTKIT_SANITIZE_TACTICS=1 every other case also runs each IPluginV3 tactic the layer offers."""
 
 from __future__ import annotations
 

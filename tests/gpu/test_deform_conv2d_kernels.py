@@ -401,8 +401,6 @@ def test_gemm_row_weights(shim, precision, algorithm):
     kernel read them in place, the fused kernel re-lays them; none reads the (NaN) bias input. Random geometry
     as test_random_configs (kernel sizes 1-5, strides, dilations, groups, offset groups, with and without
     mask and bias, offsets far outside, batch 1, odd sizes), plus the large shapes."""
-    if algorithm == "pipelined" and precision == "fp32":
-        pytest.skip("the pipelined kernel runs fp16 and TF32 only")
     need(shim, algorithm)
     rng = random.Random(555 + len(precision) + len(algorithm))
     if algorithm == "pipelined":
@@ -493,10 +491,11 @@ PIPELINED_LARGE = [  # both tile widths, the bench's shapes scaled down, odd pix
 ]
 
 
-@pytest.mark.parametrize("precision", ["fp16", "tf32"])
+@pytest.mark.parametrize("precision", ["fp16", "tf32", "fp32"])
 def test_pipelined_random_configs(shim, precision):
-    """The pipelined kernel (fp16, TF32) over random geometry: kernel sizes 1-5, strides, dilations, groups,
-    offset groups, with and without mask and bias, offsets far outside, batch 1, odd sizes."""
+    """The pipelined kernel (fp16, TF32, strict fp32) over random geometry: kernel sizes 1-5, strides,
+    dilations, groups, offset groups, with and without mask and bias, offsets far outside, batch 1, odd
+    sizes."""
     rng = random.Random(4321 + len(precision))
     failures = []
     for i in range(NUM_PIPELINED):
@@ -508,7 +507,7 @@ def test_pipelined_random_configs(shim, precision):
     assert not failures, f"{len(failures)}/{NUM_PIPELINED} failed; first: " + "\n".join(failures[:5])
 
 
-@pytest.mark.parametrize("precision", ["fp16", "tf32"])
+@pytest.mark.parametrize("precision", ["fp16", "tf32", "fp32"])
 @pytest.mark.parametrize("index", range(len(PIPELINED_LARGE)))
 def test_pipelined_large_configs(shim, index, precision):
     check(shim, PIPELINED_LARGE[index], precision, seed=400 + index, algorithm="pipelined")
@@ -562,7 +561,7 @@ def test_pipelined_many_chunks(small_chunk_shim):
 @pytest.mark.parametrize(
     "precision, change, message",
     [
-        ("fp32", {}, "needs fp16 or TF32"),
+        ("fp32", {"cin": 48}, "multiples of 64 \\(fp16\\) or 32"),
         ("tf32", {"cin": 48}, "multiples of 64 \\(fp16\\) or 32"),
         ("fp16", {"cin": 96}, "multiples of 64"),
         ("fp16", {"offset_groups": 16}, "per offset group in multiples of 8"),
@@ -598,8 +597,8 @@ def _auto(shim, cfg: dict, precision: str) -> str:
 
 
 def test_auto_picks_the_measured_fastest(shim):
-    """fp16/TF32 with 64 output channels per group: pipelined; more output channels: sampled (cuBLAS); strict
-    fp32 and shapes the pipelined kernel cannot take: sampled (measurements behind it: bench/results)."""
+    """64 output channels per group: pipelined (strict fp32 on Hopper only); more output channels and shapes
+    the pipelined kernel cannot take: sampled (cuBLAS; measurements behind it: bench/results)."""
     need(shim, "sampled")
     major = torch.cuda.get_device_capability()[0]
     c64 = PIPELINED_LARGE[1]  # 64 -> 64 channels
@@ -607,7 +606,8 @@ def test_auto_picks_the_measured_fastest(shim):
     assert _auto(shim, c64, "tf32") == ("pipelined" if major >= 8 else "sampled")
     assert _auto(shim, PIPELINED_LARGE[0], "fp16") == "sampled"  # 256 -> 256 channels
     assert _auto(shim, PIPELINED_LARGE[0], "tf32") == "sampled"
-    assert _auto(shim, c64, "fp32") == "sampled"  # strict fp32: FFMA only
+    assert _auto(shim, c64, "fp32") == ("pipelined" if major == 9 else "sampled")  # FFMA consumers
+    assert _auto(shim, PIPELINED_LARGE[0], "fp32") == "sampled"
     assert _auto(shim, LARGE[0], "fp16") == "sampled"  # 160 output channels: not in 64s
 
 
@@ -742,14 +742,15 @@ def test_every_offered_tactic_is_correct(shim, precision):
 
 
 def test_tactics_offered_for_the_benchmark_shapes(shim):
-    """fp16 at N16 C64 og4 offers the pipelined kernel and the sampled GEMM variants; strict fp32, where the
-    pipelined kernel does not run, offers the sampled variants alone."""
+    """fp16 and strict fp32 offer the pipelined kernel and the sampled GEMM variants (cuBLAS's own choice and
+    cuBLASLt's candidates, numbered from 0 without gaps)."""
     need(shim, "sampled")
     fp16 = [shim.decode_tactic(t) for t in _tactics(shim, BENCH_SHAPES[2], "fp16")]
     assert ("pipelined", 0) in fp16 and ("sampled", 0) in fp16, fp16
     fp32 = [shim.decode_tactic(t) for t in _tactics(shim, BENCH_SHAPES[0], "fp32")]
-    assert fp32 and all(a == "sampled" for a, _ in fp32), fp32
-    assert sorted(v for _, v in fp32) == list(range(len(fp32))), fp32
+    assert ("pipelined", 0) in fp32, fp32
+    sampled = sorted(v for a, v in fp32 if a == "sampled")
+    assert sampled == list(range(len(sampled))) and sampled, fp32
 
 
 def test_decode_rejects_malformed_tactics(shim):
