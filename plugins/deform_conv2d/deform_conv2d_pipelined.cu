@@ -83,11 +83,10 @@ constexpr bool kPersistent = TRTKIT_DCN_PIPE_PERSISTENT != 0;
 // tiles, whose MMAs take twice as long, measured slower that way (0.433 -> 0.458 ms) and keep 8 + 8, as 128-channel
 // tiles and mma.sync builds do (4 mma.sync consumer warps would spill at the 96 registers 640 threads leave).
 #ifndef TRTKIT_DCN_PIPE_FFMA_WARPS
-#define TRTKIT_DCN_PIPE_FFMA_WARPS \
-  8  // benchmark switch: FFMA consumer warps (8: 8x8 or 8x4 outputs per thread; 4: 8x16 or 8x8)
+#define TRTKIT_DCN_PIPE_FFMA_WARPS 8  // benchmark switch: FFMA consumer warps (8, or 4: 8x16 outputs per thread)
 #endif
 #ifndef TRTKIT_DCN_PIPE_FFMA_REGISTERS
-#define TRTKIT_DCN_PIPE_FFMA_REGISTERS 144  // benchmark switch: registers per FFMA consumer thread on sm_90a
+#define TRTKIT_DCN_PIPE_FFMA_REGISTERS 144  // benchmark switch: FFMA consumer registers on sm_90a (4 warps: 232)
 #endif
 // Strict fp32 (kFFMA): 8 consumer warps of 8x8 FFMA outputs per thread (8x4 with 64-channel tiles). On sm_90a they
 // take registers from the producers (setmaxnreg: consumerRegisters / producerRegisters), without which 8x8 tiles
@@ -112,10 +111,11 @@ struct PipeWarps {
   static constexpr int consumerRegisters = TRTKIT_DCN_PIPE_FFMA_REGISTERS;
   static constexpr int producerRegisters =
       (launchRegisters * threads - consumerThreads * consumerRegisters) / producerThreads / 8 * 8;
-  static_assert(!kFFMA || (producerRegisters >= 24 && consumerRegisters <= 256 &&
+  static_assert(!kFFMA || (producerRegisters >= 24 && producerRegisters <= launchRegisters &&
+                           consumerRegisters >= launchRegisters && consumerRegisters <= 256 &&
                            producerThreads * producerRegisters + consumerThreads * consumerRegisters <=
                                launchRegisters * threads),
-                "the FFMA register split fits the CTA's pool");
+                "the FFMA register split: producers give, consumers take, within the CTA's pool");
 };
 constexpr int64_t kPipeAlign = 256;
 
