@@ -837,6 +837,9 @@ __global__ void __launch_bounds__(PipeWarps<T, BM, kMany, kFFMA>::threads, PipeW
 #endif
 }
 
+// What launchPipe returns where the FFMA kernel's registers at launch are fewer than its setmaxnreg split assumes.
+constexpr cudaError_t kFFMARegistersMissing = cudaErrorInvalidDeviceFunction;
+
 // Registers per thread of a kernel as loaded (0 where the query fails).
 template <typename Kernel>
 int registersOf(Kernel* kernel) {
@@ -864,7 +867,7 @@ cudaError_t launchPipe(const PipeArgs& a, const DeviceLimits& device, int64_t im
   if constexpr (kFFMA) {
     if (device.computeMajor == 9) {  // the sm_90a build moves registers (setmaxnreg): see PipeWarps
       static const int launched = registersOf(pipelinedDeformConv<T, BM, BN, kEntriesPerLane, kMany, kFFMA>);
-      if (launched < PipeWarps<T, BM, kMany, kFFMA>::launchRegisters) return cudaErrorInvalidDeviceFunction;
+      if (launched < PipeWarps<T, BM, kMany, kFFMA>::launchRegisters) return kFFMARegistersMissing;
     }
   }
   // One CTA per SM (PipeWarps' threads, up to 128 registers each) running tiles in turn, or (switch off) one per tile.
@@ -1008,6 +1011,9 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
       err = launchPipeFor<T, 64, bn, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
                                                    stream);
     }
+    if (kFFMA && err == kFFMARegistersMissing)
+      return "the pipelined strict-fp32 kernel was compiled with fewer registers than its sm_90a register split "
+             "needs (or no kernel image for this GPU)";
     if (err != cudaSuccess) return cudaGetErrorString(err);
   }
   return nullptr;
