@@ -101,7 +101,8 @@ size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 
 // Shared memory one CTA of kPipelined needs: ~79-108 KB for 64-output-channel tiles, ~104-132 KB for 128-channel
 // tiles (the corner tables grow with the offset groups per stage; sm_80, sm_87, sm_90+ have it; sm_86/89, with 99 KB,
-// run the 64-channel tiles with up to 4 offset groups per stage).
+// run the 64-channel tiles with up to 4 offset groups per stage). Strict fp32 has a 4-stage ring: ~97-129 KB and
+// ~129-161 KB.
 size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision);
 
 // Output channels per pipelined tile on a GPU with `sms` SMs (pure logic): 128 where a group has 128s of them,

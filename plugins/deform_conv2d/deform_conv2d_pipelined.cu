@@ -56,7 +56,13 @@ constexpr int kVec = 16 / static_cast<int>(sizeof(T));
 #ifndef TRTKIT_DCN_PIPE_BN
 #define TRTKIT_DCN_PIPE_BN 128  // benchmark switch: output pixels per tile (64 or 128)
 #endif
-constexpr int kStages = TRTKIT_DCN_PIPE_STAGES;
+#ifndef TRTKIT_DCN_PIPE_FFMA_STAGES
+#define TRTKIT_DCN_PIPE_FFMA_STAGES 4  // benchmark switch: the ring's stages for strict fp32 (FFMA consumers)
+#endif
+// Ring depth per consumer kind: 4 stages made the FFMA kernel 4-6 % faster at N4 C512 and N16 C64 (H100,
+// bench/experiments/results/pipelined_ffma_H100.md); fp16 and TF32 measured no faster with 4 (session 12).
+template <bool kFFMA>
+constexpr int kStagesOf = kFFMA ? TRTKIT_DCN_PIPE_FFMA_STAGES : TRTKIT_DCN_PIPE_STAGES;
 #ifndef TRTKIT_DCN_PIPE_NARROW_FEW
 #define TRTKIT_DCN_PIPE_NARROW_FEW 1  // benchmark switch: 64-channel tiles where 128-channel ones leave SMs idle
 #endif
@@ -119,7 +125,7 @@ struct PipeWarps {
 };
 constexpr int64_t kPipeAlign = 256;
 
-template <int BM, int BN>
+template <int BM, int BN, int kStages>
 constexpr int kPipeSmemBytes = kStages * (BM + BN) * 128;
 
 #ifndef TRTKIT_DCN_PIPE_SPLIT_TABLE
@@ -335,6 +341,7 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
                         int g, int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
                         uint32_t smemEntries, uint32_t full, uint32_t empty, int tid) {
   using W = PipeWarps<T, BM, kMany, kFFMA>;
+  constexpr int kStages = kStagesOf<kFFMA>;
   constexpr int kRound = W::pixelsPerRound, kRounds = BN / kRound, kSlots = 4 * kRounds;  // a warp's pixels
   static_assert(BN % kRound == 0, "whole rounds per tile");
   constexpr bool kTable = kEntriesPerLane > 0;
@@ -547,6 +554,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
                         int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB, uint32_t full,
                         uint32_t empty, int tid) {
   constexpr int WM = BM / (PipeWarps<T, BM, kMany>::consumers / 4), WN = BN / 4, MT = WM / 16, NT = WN / 8;
+  constexpr int kStages = kStagesOf<false>;
   static_assert(NT % 2 == 0, "B fragments are loaded two n8 tiles at a time");
   const int lane = tid & 31, warp = tid >> 5;
   const int wm = warp >> 2, wn = warp & 3;
@@ -619,7 +627,7 @@ template <int BM, int BN, int kConsumerWarps>
 __device__ void consumeFFMA(const PipeArgs& a, const float* __restrict__ bias, float* __restrict__ out, int64_t n,
                             int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
                             uint32_t full, uint32_t empty, int tid) {
-  constexpr int TM = 8;
+  constexpr int TM = 8, kStages = kStagesOf<true>;
   constexpr int warpsCo = BM / (4 * TM), warpsPx = kConsumerWarps / warpsCo, TN = BN / (8 * warpsPx);
   static_assert(warpsCo * warpsPx == kConsumerWarps && TN * 8 * warpsPx == BN, "the warps tile BM x BN");
   const int lane = tid & 31, warp = tid >> 5;
@@ -692,7 +700,8 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
   constexpr int kGroups = PipeWarps<T, BM, kMany>::consumers / 4, kRowBlocks = BM / 64;
   static_assert(kGroups % kRowBlocks == 0, "a warpgroup multiplies one 64-channel row block");
   constexpr int kCols = BN * kRowBlocks / kGroups;  // pixels per warpgroup
-  constexpr int kRegs = kCols / 2;                  // 64 x kCols fp32 over 128 threads
+  constexpr int kStages = kStagesOf<false>;
+  constexpr int kRegs = kCols / 2;  // 64 x kCols fp32 over 128 threads
   const int g = tid >> 7, t = tid & 127, lane = t & 31, warp = t >> 5;
   const int rowBase = 64 * (g % kRowBlocks), colBase = kCols * (g / kRowBlocks);
   float acc[kRegs];
@@ -752,6 +761,7 @@ __global__ void __launch_bounds__(PipeWarps<T, BM, kMany, kFFMA>::threads, PipeW
                         const T* __restrict__ wr, const T* __restrict__ bias, T* __restrict__ out,
                         const T* __restrict__ zeros, PipeArgs a, int64_t firstImage, int images, int groups) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  constexpr int kStages = kStagesOf<kFFMA>;
   extern __shared__ __align__(128) unsigned char pipeSmem[];
   __shared__ alignas(8) uint64_t stageBarriers[2 * kStages];  // full[kStages], empty[kStages]
   const uint32_t smemA = (sharedAddress(pipeSmem) + 1023u) & ~1023u, smemB = smemA + kStages * BM * 128;
@@ -848,21 +858,21 @@ int registersOf(Kernel* kernel) {
 }
 
 // Shared memory of one CTA: the A and B rings, then the producers' corner tables (kEntriesPerLane > 0).
-template <int BM, int BN>
+template <int BM, int BN, bool kFFMA>
 int pipeSharedBytes(int kEntriesPerLane, int ogPerSlice) {
   // + 1024: the rings start on a 1024-byte boundary (the 128-byte swizzle of wgmma descriptors is address-based)
   // corner tables: 32 bytes per (pixel, offset group of the stage), split among the producer warps
-  return kPipeSmemBytes<BM, BN> + (kEntriesPerLane > 0 ? BN * ogPerSlice * 32 : 0) + 1024;
+  return kPipeSmemBytes<BM, BN, kStagesOf<kFFMA>> + (kEntriesPerLane > 0 ? BN * ogPerSlice * 32 : 0) + 1024;
 }
 
 template <typename T, int BM, int BN, int kEntriesPerLane, bool kMany, bool kFFMA>
 cudaError_t launchPipe(const PipeArgs& a, const DeviceLimits& device, int64_t images, int64_t firstImage,
                        int64_t groups, const T* xs, const T* offset, const T* mask, const T* wr, const T* bias, T* out,
                        const T* zeros, cudaStream_t stream) {
-  const int bytes = pipeSharedBytes<BM, BN>(kEntriesPerLane, a.ogPerSlice);
+  const int bytes = pipeSharedBytes<BM, BN, kFFMA>(kEntriesPerLane, a.ogPerSlice);
   // The limit is raised once, to the largest corner table (8 offset groups per stage).
   const cudaError_t err = allowDynamicSharedMemory<pipelinedDeformConv<T, BM, BN, kEntriesPerLane, kMany, kFFMA>>(
-      pipeSharedBytes<BM, BN>(kEntriesPerLane, 8));
+      pipeSharedBytes<BM, BN, kFFMA>(kEntriesPerLane, 8));
   if (err != cudaSuccess) return err;
   if constexpr (kFFMA) {
     if (device.computeMajor == 9) {  // the sm_90a build moves registers (setmaxnreg): see PipeWarps
@@ -938,15 +948,15 @@ int ogPerSliceOf(int cinOG) {
   return cinOG % kBK<T> == 0 || kBK<T> % cinOG != 0 ? 1 : kBK<T> / cinOG;
 }
 
-template <typename T>
+template <typename T, bool kFFMA>
 size_t sharedBytesOf(const DeformConvParams& p) {
   PipeArgs a{};
   a.cinOG = static_cast<int>(p.inChannels / p.offsetGroups);
   a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
   constexpr int bn = TRTKIT_DCN_PIPE_BN;
   const int entries = entriesPerLane<T>(a, bn, 8);  // (only whether there are tables matters here)
-  const int dynamic = (p.outChannels / p.groups) % 128 == 0 ? pipeSharedBytes<128, bn>(entries, a.ogPerSlice)
-                                                            : pipeSharedBytes<64, bn>(entries, a.ogPerSlice);
+  const int dynamic = (p.outChannels / p.groups) % 128 == 0 ? pipeSharedBytes<128, bn, kFFMA>(entries, a.ogPerSlice)
+                                                            : pipeSharedBytes<64, bn, kFFMA>(entries, a.ogPerSlice);
   return static_cast<size_t>(dynamic) + 256;  // + static shared memory (the stage barriers: 128 bytes by ptxas)
 }
 
@@ -1050,7 +1060,8 @@ int pipelinedTileChannels(const DeformConvParams& p, Precision precision, int sm
 }
 
 size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision) {
-  return precision == Precision::kFloat16 ? sharedBytesOf<__half>(p) : sharedBytesOf<float>(p);
+  if (precision == Precision::kFloat16) return sharedBytesOf<__half, false>(p);
+  return precision == Precision::kFloat32Strict ? sharedBytesOf<float, true>(p) : sharedBytesOf<float, false>(p);
 }
 
 const char* launchPipelined(const DeformConvParams& p, Precision precision, const DeviceLimits& device,
