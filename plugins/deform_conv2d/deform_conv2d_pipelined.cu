@@ -59,7 +59,7 @@ constexpr int kVec = 16 / static_cast<int>(sizeof(T));
 #ifndef TRTKIT_DCN_PIPE_FFMA_STAGES
 #define TRTKIT_DCN_PIPE_FFMA_STAGES 4  // benchmark switch: the ring's stages for strict fp32 (FFMA consumers)
 #endif
-// Ring depth per consumer kind: 4 stages made the FFMA kernel 4-6 % faster at N4 C512 and N16 C64 (H100,
+// Ring depth per consumer kind: 4 stages made the FFMA kernel 1-6 % faster at N4 C512 and N16 C64 (H100,
 // bench/experiments/results/pipelined_ffma_H100.md); fp16 and TF32 measured no faster with 4 (session 12).
 template <bool kFFMA>
 constexpr int kStagesOf = kFFMA ? TRTKIT_DCN_PIPE_FFMA_STAGES : TRTKIT_DCN_PIPE_STAGES;
