@@ -92,12 +92,21 @@ constexpr bool kPersistent = TRTKIT_DCN_PIPE_PERSISTENT != 0;
 #define TRTKIT_DCN_PIPE_FFMA_WARPS 8  // benchmark switch: FFMA consumer warps (8, or 4: 8x16 outputs per thread)
 #endif
 #ifndef TRTKIT_DCN_PIPE_FFMA_REGISTERS
-#define TRTKIT_DCN_PIPE_FFMA_REGISTERS 144  // benchmark switch: FFMA consumer registers on sm_90a (4 warps: 232)
+#define TRTKIT_DCN_PIPE_FFMA_REGISTERS 152  // benchmark switch: FFMA consumer registers on sm_90a (4 warps: 232)
 #endif
+#ifndef TRTKIT_DCN_PIPE_FFMA_ROTATE
+#define TRTKIT_DCN_PIPE_FFMA_ROTATE 1  // benchmark switch: 0 stores A's 16-byte chunks unrotated for FFMA too
+#endif
+// FFMA operands in different register banks (there are two: even and odd registers). A and B pieces land in register
+// quads (LDS.128), so the FFMA of K element c would read component c of both, always from one bank, and a third
+// operand there too stalls its dispatch. The producers store A's chunks rotated by one element for FFMA consumers,
+// so that element c of A is component c - 1 and the two operands differ in bank (measured 2-3 % faster, H100).
+constexpr bool kRotateA = TRTKIT_DCN_PIPE_FFMA_ROTATE != 0;
 // Strict fp32 (kFFMA): 8 consumer warps of 8x8 FFMA outputs per thread (8x4 with 64-channel tiles). On sm_90a they
 // take registers from the producers (setmaxnreg: consumerRegisters / producerRegisters), without which 8x8 tiles
 // spill at the 128 registers 512 threads leave. Measured (H100, notes): one warpgroup of 8x16 tiles was 1.3-1.8x
-// slower (one FFMA warp per scheduler hides no latency); 144 vs 152 consumer registers within 5 %.
+// slower (one FFMA warp per scheduler hides no latency); with fragments loaded ahead (consumeFFMA), 152 consumer
+// registers were 5-8 % faster than 144 (where ptxas shuffled the accumulators with MOVs).
 template <typename T, int BM, bool kMany, bool kFFMA = false>
 struct PipeWarps {
   static_assert(!kMany || (BM == 64 && sizeof(T) == 2), "many producers: fp16 64-channel tiles only");
@@ -450,13 +459,16 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
       aNext[r] =
           __ldg(reinterpret_cast<const uint4*>(src + static_cast<int64_t>(r) * (W::producerThreads / 8) * a.wrStride));
   };
+  // kFFMA with kRotateA: each 16-byte chunk of A stored rotated by one element (k1 k2 k3 k0), see consumeFFMA.
   auto storeA = [&](int s) {
 #pragma unroll
-    for (int r = 0; r < kCopies; ++r)
+    for (int r = 0; r < kCopies; ++r) {
+      const uint4 v = kFFMA && kRotateA ? make_uint4(aNext[r].y, aNext[r].z, aNext[r].w, aNext[r].x) : aNext[r];
       asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(smemA + s * BM * 128 + aDst +
                                                                     r * (W::producerThreads / 8) * 128),
-                   "r"(aNext[r].x), "r"(aNext[r].y), "r"(aNext[r].z), "r"(aNext[r].w)
+                   "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w)
                    : "memory");
+    }
   };
   // One pixel's 16 bytes of the stage: its four corners' chunks weighted and summed, stored to the B slot.
   auto blendStore = [&](const uint4(&v)[4], const uint32_t (&w)[4], uint32_t dst) {
@@ -621,8 +633,8 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
 }
 // Strict fp32 consumers (kFFMA): FFMA outer products read straight from the swizzled rings, IEEE fp32 products and
 // sums. kConsumerWarps over the BM x BN tile; lane (lane % 4, lane / 4) of a warp owns output channels co0 + 4i (i < 8)
-// and pixels px0 + 8j (j < TN). Per 4 K of a stage a thread reads 8 + TN 16-byte pieces of rows for 32 x TN FFMAs; each
-// of those loads touches 4 (A) or 8 (B) rows whose swizzled chunks lie in distinct banks: one wavefront.
+// and pixels px0 + 8j (j < TN). Per 4 K (q) of a stage a thread reads 8 + TN 16-byte pieces of rows for 32 x TN FFMAs;
+// each of those loads touches 4 (A) or 8 (B) rows whose swizzled chunks lie in distinct banks: one wavefront.
 template <int BM, int BN, int kConsumerWarps>
 __device__ void consumeFFMA(const PipeArgs& a, const float* __restrict__ bias, float* __restrict__ out, int64_t n,
                             int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
@@ -642,33 +654,61 @@ __device__ void consumeFFMA(const PipeArgs& a, const float* __restrict__ bias, f
 #pragma unroll
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
 
+  auto load = [](float4& v, uint32_t at) {
+    asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(at));
+  };
+  // Pieces loaded ahead of their FFMAs, so that the warp's own FFMAs hide the shared-memory latency (loading each
+  // q's pieces just before use left 9-20 instructions between a load and its use). A thread holds A's 8 pieces of
+  // the q and two pairs of B pieces; B pairs load two pairs ahead (64 FFMAs), and in a q's last pair each pair of
+  // A rows loads for q + 1 once its FFMAs are issued (48 FFMAs ahead). Measured with 152 registers (H100, notes):
+  // 5-8 % faster at 128-channel tiles, unchanged at 64.
+  static_assert(TN % 4 == 0, "B pieces go in pairs, an even number of pairs per q");
+  auto component = [](const float4& v, int c) { return c == 0 ? v.x : c == 1 ? v.y : c == 2 ? v.z : v.w; };
+  // Rows 2ip, 2ip + 1 x pixels j, j + 1: four independent accumulators; each sums K in order (q, then element).
+  auto fmaBlock = [&](const float4(&av)[TM], int ip, const float4& b0, const float4& b1, int j) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      const int ca = kRotateA ? (c + 3) & 3 : c;  // where element k = 4q + c of an A piece is
+      const float a0 = component(av[2 * ip], ca), a1 = component(av[2 * ip + 1], ca);
+      const float x0 = component(b0, c), x1 = component(b1, c);
+      acc[2 * ip][j] = fmaf(a0, x0, acc[2 * ip][j]);
+      acc[2 * ip + 1][j] = fmaf(a1, x0, acc[2 * ip + 1][j]);
+      acc[2 * ip][j + 1] = fmaf(a0, x1, acc[2 * ip][j + 1]);
+      acc[2 * ip + 1][j + 1] = fmaf(a1, x1, acc[2 * ip + 1][j + 1]);
+    }
+  };
+  constexpr int kPairs = TN / 2;
   for (int step = 0; step < steps; ++step) {
     const int64_t use = ringStart + step;
     const int s = static_cast<int>(use % kStages);
     stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
     const uint32_t rowsA = smemA + (s * BM + co0) * 128, rowsB = smemB + (s * BN + px0) * 128;
+    // The XOR picks a 16-byte chunk within a row, one per (q, row parity); the rows are whole 128-byte steps added
+    // to that, which the loads take as immediate offsets.
+    auto atA = [&](int q, int i) { return (rowsA + ((q ^ swizzleA ^ ((i & 1) << 2)) << 4)) + i * 4 * 128; };
+    auto atB = [&](int q, int j) { return (rowsB + ((q ^ swizzleB) << 4)) + j * 8 * 128; };
+    float4 av[TM], bv[4];  // bv: two pairs of B pieces, slot (pair & 1)
+#pragma unroll
+    for (int i = 0; i < TM; ++i) load(av[i], atA(0, i));
+#pragma unroll
+    for (int j = 0; j < 4; ++j) load(bv[j], atB(0, j));
 #pragma unroll
     for (int q = 0; q < 8; ++q) {
-      float4 av[TM];
 #pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        const uint32_t at = rowsA + i * 4 * 128 + ((q ^ swizzleA ^ ((i & 1) << 2)) << 4);
-        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
-                     : "=f"(av[i].x), "=f"(av[i].y), "=f"(av[i].z), "=f"(av[i].w)
-                     : "r"(at));
-      }
+      for (int jp = 0; jp < kPairs; ++jp) {
+        const int slot = 2 * (jp & 1);
 #pragma unroll
-      for (int j = 0; j < TN; ++j) {
-        float4 bv;
-        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
-                     : "=f"(bv.x), "=f"(bv.y), "=f"(bv.z), "=f"(bv.w)
-                     : "r"(rowsB + j * 8 * 128 + ((q ^ swizzleB) << 4)));
-#pragma unroll
-        for (int i = 0; i < TM; ++i) {
-          acc[i][j] = fmaf(av[i].x, bv.x, acc[i][j]);
-          acc[i][j] = fmaf(av[i].y, bv.y, acc[i][j]);
-          acc[i][j] = fmaf(av[i].z, bv.z, acc[i][j]);
-          acc[i][j] = fmaf(av[i].w, bv.w, acc[i][j]);
+        for (int ip = 0; ip < TM / 2; ++ip) {
+          fmaBlock(av, ip, bv[slot], bv[slot + 1], 2 * jp);
+          if (jp == kPairs - 1 && q + 1 < 8) {
+            load(av[2 * ip], atA(q + 1, 2 * ip));
+            load(av[2 * ip + 1], atA(q + 1, 2 * ip + 1));
+          }
+        }
+        const int q2 = q + (jp + 2) / kPairs, j2 = 2 * ((jp + 2) % kPairs);  // the pair two ahead
+        if (q2 < 8) {
+          load(bv[slot], atB(q2, j2));
+          load(bv[slot + 1], atB(q2, j2 + 1));
         }
       }
     }
