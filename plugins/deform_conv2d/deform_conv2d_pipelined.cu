@@ -658,10 +658,10 @@ __device__ void consumeFFMA(const PipeArgs& a, const float* __restrict__ bias, f
     asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(at));
   };
   // Pieces loaded ahead of their FFMAs, so that the warp's own FFMAs hide the shared-memory latency (loading each
-  // q's pieces just before use left 9-20 instructions between a load and its use). A thread holds A's 8 pieces of
-  // the q and two pairs of B pieces; B pairs load two pairs ahead (64 FFMAs), and in a q's last pair each pair of
-  // A rows loads for q + 1 once its FFMAs are issued (48 FFMAs ahead). Measured with 152 registers (H100, notes):
-  // 5-8 % faster at 128-channel tiles, unchanged at 64.
+  // q's pieces just before use left a median of 17 SASS instructions between a load and its use; ptxas keeps 20
+  // of the distance written here). A thread holds A's 8 pieces of the q and two pairs of B pieces; B pairs load two
+  // pairs ahead (64 FFMAs), and in a q's last pair each pair of A rows loads for q + 1 once its FFMAs are issued
+  // (48 FFMAs ahead). Measured with 152 registers (H100, notes): 5-8 % faster at 128-channel tiles, unchanged at 64.
   static_assert(TN % 4 == 0, "B pieces go in pairs, an even number of pairs per q");
   auto component = [](const float4& v, int c) { return c == 0 ? v.x : c == 1 ? v.y : c == 2 ? v.z : v.w; };
   // Rows 2ip, 2ip + 1 x pixels j, j + 1: four independent accumulators; each sums K in order (q, then element).
