@@ -97,10 +97,11 @@ constexpr bool kPersistent = TRTKIT_DCN_PIPE_PERSISTENT != 0;
 #ifndef TRTKIT_DCN_PIPE_FFMA_ROTATE
 #define TRTKIT_DCN_PIPE_FFMA_ROTATE 1  // benchmark switch: 0 stores A's 16-byte chunks unrotated for FFMA too
 #endif
-// FFMA operands in different register banks (there are two: even and odd registers). A and B pieces land in register
-// quads (LDS.128), so the FFMA of K element c would read component c of both, always from one bank, and a third
-// operand there too stalls its dispatch. The producers store A's chunks rotated by one element for FFMA consumers,
-// so that element c of A is component c - 1 and the two operands differ in bank (measured 2-3 % faster, H100).
+// FFMA multiplicands of different register parity. A and B pieces land in register quads (LDS.128), so the FFMA of
+// K element c would read component c of both: two registers of one parity, one bank in the two-bank model measured
+// on Volta and later (NVIDIA documents no register banks). The producers store A's chunks rotated by one element for
+// FFMA consumers, so that element c of A is component c - 1 and the two differ in parity: measured 2-3 % faster on
+// the H100 (notes, session 14).
 constexpr bool kRotateA = TRTKIT_DCN_PIPE_FFMA_ROTATE != 0;
 // Strict fp32 (kFFMA): 8 consumer warps of 8x8 FFMA outputs per thread (8x4 with 64-channel tiles). On sm_90a they
 // take registers from the producers (setmaxnreg: consumerRegisters / producerRegisters), without which 8x8 tiles
