@@ -97,21 +97,30 @@ constexpr int kDeepMinBlocks = 4;
 // with the pixel (and its bounds check) per pixel instead of per item, at 48 registers (5 blocks per SM). Measured
 // on the H100 (notes, session 9): the fp16 sampler 12-17 % faster at every benchmark shape. The first half of it
 // (same registers as before) made the fp32 sampler 2-20 % slower (capped at 40 registers for 6 blocks per SM),
-// so fp32 keeps the plain variant.
+// so fp32 keeps the plain variant, with the corners as byte offsets only (session 14, kSampleBlocksPerSM).
 #ifndef TRTKIT_DCN_FP16_LEAN_SAMPLER
 #define TRTKIT_DCN_FP16_LEAN_SAMPLER 1  // benchmark switch: 0 runs the plain variant for fp16 too
 #endif
 #ifndef TRTKIT_DCN_LEAN_BYTE_OFFSETS
 #define TRTKIT_DCN_LEAN_BYTE_OFFSETS 1  // benchmark switch: 0 keeps lean corners as pixel indices
 #endif
+#ifndef TRTKIT_DCN_F32_BYTE_OFFSETS
+#define TRTKIT_DCN_F32_BYTE_OFFSETS 1  // benchmark switch: 0 keeps fp32 corners as pixel indices (6 blocks/SM)
+#endif
 #ifndef TRTKIT_DCN_F16_MIN_BLOCKS
 #define TRTKIT_DCN_F16_MIN_BLOCKS 5  // benchmark switch: fp16 sampler blocks per SM the register budget must allow
 #endif
+#ifndef TRTKIT_DCN_F32_MIN_BLOCKS
+#define TRTKIT_DCN_F32_MIN_BLOCKS 5  // benchmark switch: fp32 sampler blocks per SM the register budget must allow
+#endif
 // Blocks per SM the register budget must allow: the lean fp16 variant needs 48 registers (5 blocks) for its
-// byte-offset corners without spills (at 40 registers ptxas spilled 20 bytes; 4 blocks measured no faster).
+// byte-offset corners without spills (at 40 registers ptxas spilled 20 bytes; 4 blocks measured no faster). So does
+// fp32 with byte-offset corners (at 40 registers it spilled 8 bytes in the item loop); measured on the H100 against
+// pixel indices at 6 blocks (notes, session 14): the fp32 sampler 4-11 % faster (N8 C256 140.8 -> 132.1 µs).
 template <typename T>
 constexpr int kSampleBlocksPerSM =
     TRTKIT_DCN_FP16_LEAN_SAMPLER && std::is_same_v<T, __half> ? std::min(kSampleMinBlocks, TRTKIT_DCN_F16_MIN_BLOCKS)
+    : sizeof(T) == 4 && TRTKIT_DCN_F32_BYTE_OFFSETS           ? std::min(kSampleMinBlocks, TRTKIT_DCN_F32_MIN_BLOCKS)
                                                               : kSampleMinBlocks;
 
 // torchvision's rule: zero unless -1 < y < H and -1 < x < W; then each corner counts only inside the image.
@@ -175,11 +184,18 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
 
   // Phase 1: corner indices (pixel index in the image, -1 outside) and weights (mask folded in), once per entry.
   // The lean variant stores the blend's operands instead: byte offsets of the corners' channel rows (< 2^31:
-  // checkParams bounds an image to 2^31 / 9 elements) and fp16 weights as half2 pairs.
+  // checkParams bounds an image to 2^31 / 9 elements, so 4-byte elements stay under 2^31 bytes too) and fp16
+  // weights as half2 pairs; fp32 stores byte offsets as well (no 64-bit index arithmetic per corner).
   constexpr bool kLean = TRTKIT_DCN_FP16_LEAN_SAMPLER && std::is_same_v<T, __half>;
   constexpr bool kHalfBlend = std::is_same_v<T, __half> && V % 2 == 0;
   constexpr bool kHalfWeights = kLean && kHalfBlend;
-  constexpr bool kByteOffsets = kLean && TRTKIT_DCN_LEAN_BYTE_OFFSETS;
+  constexpr bool kByteOffsets =
+      (kLean && TRTKIT_DCN_LEAN_BYTE_OFFSETS) || (sizeof(T) == 4 && TRTKIT_DCN_F32_BYTE_OFFSETS);
+  auto toByteOffsets = [&](int4 c) {  // pixel indices -> byte offsets of their channel rows (-1 stays)
+    const int rowBytes = a.channels * static_cast<int>(sizeof(T));
+    return make_int4(c.x < 0 ? -1 : c.x * rowBytes, c.y < 0 ? -1 : c.y * rowBytes, c.z < 0 ? -1 : c.z * rowBytes,
+                     c.w < 0 ? -1 : c.w * rowBytes);
+  };
   // One entry: the corners and weights of (pixel p at ho, wo; offset group og; tap at ki, kj).
   auto entryOf = [&](int p, int ho, int wo, int og, int tap, int ki, int kj, int4& c, float4& wt) {
     const int64_t ob = ((n * a.offsetGroups + og) * 2 * a.kk + 2 * tap) * a.pixels + p;
@@ -199,7 +215,6 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
     const int ho = ho0 + (pl >> a.tileWShift), wo = wo0 + (pl & ((1 << a.tileWShift) - 1));
     const bool pixelInside = ho < a.outH && wo < a.outW;
     const int p = ho * a.outW + wo;
-    const int rowBytes = a.channels * static_cast<int>(sizeof(T));
     const int rows = a.kk * ogCount, step = blockDim.x >> tileShift;
     for (int r = threadIdx.x >> tileShift; r < rows; r += step) {
       const int ogl = static_cast<int>(a.kkDivisor.divide(r)), tap = r - ogl * a.kk;
@@ -209,10 +224,7 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
         const int og = ogFirst + ogl;
         const int ki = static_cast<int>(a.kernelWDivisor.divide(tap)), kj = tap - ki * a.kernelW;
         entryOf(p, ho, wo, og, tap, ki, kj, c, wt);
-        if constexpr (kByteOffsets) {
-          c = make_int4(c.x < 0 ? -1 : c.x * rowBytes, c.y < 0 ? -1 : c.y * rowBytes, c.z < 0 ? -1 : c.z * rowBytes,
-                        c.w < 0 ? -1 : c.w * rowBytes);
-        }
+        if constexpr (kByteOffsets) c = toByteOffsets(c);
       }
       store((tap * tile + pl) * a.ogSpan + ogl, c, wt);
     }
@@ -228,6 +240,7 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
         const int ho = p / a.outW, wo = p - ho * a.outW;
         const int ki = tap / a.kernelW, kj = tap - ki * a.kernelW;
         entryOf(p, ho, wo, og, tap, ki, kj, c, wt);
+        if constexpr (kByteOffsets) c = toByteOffsets(c);
       }
       store((tap * tile + pl) * a.ogSpan + (og - ogFirst), c, wt);
     }
@@ -246,7 +259,7 @@ __global__ void __launch_bounds__(kSampleThreads, kDeep ? kDeepMinBlocks : kSamp
     const int c0 = u * V, og = c0 / a.cinOG, g = c0 / a.cinG;
     const int dstChannel = c0 + g * (a.kgPad - a.cinG);  // g * kgPad + (c0 - g * cinG)
     const int ogInSlice = og - ogFirst;
-    // The lane's channel vector of a corner: from its byte offset (lean) or its pixel index.
+    // The lane's channel vector of a corner: from its byte offset (lean fp16, fp32) or its pixel index.
     auto cornerRow = [&](int corner) {
       if constexpr (kByteOffsets)
         return reinterpret_cast<const Vec<T, V>*>(reinterpret_cast<const char*>(img + c0) +
