@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Nsight Compute's stall reasons for one kernel per shim and shape (GPU machine, clocks not locked, third call
-# profiled): issue-slot use, eligible warps and, per issued instruction, the warps stalled for each reason; with
+# profiled): duration, SM clock, issue-slot and FMA-pipe use, instruction counts, eligible warps and, per issued
+# instruction, the warps stalled for each reason; with
 # SOURCE=1 also the per-SASS-instruction stall samples ($OUT/<shim>-<N>.sass.csv.gz). SHIMS: built shims; SHAPES:
 # "N C H W Cout og" entries separated by ';'; PRECISION (fp32), ALGORITHM (pipelined), KERNEL (regex), EXTRA_METRICS.
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=python
-metrics=gpu__time_duration.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,smsp__inst_executed.sum
+metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,smsp__issue_active.avg.pct_of_peak_sustained_active
+metrics=$metrics,smsp__inst_executed.sum,smsp__inst_executed_pipe_fma.sum
 metrics=$metrics,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,smsp__warps_eligible.avg.per_cycle_active
 metrics=$metrics,regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio
 metrics=$metrics,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active
