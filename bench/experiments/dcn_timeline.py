@@ -1,4 +1,4 @@
-"""Experiment: where the time of one deform_conv2d call goes between its kernels (H100, fp16).
+"""Experiment: where the time of one deform_conv2d call goes between its kernels (H100; fp16 unless --dtype).
 
 For each shim and shape: the layer's chosen tactic (as bench_deform_conv2d.py chooses it), its time as the
 benchmark takes it (triton do_bench, L2 flushed before each call; three medians), and a CUPTI timeline of
@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument(
         "--weight-layout", type=int, default=1, help="1 GEMM rows (trtkit.export), 0 torchvision's"
     )
+    ap.add_argument("--dtype", default="fp16", choices=("fp16", "fp32", "tf32"))
     args = ap.parse_args()
     shims = {}
     for spec in args.shim:
@@ -96,13 +97,14 @@ def main() -> None:
         if not any(name.startswith(p) for p in prefixes):
             continue
         for og in (int(v) for v in args.offset_groups.split(",")):
-            tensors = bd.make_inputs(n, cin, h, w, cout, k, og, torch.float16)
+            dtype = torch.float16 if args.dtype == "fp16" else torch.float32
+            tensors = bd.make_inputs(n, cin, h, w, cout, k, og, dtype)
             for label, shim in shims.items():
-                tactic, _ = bd.choose_tactic(shim, tensors, og, "fp16", args.weight_layout)
-                (x, w, offset, mask, bias), kernel = bd.given(tensors, args.weight_layout, "fp16")
+                tactic, _ = bd.choose_tactic(shim, tensors, og, args.dtype, args.weight_layout)
+                (x, w, offset, mask, bias), kernel = bd.given(tensors, args.weight_layout, args.dtype)
                 one = (1, 1)
                 run = shim.prepare(
-                    x, w, offset, mask, bias, one, one, one, 1, og, "fp16", tactic=tactic, kernel=kernel
+                    x, w, offset, mask, bias, one, one, one, 1, og, args.dtype, tactic=tactic, kernel=kernel
                 )
                 medians = [bd.bench_ms(run) * 1000 for _ in range(3)]
                 times = " ".join(f"{m:.1f}" for m in medians)

@@ -106,8 +106,9 @@ size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision);
 size_t pipelinedSharedBytes(const DeformConvParams& p, Precision precision);
 
 // Output channels per pipelined tile on a GPU with `sms` SMs (pure logic): 128 where a group has 128s of them,
-// unless 64-channel tiles of the first chunk still fit one wave (2 x the 128-channel tiles <= sms).
-int pipelinedTileChannels(const DeformConvParams& p, Precision precision, int sms);
+// unless 64-channel tiles of the first chunk still fit one wave (2 x the 128-channel tiles <= sms); pixelTile: the
+// tiles' pixels (128; strict fp32 on Hopper 64).
+int pipelinedTileChannels(const DeformConvParams& p, Precision precision, int sms, int pixelTile = 128);
 
 // What kAuto and the launchers need to know of the GPU (queried once per enqueue by launchDeformConv2d).
 struct DeviceLimits {

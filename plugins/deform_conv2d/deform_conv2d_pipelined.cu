@@ -97,6 +97,25 @@ constexpr bool kPersistent = TRTKIT_DCN_PIPE_PERSISTENT != 0;
 #ifndef TRTKIT_DCN_PIPE_FFMA_ROTATE
 #define TRTKIT_DCN_PIPE_FFMA_ROTATE 1  // benchmark switch: 0 stores A's 16-byte chunks unrotated for FFMA too
 #endif
+#ifndef TRTKIT_DCN_PIPE_DMMA
+#define TRTKIT_DCN_PIPE_DMMA 1  // benchmark switch: 0 keeps FFMA consumers for strict fp32 on sm_90 too
+#endif
+// Strict fp32 products on Hopper's fp64 tensor cores (consumeDMMA): an fp32 x fp32 product is exact in fp64, and
+// the sums run in fp64, so the result is at least as accurate as fp32 FFMA (one rounding to fp32 at the end), and
+// never TF32. Measured on the H100 (bench/experiments/dmma_rate.cu): mma.sync m16n8k4 .f64 on fp32 operands read
+// with LDS.128 and widened with F2F ran at 61.7 TFLOP/s, cuBLAS's FFMA SGEMM at 50-52 and the FFMA consumers at
+// ~42 (notes, session 15). sm_90 only (the m16n8k4 .f64 shape; earlier GPUs' fp64 rate is no faster than FFMA).
+// Their tiles are 64 pixels wide (64 fp64 accumulators per consumer thread; 128-pixel tiles spilled at any register
+// split ptxas was given): kernels instantiated with BN == kDmmaPixels run DMMA consumers, the others FFMA ones.
+constexpr int kDmmaPixels = 64, kFFMAPixels = 128;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && __CUDA_ARCH__ < 1000 && TRTKIT_DCN_PIPE_DMMA
+#define TRTKIT_DCN_USE_DMMA 1
+#else
+#define TRTKIT_DCN_USE_DMMA 0
+#endif
+#ifndef TRTKIT_DCN_PIPE_MEASURE_CONSUMERS_ONLY
+#define TRTKIT_DCN_PIPE_MEASURE_CONSUMERS_ONLY 0  // measurement switch: 1 fills only a CTA's first stages (wrong)
+#endif
 // FFMA multiplicands of different register parity. A and B pieces land in register quads (LDS.128), so the FFMA of
 // K element c would read component c of both: two registers of one parity, one bank in the two-bank model measured
 // on Volta and later (NVIDIA documents no register banks). The producers store A's chunks rotated by one element for
@@ -525,6 +544,14 @@ __device__ void produce(const PipeArgs& a, const T* __restrict__ image, uint32_t
   waitForPreviousGrid();  // xs and Wr come from the re-layout pass (the offsets above overlap its last blocks)
   loadA(cur);
   for (int step = 0; step < steps; ++step) {
+#if TRTKIT_DCN_PIPE_MEASURE_CONSUMERS_ONLY  // measurement only (wrong results): the ring keeps its first stages' data
+    if (ringStart + step >= kStages) {
+      waitEmpty(ringStart + step, s);
+      handOver(s);
+      s = s + 1 == kStages ? 0 : s + 1;
+      continue;
+    }
+#endif
     SampleInputs in[kInputs];
 #pragma unroll
     for (int i = 0; i < kInputs; ++i) {
@@ -729,6 +756,93 @@ __device__ void consumeFFMA(const PipeArgs& a, const float* __restrict__ bias, f
     }
   }
 }
+#if TRTKIT_DCN_USE_DMMA
+__device__ __forceinline__ void mmaF64(double (&d)[4], double a0, double a1, double b0) {
+  asm volatile("mma.sync.aligned.m16n8k4.row.col.f64.f64.f64.f64 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};"
+               : "+d"(d[0]), "+d"(d[1]), "+d"(d[2]), "+d"(d[3])
+               : "d"(a0), "d"(a1), "d"(b0));
+}
+// Strict fp32 consumers on the fp64 tensor cores (TRTKIT_DCN_USE_DMMA): the same rings as consumeFFMA, each fp32
+// operand widened to fp64 in registers (exact), m16n8k4 .f64 MMAs, fp64 accumulators, one rounding to fp32 with the
+// bias. 8 warps over the BM x BN tile, warp tile 64 output channels (4 m16 blocks) x BN / (8 * 128 / BM) pixels
+// (n8 blocks). A lane (g = lane / 4, t = lane % 4) holds A rows g (+ 8, + 16i) and B rows g (+ 8j) at MMA K slot t.
+// K order: within 16-K group h of a stage, lane t reads 16-byte chunk 2t + h of its rows (one LDS.128 each), and
+// MMA step s multiplies element s of those chunks, so that slot t of step s is K = 4 (2t + h) + s for A and B alike.
+// Chunks 2t + h (not 4h + t): a quarter-warp's 8 lanes (rows g, g + 1; 4 slots) then hit 8 distinct 16-byte bank
+// groups under the row swizzle, one wavefront each.
+template <int BM, int BN>
+__device__ void consumeDMMA(const PipeArgs& a, const float* __restrict__ bias, float* __restrict__ out, int64_t n,
+                            int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
+                            uint32_t full, uint32_t empty, int tid) {
+  constexpr int kStages = kStagesOf<true>, kWarps = 8;
+  constexpr int MI = 4, warpsCo = BM / (16 * MI), warpsPx = kWarps / warpsCo, NJ = BN / (8 * warpsPx);
+  static_assert(warpsCo * warpsPx == kWarps && NJ * 8 * warpsPx == BN && NJ >= 1, "the warps tile BM x BN");
+  const int lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+  const int coW = (warp % warpsCo) * 16 * MI, pxW = (warp / warpsCo) * 8 * NJ;
+  double acc[MI][NJ][4];
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < NJ; ++j)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) acc[i][j][v] = 0.0;
+  auto load = [](float4& v, uint32_t at) {
+    asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(at));
+  };
+  auto component = [](const float4& v, int c) { return c == 0 ? v.x : c == 1 ? v.y : c == 2 ? v.z : v.w; };
+  for (int step = 0; step < steps; ++step) {
+    const int64_t use = ringStart + step;
+    const int s = static_cast<int>(use % kStages);
+    stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
+    // Rows coW + 16i + 8v + g and pxW + 8j + g all have (row & 7) == g: chunk c lies at row * 128 + ((c ^ g) << 4).
+    const uint32_t rowsA = smemA + (s * BM + coW + g) * 128, rowsB = smemB + (s * BN + pxW + g) * 128;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const uint32_t chunk = static_cast<uint32_t>(((2 * t + h) ^ g) << 4);
+      double bd[NJ][4];  // B widened once per 16-K group (each value feeds MI MMAs)
+#pragma unroll
+      for (int j = 0; j < NJ; ++j) {
+        float4 bv;
+        load(bv, rowsB + chunk + j * 8 * 128);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) bd[j][e] = component(bv, e);
+      }
+#pragma unroll
+      for (int i = 0; i < MI; ++i) {
+        float4 a0, a1;
+        load(a0, rowsA + chunk + i * 16 * 128);
+        load(a1, rowsA + chunk + (i * 16 + 8) * 128);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int ca = kRotateA ? (e + 3) & 3 : e;  // where element e of an A chunk is (see kRotateA)
+          const double x0 = component(a0, ca), x1 = component(a1, ca);
+#pragma unroll
+          for (int j = 0; j < NJ; ++j) mmaF64(acc[i][j], x0, x1, bd[j][e]);
+        }
+      }
+    }
+    stageBarrierArrive(empty + 8 * s);  // (the last kStages arrivals complete phases nobody waits for)
+  }
+
+  // Epilogue: + bias in fp64, one rounding to fp32, NCHW; c[v0 + 2 v1] is row g + 8 v1, pixel 2t + v0.
+  const bool pairs = (a.pixels & 1) == 0;
+#pragma unroll
+  for (int i = 0; i < MI; ++i) {
+#pragma unroll
+    for (int v1 = 0; v1 < 2; ++v1) {
+      const int co = coBase + coW + 16 * i + 8 * v1 + g;
+      const double b = bias != nullptr ? static_cast<double>(bias[co * a.biasStride]) : 0.0;
+      float* row = out + (n * a.outChannels + co) * static_cast<int64_t>(a.pixels);
+#pragma unroll
+      for (int j = 0; j < NJ; ++j) {
+        const int p = pixelBase + pxW + 8 * j + 2 * t;
+        storeOutputPair(row, p, a.pixels, pairs, static_cast<float>(acc[i][j][2 * v1] + b),
+                        static_cast<float>(acc[i][j][2 * v1 + 1] + b));
+      }
+    }
+  }
+}
+#endif  // TRTKIT_DCN_USE_DMMA
 #if TRTKIT_DCN_USE_WGMMA
 // Consumers as warpgroups: with 128-channel tiles warpgroup g multiplies output channels 64g..64g+63 by all
 // 128 pixels (m64n128); with 64-channel tiles one warpgroup takes all pixels (m64n128), or two take pixels
@@ -834,7 +948,13 @@ __global__ void __launch_bounds__(PipeWarps<T, BM, kMany, kFFMA>::threads, PipeW
   auto consumeTile = [&](int tile, int64_t ring) {
     const Tile t = tileAt(tile);
     const int64_t n = firstImage + t.nl;
-    if constexpr (kFFMA) {
+    if constexpr (kFFMA && BN == kDmmaPixels) {
+#if TRTKIT_DCN_USE_DMMA
+      consumeDMMA<BM, BN>(a, bias, out, n, t.coBase, t.pixelBase, steps, ring, smemA, smemB, full, empty, threadIdx.x);
+#else
+      __trap();  // never launched: the host runs these kernels only from sm_90 images (dmmaImageLoaded)
+#endif
+    } else if constexpr (kFFMA) {
       consumeFFMA<BM, BN, W::consumers>(a, bias, out, n, t.coBase, t.pixelBase, steps, ring, smemA, smemB, full, empty,
                                         threadIdx.x);
     } else {
@@ -1001,6 +1121,19 @@ size_t sharedBytesOf(const DeformConvParams& p) {
   return static_cast<size_t>(dynamic) + 256;  // + static shared memory (the stage barriers: 128 bytes by ptxas)
 }
 
+// Whether the strict-fp32 kernels of DMMA tiles run from an sm_90 image on this GPU (else they would trap): the
+// build may carry only older code, which the driver JIT-compiles for Hopper.
+bool dmmaImageLoaded(const DeviceLimits& device) {
+  if (!TRTKIT_DCN_PIPE_DMMA || device.computeMajor != 9) return false;
+  static const bool loaded = [] {
+    cudaFuncAttributes attributes{};
+    return cudaFuncGetAttributes(&attributes, pipelinedDeformConv<float, 128, kDmmaPixels, 1, false, true>) ==
+               cudaSuccess &&
+           attributes.binaryVersion >= 90;
+  }();
+  return loaded;
+}
+
 template <typename T, bool kFFMA>
 const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision, const DeviceLimits& device, const T* x,
                                  const T* weight, const T* offset, const T* mask, const T* bias, T* out,
@@ -1027,9 +1160,10 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
   a.wrStride = static_cast<int>(l.wrStride);
   a.biasStride = static_cast<int>(biasSource.stride);
   a.ogPerSlice = ogPerSliceOf<T>(a.cinOG);
-  constexpr int bn = TRTKIT_DCN_PIPE_BN;
+  const bool dmma = kFFMA && dmmaImageLoaded(device);
+  const int bn = !kFFMA ? TRTKIT_DCN_PIPE_BN : dmma ? kDmmaPixels : kFFMAPixels;
   a.pixelTiles = static_cast<int>((a.pixels + bn - 1) / bn);
-  const int bm = pipelinedTileChannels(p, precision, device.multiprocessors);
+  const int bm = pipelinedTileChannels(p, precision, device.multiprocessors, bn);
   const bool wide = bm == 128;
   // Many producer warps (PipeWarps) for fp16 64-channel tiles where the consumers are wgmma warpgroups: Hopper.
   constexpr bool kHalf = sizeof(T) == 2;  // also the launch's template argument: fp32 never instantiates kMany
@@ -1052,15 +1186,23 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
                                             nullptr, wr, l.wrStride, stream))
       return why;
     cudaError_t err;
-    if (wide) {
-      err = launchPipeFor<T, 128, bn, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
-                                                    stream);
+    constexpr int kBN = kFFMA ? kFFMAPixels : TRTKIT_DCN_PIPE_BN;
+    constexpr int kDmmaBN = kFFMA ? kDmmaPixels : kBN;  // (only strict fp32 instantiates DMMA tiles)
+    if (dmma && wide) {
+      err = launchPipeFor<T, 128, kDmmaBN, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out,
+                                                         zeros, stream);
+    } else if (dmma) {
+      err = launchPipeFor<T, 64, kDmmaBN, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out,
+                                                        zeros, stream);
+    } else if (wide) {
+      err = launchPipeFor<T, 128, kBN, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out,
+                                                     zeros, stream);
     } else if (many) {
-      err = launchPipeFor<T, 64, bn, kHalf, false>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
-                                                   stream);
+      err = launchPipeFor<T, 64, kBN, kHalf, false>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
+                                                    stream);
     } else {
-      err = launchPipeFor<T, 64, bn, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
-                                                   stream);
+      err = launchPipeFor<T, 64, kBN, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
+                                                    stream);
     }
     if (kFFMA && err == kFFMARegistersMissing)
       return "the pipelined strict-fp32 kernel was compiled with fewer registers than its sm_90a register split "
@@ -1090,12 +1232,12 @@ size_t pipelinedWorkspaceBytes(const DeformConvParams& p, Precision precision) {
   return static_cast<size_t>(l.weightBytes + roundUp(chunkBytes, kPipeAlign) + l.zeroBytes);
 }
 
-int pipelinedTileChannels(const DeformConvParams& p, Precision precision, int sms) {
+int pipelinedTileChannels(const DeformConvParams& p, Precision precision, int sms, int pixelTile) {
   // 128-channel tiles halve the gathers per output where the group has 128s of output channels, unless 64-channel
   // tiles still fit one wave (measured: one 64x64 image, 256 outputs 0.067 -> 0.060 ms; at two waves slower).
   const PipeLayout l = pipeLayoutOf(p, precision);
   if (l.coutG % 128 != 0) return 64;
-  const int64_t pixelTiles = (p.outH * p.outW + TRTKIT_DCN_PIPE_BN - 1) / TRTKIT_DCN_PIPE_BN;
+  const int64_t pixelTiles = (p.outH * p.outW + pixelTile - 1) / pixelTile;
   const int64_t wideTiles = pixelTiles * pipeChunkImages(l, p.batch) * p.groups * (l.coutG / 128);
   return kNarrowWhenFew && 2 * wideTiles <= sms ? 64 : 128;
 }
