@@ -65,11 +65,14 @@ int main() {
       const cublasOperation_t tA = (layout & 1) ? CUBLAS_OP_N : CUBLAS_OP_T;
       const cublasOperation_t tB = (layout & 2) ? CUBLAS_OP_T : CUBLAS_OP_N;
       const int lda = tA == CUBLAS_OP_T ? sh.kgPad : sh.pixels, ldb = tB == CUBLAS_OP_N ? sh.kgPad : sh.cout;
-      const char* name = layout == 0 ? "TN (layer today)" : layout == 1 ? "NN (cols k-major)" : layout == 2 ? "TT (Wt)" : "NT (cols k-major, Wt)";
+      const char* name = layout == 0   ? "TN (layer today)"
+                         : layout == 1 ? "NN (cols k-major)"
+                         : layout == 2 ? "TT (Wt)"
+                                       : "NT (cols k-major, Wt)";
       const float base = timeUs(
           [&] {
-            cublasGemmStridedBatchedEx(blas, tA, tB, sh.pixels, sh.cout, sh.kgPad, &one, a, CUDA_R_32F, lda, strideA,
-                                       b, CUDA_R_32F, ldb, 0, &zero, c, CUDA_R_32F, sh.pixels, strideC, sh.batch,
+            cublasGemmStridedBatchedEx(blas, tA, tB, sh.pixels, sh.cout, sh.kgPad, &one, a, CUDA_R_32F, lda, strideA, b,
+                                       CUDA_R_32F, ldb, 0, &zero, c, CUDA_R_32F, sh.pixels, strideC, sh.batch,
                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
           },
           s);
@@ -91,10 +94,7 @@ int main() {
       int bestIdx = -1, bestTile = 0;
       for (size_t i = 0; i < res.size(); ++i) {
         const float us = timeUs(
-            [&] {
-              cublasLtMatmul(lt, op, &one, a, la, b, lb, &zero, c, lc, c, lc, &res[i].algo, ws, wsBytes, s);
-            },
-            s);
+            [&] { cublasLtMatmul(lt, op, &one, a, la, b, lb, &zero, c, lc, c, lc, &res[i].algo, ws, wsBytes, s); }, s);
         if (cudaGetLastError() != cudaSuccess) continue;
         if (us < best) {
           best = us;

@@ -751,11 +751,12 @@ Algorithm chooseAlgorithm(const DeformConvParams& p, Precision precision, Algori
   // The pipelined kernel beats the fused one everywhere it runs, and the sampled one where a group has at most 64
   // output channels (N16 C64: 0.29 vs 0.38 ms on an H100); with more, cuBLAS's GEMM amortises the column matrix
   // over many output channels and the sampled algorithm wins (N8 C256: 0.18 vs 0.24 ms). bench/results.
-  // Strict fp32 (its FFMA consumers) only on Hopper, where it was measured (N16 C64: 0.73 vs 0.81 ms sampled) and
-  // where its consumers take registers from the producers; elsewhere they would spill.
-  const bool pipelined =
-      pipelinedRunsOn(p, precision, device) && (precision != Precision::kFloat32Strict || device.computeMajor == 9);
-  if (pipelined && (!sampled || p.outChannels / p.groups <= 64)) return Algorithm::kPipelined;
+  // Strict fp32 runs it only on Hopper, at every width: there its consumers multiply on the fp64 tensor cores
+  // (DMMA, faster than any FFMA SGEMM: N8 C256 0.79 vs 0.91 ms sampled, N4 C512 0.39 vs 0.43, N16 C64 0.63 vs 0.80,
+  // session 15); elsewhere its FFMA consumers would spill and no fp64 tensor-core shape is faster than FFMA.
+  const bool strict = precision == Precision::kFloat32Strict;
+  const bool pipelined = pipelinedRunsOn(p, precision, device) && (!strict || device.computeMajor == 9);
+  if (pipelined && (!sampled || strict || p.outChannels / p.groups <= 64)) return Algorithm::kPipelined;
   return sampled ? Algorithm::kSampledGemm : Algorithm::kFused;
 }
 

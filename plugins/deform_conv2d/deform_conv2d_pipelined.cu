@@ -113,6 +113,9 @@ constexpr int kDmmaPixels = 64, kFFMAPixels = 128;
 #else
 #define TRTKIT_DCN_USE_DMMA 0
 #endif
+#ifndef TRTKIT_DCN_PIPE_MEASURE_PRODUCERS_ONLY
+#define TRTKIT_DCN_PIPE_MEASURE_PRODUCERS_ONLY 0  // measurement switch: 1 skips the DMMA consumers' loads and MMAs
+#endif
 #ifndef TRTKIT_DCN_PIPE_MEASURE_CONSUMERS_ONLY
 #define TRTKIT_DCN_PIPE_MEASURE_CONSUMERS_ONLY 0  // measurement switch: 1 fills only a CTA's first stages (wrong)
 #endif
@@ -762,6 +765,25 @@ __device__ __forceinline__ void mmaF64(double (&d)[4], double a0, double a1, dou
                : "+d"(d[0]), "+d"(d[1]), "+d"(d[2]), "+d"(d[3])
                : "d"(a0), "d"(a1), "d"(b0));
 }
+#ifndef TRTKIT_DCN_PIPE_DMMA_K
+#define TRTKIT_DCN_PIPE_DMMA_K 8  // benchmark switch: K of the fp64 MMA shape (4, 8 or 16: m16n8k4/k8/k16)
+#endif
+__device__ __forceinline__ void mmaF64K16(double (&d)[4], const double (&a)[8], const double (&b)[4]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f64.f64.f64.f64 {%0, %1, %2, %3}, {%4, %5, %6, %7, %8, %9, %10, %11}, "
+      "{%12, %13, %14, %15}, {%0, %1, %2, %3};"
+      : "+d"(d[0]), "+d"(d[1]), "+d"(d[2]), "+d"(d[3])
+      : "d"(a[0]), "d"(a[1]), "d"(a[2]), "d"(a[3]), "d"(a[4]), "d"(a[5]), "d"(a[6]), "d"(a[7]), "d"(b[0]), "d"(b[1]),
+        "d"(b[2]), "d"(b[3]));
+}
+__device__ __forceinline__ void mmaF64K8(double (&d)[4], double a0, double a1, double a2, double a3, double b0,
+                                         double b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f64.f64.f64.f64 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+d"(d[0]), "+d"(d[1]), "+d"(d[2]), "+d"(d[3])
+      : "d"(a0), "d"(a1), "d"(a2), "d"(a3), "d"(b0), "d"(b1));
+}
 // Strict fp32 consumers on the fp64 tensor cores (TRTKIT_DCN_USE_DMMA): the same rings as consumeFFMA, each fp32
 // operand widened to fp64 in registers (exact), m16n8k4 .f64 MMAs, fp64 accumulators, one rounding to fp32 with the
 // bias. 8 warps over the BM x BN tile, warp tile 64 output channels (4 m16 blocks) x BN / (8 * 128 / BM) pixels
@@ -797,7 +819,7 @@ __device__ void consumeDMMA(const PipeArgs& a, const float* __restrict__ bias, f
     // Rows coW + 16i + 8v + g and pxW + 8j + g all have (row & 7) == g: chunk c lies at row * 128 + ((c ^ g) << 4).
     const uint32_t rowsA = smemA + (s * BM + coW + g) * 128, rowsB = smemB + (s * BN + pxW + g) * 128;
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
+    for (int h = 0; h < 2 && !TRTKIT_DCN_PIPE_MEASURE_PRODUCERS_ONLY; ++h) {
       const uint32_t chunk = static_cast<uint32_t>(((2 * t + h) ^ g) << 4);
       double bd[NJ][4];  // B widened once per 16-K group (each value feeds MI MMAs)
 #pragma unroll
@@ -812,12 +834,33 @@ __device__ void consumeDMMA(const PipeArgs& a, const float* __restrict__ bias, f
         float4 a0, a1;
         load(a0, rowsA + chunk + i * 16 * 128);
         load(a1, rowsA + chunk + (i * 16 + 8) * 128);
+        auto atA = [&](const float4& v, int e) { return component(v, kRotateA ? (e + 3) & 3 : e); };  // kRotateA
+        if constexpr (TRTKIT_DCN_PIPE_DMMA_K == 16) {
+          // m16n8k16: slot t + 4v is element v (A: a[v0 + 2 v1] = row g + 8 v0, slot t + 4 v1).
+          double x[8];
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int ca = kRotateA ? (e + 3) & 3 : e;  // where element e of an A chunk is (see kRotateA)
-          const double x0 = component(a0, ca), x1 = component(a1, ca);
+          for (int v1 = 0; v1 < 4; ++v1) {
+            x[2 * v1] = atA(a0, v1);
+            x[2 * v1 + 1] = atA(a1, v1);
+          }
 #pragma unroll
-          for (int j = 0; j < NJ; ++j) mmaF64(acc[i][j], x0, x1, bd[j][e]);
+          for (int j = 0; j < NJ; ++j) mmaF64K16(acc[i][j], x, bd[j]);
+        } else if constexpr (TRTKIT_DCN_PIPE_DMMA_K == 8) {
+          // m16n8k8: slot t + 4v of step e2 is element 2 e2 + v (A: a[v0 + 2 v1] = row g + 8 v0, slot t + 4 v1).
+#pragma unroll
+          for (int e2 = 0; e2 < 2; ++e2) {
+            const double x00 = atA(a0, 2 * e2), x10 = atA(a1, 2 * e2);
+            const double x01 = atA(a0, 2 * e2 + 1), x11 = atA(a1, 2 * e2 + 1);
+#pragma unroll
+            for (int j = 0; j < NJ; ++j) mmaF64K8(acc[i][j], x00, x10, x01, x11, bd[j][2 * e2], bd[j][2 * e2 + 1]);
+          }
+        } else {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const double x0 = atA(a0, e), x1 = atA(a1, e);
+#pragma unroll
+            for (int j = 0; j < NJ; ++j) mmaF64(acc[i][j], x0, x1, bd[j][e]);
+          }
         }
       }
     }
@@ -1195,8 +1238,8 @@ const char* launchPipelinedTyped(const DeformConvParams& p, Precision precision,
       err = launchPipeFor<T, 64, kDmmaBN, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out,
                                                         zeros, stream);
     } else if (wide) {
-      err = launchPipeFor<T, 128, kBN, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out,
-                                                     zeros, stream);
+      err = launchPipeFor<T, 128, kBN, false, kFFMA>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
+                                                     stream);
     } else if (many) {
       err = launchPipeFor<T, 64, kBN, kHalf, false>(a, device, nc, n0, p.groups, xs, offset, hm, aRows, hb, out, zeros,
                                                     stream);

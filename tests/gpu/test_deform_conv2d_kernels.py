@@ -597,8 +597,9 @@ def _auto(shim, cfg: dict, precision: str) -> str:
 
 
 def test_auto_picks_the_measured_fastest(shim):
-    """64 output channels per group: pipelined (strict fp32 on Hopper only); more output channels and shapes
-    the pipelined kernel cannot take: sampled (cuBLAS; measurements behind it: bench/results)."""
+    """64 output channels per group: pipelined; strict fp32 on Hopper: pipelined at every width (fp64 tensor
+    cores); more output channels and shapes the pipelined kernel cannot take: sampled (cuBLAS; measurements behind
+    it: bench/results)."""
     need(shim, "sampled")
     major = torch.cuda.get_device_capability()[0]
     c64 = PIPELINED_LARGE[1]  # 64 -> 64 channels
@@ -606,8 +607,8 @@ def test_auto_picks_the_measured_fastest(shim):
     assert _auto(shim, c64, "tf32") == ("pipelined" if major >= 8 else "sampled")
     assert _auto(shim, PIPELINED_LARGE[0], "fp16") == "sampled"  # 256 -> 256 channels
     assert _auto(shim, PIPELINED_LARGE[0], "tf32") == "sampled"
-    assert _auto(shim, c64, "fp32") == ("pipelined" if major == 9 else "sampled")  # FFMA consumers
-    assert _auto(shim, PIPELINED_LARGE[0], "fp32") == "sampled"
+    assert _auto(shim, c64, "fp32") == ("pipelined" if major == 9 else "sampled")  # DMMA consumers (Hopper)
+    assert _auto(shim, PIPELINED_LARGE[0], "fp32") == ("pipelined" if major == 9 else "sampled")
     assert _auto(shim, LARGE[0], "fp16") == "sampled"  # 160 output channels: not in 64s
 
 
