@@ -63,8 +63,8 @@ def test_128_channel_tiles_need_more_shared_memory_than_sm86_has(shim):
 
 def test_strict_fp32_runs_pipelined_on_hopper_only(shim):
     """On Hopper the consumers multiply on the fp64 tensor cores (DMMA), measured faster than the sampled
-    algorithm at every benchmark shape; elsewhere FFMA consumers would spill (no setmaxnreg) and fp64 MMAs are no
-    faster than FFMA."""
+    algorithm at every benchmark shape; elsewhere FFMA consumers would spill (no setmaxnreg) and fp64 MMAs
+    are no faster than FFMA."""
     assert choose(shim, 64, 64, "fp32", H100, blas=True) == "pipelined"
     assert choose(shim, 64, 64, "fp32", H100, blas=False) == "pipelined"
     assert choose(shim, 256, 256, "fp32", H100, blas=True) == "pipelined"  # DMMA consumers: every width

@@ -597,9 +597,9 @@ def _auto(shim, cfg: dict, precision: str) -> str:
 
 
 def test_auto_picks_the_measured_fastest(shim):
-    """64 output channels per group: pipelined; strict fp32 on Hopper: pipelined at every width (fp64 tensor
-    cores); more output channels and shapes the pipelined kernel cannot take: sampled (cuBLAS; measurements behind
-    it: bench/results)."""
+    """64 output channels per group: pipelined; strict fp32 on Hopper: pipelined at every width (fp64
+    tensor cores); more output channels and shapes the pipelined kernel cannot take: sampled (cuBLAS;
+    measurements behind it: bench/results)."""
     need(shim, "sampled")
     major = torch.cuda.get_device_capability()[0]
     c64 = PIPELINED_LARGE[1]  # 64 -> 64 channels
