@@ -1,7 +1,8 @@
 """Runs the DeformConv2d kernels through trtkit._C on edge cases, to be executed under compute-sanitizer
 (see test_sanitizer.py): every tile shape, padding channels, offsets far outside, odd sizes, batch 1.
-The layer runs the pipelined kernel (fp16, TF32; strict fp32 on Hopper) where a group has 64 output channels,
-else the sampled algorithm where cuBLAS loads; test_sanitizer.py also runs it with TRTKIT_CUBLAS_LIBRARY
+The layer runs the pipelined kernel where a group has 64 output channels (fp16, TF32) and, for strict fp32 on
+Hopper, wherever it applies (its fp64 tensor-core consumers, 64- and 128-channel tiles), else the sampled
+algorithm where cuBLAS loads; test_sanitizer.py also runs it with TRTKIT_CUBLAS_LIBRARY
 pointing nowhere: then the pipelined kernel takes all of the last five cases (64-channel tiles where
 128-channel ones would leave SMs idle, groups, corner tables of several offset groups) and the fused kernel
 the rest. With TRTKIT_SANITIZE_TACTICS=1 every other case also runs each IPluginV3 tactic the layer offers."""
@@ -81,6 +82,7 @@ def main() -> None:
         dict(n=1, cin=64, h=10, w=14, cout=256, k=3, g=1, og=2, mask=1),  # pipelined: 4 x 64-channel tiles
         dict(n=2, cin=64, h=8, w=12, cout=64, k=3, g=1, og=1, mask=1),  # pipelined, 16-byte transpose
         dict(n=1, cin=384, h=10, w=9, cout=8, k=5, g=1, og=1, mask=1),  # rows > 32 KB (fp32): per element
+        dict(n=3, cin=32, h=40, w=40, cout=128, k=3, g=1, og=1, mask=1),  # strict fp32 (H100): 128-ch tiles
     ]
     tactics = os.environ.get("TRTKIT_SANITIZE_TACTICS") == "1"
     tactics_run = 0
