@@ -1,20 +1,21 @@
 // deform_conv2d as one warp-specialised implicit GEMM (fp16, TF32, strict fp32). kAuto uses it where it is measured
-// faster than the sampled algorithm (64 output channels per group, or no cuBLAS); see chooseAlgorithm and
-// bench/results.
+// faster than the sampled algorithm (64 output channels per group, strict fp32 on Hopper, or no cuBLAS); see
+// chooseAlgorithm and bench/results.
 //
 // Why: the sampled algorithm writes a column matrix kh*kw times the input's size and reads it back for cuBLAS;
 // at 64 channels that traffic alone exceeds a dense convolution's time. Here the samples never leave the SM:
 //   - prepare (deform_conv2d_prepare.cuh): input NCHW -> NHWC, weight -> Wr[co][tap * Cin/g + c];
-//   - a tile is BM (64 or 128 output channels of one group) x BN (128 output pixels of one image); one CTA per SM
-//     runs tiles in turn. Its K loop walks stages of (channel slice, tap), taps inner so a slice's neighbourhood
-//     stays in L1. Producer warps (8, or 16 for fp16 64-channel tiles: PipeWarps) fill a ring of kStages
-//     shared-memory stages that runs on across the CTA's tiles: the A slice (BM rows of Wr, loaded a stage ahead)
-//     and the B slice (BN pixels x one 128-byte row of channels, 64 fp16 / 32 fp32: four bilinear corners per
-//     pixel, 8 lanes of 16 bytes per pixel, blended in half2 / fp32). Corners are computed once per (pixel, offset
+//   - a tile is BM (64 or 128 output channels of one group) x BN (128 output pixels of one image; 64 for strict
+//     fp32 on Hopper); one CTA per SM runs tiles in turn. Its K loop walks stages of (channel slice, tap), taps
+//     inner so a slice's neighbourhood stays in L1. Producer warps (8, or 16 for fp16 64-channel tiles: PipeWarps) fill
+//     a ring of kStages shared-memory stages that runs on across the CTA's tiles: the A slice (BM rows of Wr, loaded a
+//     stage ahead) and the B slice (BN pixels x one 128-byte row of channels, 64 fp16 / 32 fp32: four bilinear corners
+//     per pixel, 8 lanes of 16 bytes per pixel, blended in half2 / fp32). Corners are computed once per (pixel, offset
 //     group) into a per-warp table, from offsets and mask loaded two stages ahead. Consumer warps (8, or 4)
 //     multiply each full stage (wgmma on sm_90a builds, else mma.sync; fp16 or TF32 products, fp32 sums; strict
-//     fp32: FFMA, consumeFFMA) while the producers fill the next ones; mbarriers hand stages over (full: producers ->
-//     consumers, empty: back); waiting warps sleep in try_wait (sm_90) instead of spinning.
+//     fp32: fp64 MMAs on Hopper, consumeDMMA, else FFMA, consumeFFMA) while the producers fill the next ones; mbarriers
+//     hand stages over (full: producers -> consumers, empty: back); waiting warps sleep in try_wait (sm_90) instead of
+//     spinning.
 //   - the consumers add the bias and write the tile to NCHW.
 // Shared memory rows are 128 bytes with 16-byte chunks XOR-swizzled by row (the 128-byte swizzle of wgmma's
 // descriptors; ldmatrix and the producers' stores are free of bank conflicts). Measured (bench/results/
@@ -103,8 +104,9 @@ constexpr bool kPersistent = TRTKIT_DCN_PIPE_PERSISTENT != 0;
 // Strict fp32 products on Hopper's fp64 tensor cores (consumeDMMA): an fp32 x fp32 product is exact in fp64, and
 // the sums run in fp64, so the result is at least as accurate as fp32 FFMA (one rounding to fp32 at the end), and
 // never TF32. Measured on the H100 (bench/experiments/dmma_rate.cu): mma.sync m16n8k4 .f64 on fp32 operands read
-// with LDS.128 and widened with F2F ran at 61.7 TFLOP/s, cuBLAS's FFMA SGEMM at 50-52 and the FFMA consumers at
-// ~42 (notes, session 15). sm_90 only (the m16n8k4 .f64 shape; earlier GPUs' fp64 rate is no faster than FFMA).
+// with LDS.128 and widened with F2F ran at 61.7 TFLOP/s (m16n8k8 from registers 66), cuBLAS's FFMA SGEMM at 50-52
+// and the FFMA consumers at ~42 (notes, session 15). sm_90 only (the m16n8k4/k8/k16 .f64 shapes; the host picks
+// these kernels on compute capability 9 only: other GPUs' fp64 rates are no faster than FFMA, or far slower).
 // Their tiles are 64 pixels wide (64 fp64 accumulators per consumer thread; 128-pixel tiles spilled at any register
 // split ptxas was given): kernels instantiated with BN == kDmmaPixels run DMMA consumers, the others FFMA ones.
 constexpr int kDmmaPixels = 64, kFFMAPixels = 128;
@@ -125,7 +127,8 @@ constexpr int kDmmaPixels = 64, kFFMAPixels = 128;
 // FFMA consumers, so that element c of A is component c - 1 and the two differ in parity: measured 2-3 % faster on
 // the H100 (notes, session 14).
 constexpr bool kRotateA = TRTKIT_DCN_PIPE_FFMA_ROTATE != 0;
-// Strict fp32 (kFFMA): 8 consumer warps of 8x8 FFMA outputs per thread (8x4 with 64-channel tiles). On sm_90a they
+// Strict fp32 (kFFMA) without DMMA: 8 consumer warps of 8x8 FFMA outputs per thread (8x4 with 64-channel tiles);
+// with DMMA the same 8 warps (64 fp64 accumulators each) and the same register split. On sm_90a they
 // take registers from the producers (setmaxnreg: consumerRegisters / producerRegisters), without which 8x8 tiles
 // spill at the 128 registers 512 threads leave. Measured (H100, notes): one warpgroup of 8x16 tiles was 1.3-1.8x
 // slower (one FFMA warp per scheduler hides no latency); with fragments loaded ahead (consumeFFMA), 152 consumer
@@ -218,6 +221,13 @@ __device__ __forceinline__ void stageBarrierWait(uint32_t barrier, int use) {
                  : "memory");
 #endif
   }
+}
+// Consumers: waits until the ring's use number `use` (counted over the CTA's tiles) is full; returns its slot.
+template <int kStages>
+__device__ __forceinline__ int waitFullStage(uint32_t full, int64_t use) {
+  const int s = static_cast<int>(use % kStages);
+  stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
+  return s;
 }
 #if !TRTKIT_DCN_USE_WGMMA
 __device__ __forceinline__ void loadMatrixX4(uint32_t (&r)[4], uint32_t address) {
@@ -610,9 +620,7 @@ __device__ void consume(const PipeArgs& a, const T* __restrict__ bias, T* __rest
       for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.f;
 
   for (int step = 0; step < steps; ++step) {
-    const int64_t use = ringStart + step;
-    const int s = static_cast<int>(use % kStages);
-    stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
+    const int s = waitFullStage<kStages>(full, ringStart + step);
     const uint32_t stageA = smemA + s * BM * 128, stageB = smemB + s * BN * 128;
 #pragma unroll
     for (int k16 = 0; k16 < 4; ++k16) {  // 4 MMA K-steps per 128-byte row: k16 (fp16) or k8 (TF32)
@@ -710,9 +718,7 @@ __device__ void consumeFFMA(const PipeArgs& a, const float* __restrict__ bias, f
   };
   constexpr int kPairs = TN / 2;
   for (int step = 0; step < steps; ++step) {
-    const int64_t use = ringStart + step;
-    const int s = static_cast<int>(use % kStages);
-    stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
+    const int s = waitFullStage<kStages>(full, ringStart + step);
     const uint32_t rowsA = smemA + (s * BM + co0) * 128, rowsB = smemB + (s * BN + px0) * 128;
     // The XOR picks a 16-byte chunk within a row, one per (q, row parity); the rows are whole 128-byte steps added
     // to that, which the loads take as immediate offsets.
@@ -760,22 +766,17 @@ __device__ void consumeFFMA(const PipeArgs& a, const float* __restrict__ bias, f
   }
 }
 #if TRTKIT_DCN_USE_DMMA
+#ifndef TRTKIT_DCN_PIPE_DMMA_K
+#define TRTKIT_DCN_PIPE_DMMA_K 8  // benchmark switch: K of the fp64 MMA shape (4, 8 or 16: m16n8k4/k8/k16)
+#endif
+// The fp64 MMA of the chosen shape (m16n8k8: 5 % faster than k4 at N4 C512, k16 no faster; notes, session 15).
+#if TRTKIT_DCN_PIPE_DMMA_K == 4
 __device__ __forceinline__ void mmaF64(double (&d)[4], double a0, double a1, double b0) {
   asm volatile("mma.sync.aligned.m16n8k4.row.col.f64.f64.f64.f64 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};"
                : "+d"(d[0]), "+d"(d[1]), "+d"(d[2]), "+d"(d[3])
                : "d"(a0), "d"(a1), "d"(b0));
 }
-#ifndef TRTKIT_DCN_PIPE_DMMA_K
-#define TRTKIT_DCN_PIPE_DMMA_K 8  // benchmark switch: K of the fp64 MMA shape (4, 8 or 16: m16n8k4/k8/k16)
-#endif
-__device__ __forceinline__ void mmaF64K16(double (&d)[4], const double (&a)[8], const double (&b)[4]) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f64.f64.f64.f64 {%0, %1, %2, %3}, {%4, %5, %6, %7, %8, %9, %10, %11}, "
-      "{%12, %13, %14, %15}, {%0, %1, %2, %3};"
-      : "+d"(d[0]), "+d"(d[1]), "+d"(d[2]), "+d"(d[3])
-      : "d"(a[0]), "d"(a[1]), "d"(a[2]), "d"(a[3]), "d"(a[4]), "d"(a[5]), "d"(a[6]), "d"(a[7]), "d"(b[0]), "d"(b[1]),
-        "d"(b[2]), "d"(b[3]));
-}
+#elif TRTKIT_DCN_PIPE_DMMA_K == 8
 __device__ __forceinline__ void mmaF64K8(double (&d)[4], double a0, double a1, double a2, double a3, double b0,
                                          double b1) {
   asm volatile(
@@ -784,14 +785,24 @@ __device__ __forceinline__ void mmaF64K8(double (&d)[4], double a0, double a1, d
       : "+d"(d[0]), "+d"(d[1]), "+d"(d[2]), "+d"(d[3])
       : "d"(a0), "d"(a1), "d"(a2), "d"(a3), "d"(b0), "d"(b1));
 }
+#else
+__device__ __forceinline__ void mmaF64K16(double (&d)[4], const double (&a)[8], const double (&b)[4]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f64.f64.f64.f64 {%0, %1, %2, %3}, {%4, %5, %6, %7, %8, %9, %10, %11}, "
+      "{%12, %13, %14, %15}, {%0, %1, %2, %3};"
+      : "+d"(d[0]), "+d"(d[1]), "+d"(d[2]), "+d"(d[3])
+      : "d"(a[0]), "d"(a[1]), "d"(a[2]), "d"(a[3]), "d"(a[4]), "d"(a[5]), "d"(a[6]), "d"(a[7]), "d"(b[0]), "d"(b[1]),
+        "d"(b[2]), "d"(b[3]));
+}
+#endif
 // Strict fp32 consumers on the fp64 tensor cores (TRTKIT_DCN_USE_DMMA): the same rings as consumeFFMA, each fp32
-// operand widened to fp64 in registers (exact), m16n8k4 .f64 MMAs, fp64 accumulators, one rounding to fp32 with the
-// bias. 8 warps over the BM x BN tile, warp tile 64 output channels (4 m16 blocks) x BN / (8 * 128 / BM) pixels
-// (n8 blocks). A lane (g = lane / 4, t = lane % 4) holds A rows g (+ 8, + 16i) and B rows g (+ 8j) at MMA K slot t.
-// K order: within 16-K group h of a stage, lane t reads 16-byte chunk 2t + h of its rows (one LDS.128 each), and
-// MMA step s multiplies element s of those chunks, so that slot t of step s is K = 4 (2t + h) + s for A and B alike.
-// Chunks 2t + h (not 4h + t): a quarter-warp's 8 lanes (rows g, g + 1; 4 slots) then hit 8 distinct 16-byte bank
-// groups under the row swizzle, one wavefront each.
+// operand widened to fp64 in registers (exact), fp64 MMAs (m16n8k8), fp64 accumulators, one rounding to fp32 with
+// the bias. 8 warps over the BM x BN tile, warp tile 64 output channels (4 m16 blocks) x BN / (8 * 128 / BM) pixels
+// (n8 blocks). A lane (g = lane / 4, t = lane % 4) holds A rows g (+ 8, + 16i) and B rows g (+ 8j) at MMA K slots
+// t (+ 4v). K order: within 16-K group h of a stage, lane t reads 16-byte chunk 2t + h of its rows (one LDS.128
+// each) and feeds its 4 elements to its K slots in order, A and B alike, so every K of the stage meets its partner
+// once. Chunks 2t + h (not 4h + t): a quarter-warp's 8 lanes (rows g, g + 1; 4 slots) then hit 8 distinct 16-byte
+// bank groups under the row swizzle, one wavefront each.
 template <int BM, int BN>
 __device__ void consumeDMMA(const PipeArgs& a, const float* __restrict__ bias, float* __restrict__ out, int64_t n,
                             int coBase, int pixelBase, int steps, int64_t ringStart, uint32_t smemA, uint32_t smemB,
@@ -813,9 +824,7 @@ __device__ void consumeDMMA(const PipeArgs& a, const float* __restrict__ bias, f
   };
   auto component = [](const float4& v, int c) { return c == 0 ? v.x : c == 1 ? v.y : c == 2 ? v.z : v.w; };
   for (int step = 0; step < steps; ++step) {
-    const int64_t use = ringStart + step;
-    const int s = static_cast<int>(use % kStages);
-    stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
+    const int s = waitFullStage<kStages>(full, ringStart + step);
     // Rows coW + 16i + 8v + g and pxW + 8j + g all have (row & 7) == g: chunk c lies at row * 128 + ((c ^ g) << 4).
     const uint32_t rowsA = smemA + (s * BM + coW + g) * 128, rowsB = smemB + (s * BN + pxW + g) * 128;
 #pragma unroll
@@ -835,8 +844,8 @@ __device__ void consumeDMMA(const PipeArgs& a, const float* __restrict__ bias, f
         load(a0, rowsA + chunk + i * 16 * 128);
         load(a1, rowsA + chunk + (i * 16 + 8) * 128);
         auto atA = [&](const float4& v, int e) { return component(v, kRotateA ? (e + 3) & 3 : e); };  // kRotateA
-        if constexpr (TRTKIT_DCN_PIPE_DMMA_K == 16) {
-          // m16n8k16: slot t + 4v is element v (A: a[v0 + 2 v1] = row g + 8 v0, slot t + 4 v1).
+#if TRTKIT_DCN_PIPE_DMMA_K == 16
+        {  // m16n8k16: slot t + 4v is element v (A: a[v0 + 2 v1] = row g + 8 v0, slot t + 4 v1).
           double x[8];
 #pragma unroll
           for (int v1 = 0; v1 < 4; ++v1) {
@@ -845,8 +854,9 @@ __device__ void consumeDMMA(const PipeArgs& a, const float* __restrict__ bias, f
           }
 #pragma unroll
           for (int j = 0; j < NJ; ++j) mmaF64K16(acc[i][j], x, bd[j]);
-        } else if constexpr (TRTKIT_DCN_PIPE_DMMA_K == 8) {
-          // m16n8k8: slot t + 4v of step e2 is element 2 e2 + v (A: a[v0 + 2 v1] = row g + 8 v0, slot t + 4 v1).
+        }
+#elif TRTKIT_DCN_PIPE_DMMA_K == 8
+        {  // m16n8k8: slot t + 4v of step e2 is element 2 e2 + v (A: a[v0 + 2 v1] = row g + 8 v0, slot t + 4 v1).
 #pragma unroll
           for (int e2 = 0; e2 < 2; ++e2) {
             const double x00 = atA(a0, 2 * e2), x10 = atA(a1, 2 * e2);
@@ -854,7 +864,9 @@ __device__ void consumeDMMA(const PipeArgs& a, const float* __restrict__ bias, f
 #pragma unroll
             for (int j = 0; j < NJ; ++j) mmaF64K8(acc[i][j], x00, x10, x01, x11, bd[j][2 * e2], bd[j][2 * e2 + 1]);
           }
-        } else {
+        }
+#else
+        {  // m16n8k4
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const double x0 = atA(a0, e), x1 = atA(a1, e);
@@ -862,6 +874,7 @@ __device__ void consumeDMMA(const PipeArgs& a, const float* __restrict__ bias, f
             for (int j = 0; j < NJ; ++j) mmaF64(acc[i][j], x0, x1, bd[j][e]);
           }
         }
+#endif
       }
     }
     stageBarrierArrive(empty + 8 * s);  // (the last kStages arrivals complete phases nobody waits for)
@@ -907,9 +920,7 @@ __device__ void consumeWarpgroups(const PipeArgs& a, const T* __restrict__ bias,
   for (int i = 0; i < kRegs; ++i) acc[i] = 0.f;
 
   for (int step = 0; step < steps; ++step) {
-    const int64_t use = ringStart + step;
-    const int s = static_cast<int>(use % kStages);
-    stageBarrierWait(full + 8 * s, static_cast<int>((use / kStages) & 1));
+    const int s = waitFullStage<kStages>(full, ringStart + step);
     const uint64_t descA = wgmmaDescriptor(smemA + s * BM * 128 + rowBase * 128);
     const uint64_t descB = wgmmaDescriptor(smemB + s * BN * 128 + colBase * 128);
     wgmmaFence();
