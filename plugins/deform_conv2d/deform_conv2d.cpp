@@ -216,7 +216,7 @@ class DeformConv2d final : public Layer {
         intAttr("use_mask", 1, "1: modulate by mask (DCNv2); 0: mask is a dummy that is not read (DCNv1)", checkFlag()),
         intAttr("allow_tf32", 0,
                 "fp32 only: 1 lets the products run on TF32 tensor cores (10-bit mantissa, fp32 sums); "
-                "0 (default) computes in IEEE fp32",
+                "0 (default) never uses TF32: exact products (fp32 FFMA, or fp64 tensor cores on Hopper)",
                 checkFlag()),
         intAttr("weight_layout", 0,
                 "0: weight [Cout, Cin/groups, kh, kw] and bias [Cout] (torchvision's); 1: weight is GEMM rows "

@@ -43,7 +43,7 @@ struct DeformConvParams {
 };
 
 enum class Precision : int32_t {
-  kFloat32Strict = 0,  // fp32 tensors, FFMA only (IEEE fp32 products and sums)
+  kFloat32Strict = 0,  // fp32 tensors, never TF32: FFMA, or fp64 MMAs on Hopper (exact products, fp64 sums)
   kFloat32TF32 = 1,    // fp32 tensors, TF32 tensor-core products, fp32 accumulation (opt-in)
   kFloat16 = 2,        // fp16 tensors, fp16 tensor-core products, fp32 accumulation
 };

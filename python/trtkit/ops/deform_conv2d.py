@@ -330,7 +330,7 @@ DEFORM_CONV2D = OpSpec(
         Attr("groups", "int", 1, "weight groups: Cin / weight.shape[1]"),
         Attr("offset_groups", "int", 1, "offset groups: offset.shape[1] / (2*kh*kw)"),
         Attr("use_mask", "int", 1, "1: modulate by mask (DCNv2); 0: mask is a dummy, not read (DCNv1)"),
-        Attr("allow_tf32", "int", 0, "fp32 only: 1 lets the products run on TF32 tensor cores; 0: IEEE fp32"),
+        Attr("allow_tf32", "int", 0, "fp32 only: 1 lets the products run on TF32 tensor cores; 0: no TF32"),
         Attr(
             "weight_layout",
             "int",
