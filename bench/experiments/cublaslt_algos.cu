@@ -31,14 +31,10 @@ int main() {
   };
   cublasHandle_t blas;
   cublasLtHandle_t lt;
-  CK(cublasCreate(&blas));
-  CK(cublasLtCreate(&lt));
   cudaStream_t s;
-  CK(cudaStreamCreate(&s));
-  const size_t wsBytes = size_t{32} << 20;
   void* ws;
-  CK(cudaMalloc(&ws, wsBytes));
-  CK(cublasSetStream(blas, s));
+  const size_t wsBytes = size_t{32} << 20;
+  openBlas(&blas, &lt, &s, &ws, wsBytes, CUBLAS_DEFAULT_MATH);  // math set per shape below
   int dev = 0, sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
   std::printf("cuBLAS %d, SMs %d\n", CUBLAS_VERSION, sms);
@@ -54,7 +50,6 @@ int main() {
     const cudaDataType type = sh.half ? CUDA_R_16F : CUDA_R_32F;
     const cublasComputeType_t compute = sh.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     const float one = 1.f, zero = 0.f;
-    CK(cublasSetWorkspace(blas, ws, wsBytes));
     CK(cublasSetMathMode(blas, sh.half ? CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION : CUBLAS_DEFAULT_MATH));
     const float base = timeUs(
         [&] {

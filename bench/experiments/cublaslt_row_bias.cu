@@ -29,16 +29,10 @@ int main() {
                           {"N8 C256 fp16", 4096, 256, 2304, 2368, 8}};
   cublasHandle_t blas;
   cublasLtHandle_t lt;
-  CK(cublasCreate(&blas));
-  CK(cublasLtCreate(&lt));
   cudaStream_t s;
-  CK(cudaStreamCreate(&s));
-  CK(cublasSetStream(blas, s));
-  const size_t wsBytes = size_t{32} << 20;
   void* ws;
-  CK(cudaMalloc(&ws, wsBytes));
-  CK(cublasSetWorkspace(blas, ws, wsBytes));
-  CK(cublasSetMathMode(blas, CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+  const size_t wsBytes = size_t{32} << 20;
+  openBlas(&blas, &lt, &s, &ws, wsBytes, CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION);
   for (const Shape& sh : shapes) {
     // Host data: cols[n][p][kgPad] (k < K random, k == K one, zeros after), W[co][K], bias[co];
     // Wr[co][kgPad] = W, bias, zeros.

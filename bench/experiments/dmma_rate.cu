@@ -9,6 +9,26 @@
 #include <cstdint>
 #include <cstdio>
 
+// A warp's 4 x 4 m16n8 blocks of fp64 accumulators: zeroed, and summed into out (so that no MMA is dead code).
+__device__ __forceinline__ void zeroAccumulators(double (&acc)[4][4][4]) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) acc[i][j][v] = 0.0;
+}
+__device__ __forceinline__ void storeSum(const double (&acc)[4][4][4], double* out) {
+  double sum = 0;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) sum += acc[i][j][v];
+  out[blockIdx.x * blockDim.x + threadIdx.x] = sum;
+}
+
 template <int kWiden>  // 0: fp64 in shared memory (no widening), 1: F2F, 2: integer bit moves
 __device__ __forceinline__ double widen(float f) {
   if constexpr (kWiden == 2) {
@@ -36,12 +56,7 @@ __global__ void __launch_bounds__(256, 1) rate(const float* src, double* out, in
   __syncthreads();
   const int g = lane >> 2, t = lane & 3;
   double acc[4][4][4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-#pragma unroll
-      for (int v = 0; v < 4; ++v) acc[i][j][v] = 0.0;
+  zeroAccumulators(acc);
   const float4* base = tile;
   for (int it = 0; it < iters; ++it) {
     const int h = it & 1;
@@ -64,14 +79,7 @@ __global__ void __launch_bounds__(256, 1) rate(const float* src, double* out, in
       }
     }
   }
-  double sum = 0;
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-#pragma unroll
-      for (int v = 0; v < 4; ++v) sum += acc[i][j][v];
-  out[blockIdx.x * blockDim.x + threadIdx.x] = sum;
+  storeSum(acc, out);
 }
 
 __device__ __forceinline__ void dmma8(double (&d)[4], const double (&a)[4], const double (&b)[2]) {
@@ -92,12 +100,7 @@ template <int kK>
 __global__ void __launch_bounds__(256, 1) rateShape(double* out, int iters) {
   const int lane = threadIdx.x & 31;
   double acc[4][4][4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-#pragma unroll
-      for (int v = 0; v < 4; ++v) acc[i][j][v] = 0.0;
+  zeroAccumulators(acc);
   double a[8], b[4];
 #pragma unroll
   for (int i = 0; i < 8; ++i) a[i] = 1.0 + lane * 1e-3 + i;
@@ -116,26 +119,14 @@ __global__ void __launch_bounds__(256, 1) rateShape(double* out, int iters) {
         }
       }
   }
-  double sum = 0;
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-#pragma unroll
-      for (int v = 0; v < 4; ++v) sum += acc[i][j][v];
-  out[blockIdx.x * blockDim.x + threadIdx.x] = sum;
+  storeSum(acc, out);
 }
 
 // DMMA alone: operands already fp64 in registers (the tensor pipe's ceiling for this warp tile).
 __global__ void __launch_bounds__(256, 1) rateRegisters(double* out, int iters) {
   const int lane = threadIdx.x & 31;
   double acc[4][4][4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-#pragma unroll
-      for (int v = 0; v < 4; ++v) acc[i][j][v] = 0.0;
+  zeroAccumulators(acc);
   double a[4][2], b[4];
 #pragma unroll
   for (int i = 0; i < 4; ++i) a[i][0] = a[i][1] = b[i] = 1.0 + lane * 1e-3 + i;
@@ -147,14 +138,7 @@ __global__ void __launch_bounds__(256, 1) rateRegisters(double* out, int iters) 
 #pragma unroll
         for (int j = 0; j < 4; ++j) dmma(acc[i][j], a[i][0], a[i][1], b[j]);
   }
-  double sum = 0;
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-#pragma unroll
-      for (int v = 0; v < 4; ++v) sum += acc[i][j][v];
-  out[blockIdx.x * blockDim.x + threadIdx.x] = sum;
+  storeSum(acc, out);
 }
 
 int main() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cublasLt.h>
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -20,6 +21,19 @@
       std::exit(1);                                                              \
     }                                                                            \
   } while (0)
+
+// What every experiment opens: cuBLAS and cuBLASLt handles, one stream (cuBLAS's), and wsBytes of workspace set on
+// cuBLAS with the given math mode.
+inline void openBlas(cublasHandle_t* blas, cublasLtHandle_t* lt, cudaStream_t* s, void** ws, size_t wsBytes,
+                     cublasMath_t math) {
+  CK(cublasCreate(blas));
+  CK(cublasLtCreate(lt));
+  CK(cudaStreamCreate(s));
+  CK(cublasSetStream(*blas, *s));
+  CK(cudaMalloc(ws, wsBytes));
+  CK(cublasSetWorkspace(*blas, *ws, wsBytes));
+  CK(cublasSetMathMode(*blas, math));
+}
 
 template <typename F>
 static float timeUs(F&& f, cudaStream_t s) {
